@@ -1,0 +1,35 @@
+/** `driftless lab up | down | status` */
+import { parseArgs } from 'node:util';
+import { connectEngine } from '../probes/docker.ts';
+import { ExitCode, UsageError } from '../probes/errors.ts';
+import { formatStatus, labDown, labStatus, labUp } from '../fixtures/lab/lab.ts';
+import { makePlan, portBaseFrom } from '../fixtures/lab/plan.ts';
+
+const log = (line: string) => process.stdout.write(line + '\n');
+
+export async function labCommand(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { 'port-base': { type: 'string' } } });
+  const portBase = portBaseFrom(values['port-base'] ?? process.env.DRIFTLESS_LAB_PORT_BASE);
+  switch (positionals[0]) {
+    case 'up': {
+      const r = await labUp({ portBase, log });
+      const docker = await connectEngine();
+      log(formatStatus(await labStatus(docker, r.plan)));
+      log(`lab up in ${r.seconds.toFixed(1)} s; state in ${r.plan.dir}; cattle entrypoint http://127.0.0.1:${r.plan.lbs[0]!.port}`);
+      return ExitCode.Compliant;
+    }
+    case 'down': {
+      const docker = await connectEngine();
+      const removed = await labDown(docker, makePlan(portBase), log);
+      if (removed.length === 0) log('the lab was already down');
+      return ExitCode.Compliant;
+    }
+    case 'status': {
+      const docker = await connectEngine();
+      log(formatStatus(await labStatus(docker, makePlan(portBase))));
+      return ExitCode.Compliant;
+    }
+    default:
+      throw new UsageError(`lab needs a subcommand: up, down or status (got "${positionals[0] ?? ''}")`);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * driftless command line. Every failure ends with one clear line and a documented exit code:
+ * 0 compliant, 1 violations found, 2 configuration or usage error, 3 the harness itself failed.
+ */
+import { parseArgs } from 'node:util';
+import { DriftlessError, ExitCode, errorMessage } from '../probes/errors.ts';
+import { labCommand } from './lab.ts';
+
+export const HELP = `driftless — chaos and immutability compliance harness
+
+Usage: driftless <command> [options]
+
+Commands:
+  lab up [--port-base N]     build and start the local lab fleets (cattle, snowflake) on Docker
+  lab down                   remove every lab container (and nothing else)
+  lab status                 table of lab hosts: id, fleet, image digest, ports, health
+  validate [file]            check a driftless.config.yaml against the schema; touches no target
+  run [--config file]        run the compliance suites against the configured fleets
+  report                     build the Allure report (with history) and reports/verdict.json
+  manifest <image|dir> -o f  write the golden file manifest of an image or a rootfs directory
+  help                       this text
+
+Exit codes: 0 compliant, 1 violations found, 2 configuration or usage error, 3 harness failure.
+Environment: DRIFTLESS_LAB_PORT_BASE (lab ports, default 42000), DRIFTLESS_LAB_DIR (lab state),
+DOCKER_HOST (engine).
+`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  lab: labCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { help: { type: 'boolean', short: 'h' } } });
+  const [name, ...rest] = positionals;
+  if (!name || name === 'help' || (values.help && !name)) {
+    process.stdout.write(HELP);
+    return ExitCode.Compliant;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    process.stderr.write(`driftless: unknown command "${name}"; run \`driftless --help\` for the list\n`);
+    return ExitCode.Usage;
+  }
+  return cmd(argv.slice(argv.indexOf(name) + 1));
+}
+
+const isEntry = process.argv[1] && /(?:cli[\\/]main\.ts|driftless(?:\.js)?)$/.test(process.argv[1]);
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof DriftlessError) {
+        process.stderr.write(`driftless: ${err.message}\n`);
+        process.exit(err.exitCode);
+      }
+      process.stderr.write(`driftless: internal error: ${errorMessage(err)}\n${(err as Error)?.stack ?? ''}\n`);
+      process.exit(ExitCode.HarnessFailure);
+    },
+  );
+}

@@ -67,3 +67,20 @@ export class UnsupportedOperationError extends DriftlessError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A fleet did not get back to its desired capacity in time. */
+export class CapacityTimeoutError extends DriftlessError {
+  constructor(fleet: string, desired: number, running: number, timeoutMs: number) {
+    super(
+      `fleet "${fleet}" did not get back to its desired capacity of ${desired} within ${timeoutMs / 1000} s (${running} running)`,
+      ExitCode.Violations,
+    );
+  }
+}
+
+/** A cloud or engine API refused us (credentials, throttling after retries, not found). */
+export class ProviderError extends DriftlessError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.HarnessFailure, options);
+  }
+}

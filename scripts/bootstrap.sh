@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# One bootstrap for `.ci/run`, `npm test` and `npm run demo`, so they cannot drift apart.
+# It installs what a brand-new Debian machine lacks (as root), makes sure a Docker engine
+# answers, and then does what was asked:
+#   bootstrap.sh ci     install everything, npm ci, then npm test
+#   bootstrap.sh test   the test suite (what `npm test` runs)
+#   bootstrap.sh demo   lab up, all suites, Allure report (what `npm run demo` runs)
+#   bootstrap.sh env    only make sure the machine is ready
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-env}"
+say() { printf 'driftless: %s\n' "$*" >&2; }
+is_root() { [ "$(id -u)" = 0 ]; }
+can_apt() { is_root && command -v apt-get >/dev/null 2>&1; }
+
+apt_updated=0
+apt_install() { # apt_install <package>...: installs only what is missing
+  local missing=()
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! can_apt; then
+    say "missing Debian packages: ${missing[*]}; install them (as root: apt-get install -y ${missing[*]}) and run again"
+    exit 3
+  fi
+  say "installing ${missing[*]} (apt-get)"
+  if [ $apt_updated = 0 ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+engine_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+ensure_engine() {
+  engine_answers && return 0
+  if ! can_apt; then
+    say "no Docker engine answers and this machine cannot start one for you (needs root on Debian): start Docker (e.g. \`sudo systemctl start docker\`) or set DOCKER_HOST, then run again"
+    exit 3
+  fi
+  command -v dockerd >/dev/null 2>&1 || apt_install docker.io
+  local log=/var/log/driftless-dockerd.log
+  say "no Docker engine answered; started dockerd --iptables=false --ip6tables=false --bridge=none (log: $log)"
+  nohup dockerd --iptables=false --ip6tables=false --bridge=none >"$log" 2>&1 &
+  for _ in $(seq 1 120); do engine_answers && return 0; sleep 0.5; done
+  say "dockerd did not answer within 60 s; see $log"
+  exit 3
+}
+
+ensure_node_modules() {
+  if [ "$mode" = ci ] || [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "installing npm dependencies (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+ensure_moto() {
+  command -v moto_server >/dev/null 2>&1 && return 0
+  say "installing moto[server] (pip) for the EC2 tests"
+  python3 -m pip install -q --disable-pip-version-check "moto[server]"
+}
+
+ensure_machine() {
+  # openssh-client: ssh-keygen for lab keys; debootstrap: the lab's base image without a
+  # registry; a JRE: allure-commandline; docker.io: the engine and its client.
+  apt_install openssh-client debootstrap ca-certificates
+  command -v java >/dev/null 2>&1 || apt_install default-jre-headless
+  command -v docker >/dev/null 2>&1 || apt_install docker.io
+  ensure_engine
+  ensure_node_modules
+}
+
+case "$mode" in
+  env) ensure_machine ;;
+  ci)
+    ensure_machine
+    ensure_moto
+    npm test
+    ;;
+  test)
+    ensure_machine
+    ensure_moto
+    npx tsc --noEmit -p .
+    node --import tsx --test --test-concurrency=1 --test-reporter=spec test/unit/*.test.ts test/integration/*.test.ts
+    ;;
+  demo)
+    ensure_machine
+    ./bin/driftless.js lab up
+    ./bin/driftless.js run "${@:2}"
+    ;;
+  *) say "unknown mode \"$mode\" (ci, test, demo, env)"; exit 2 ;;
+esac

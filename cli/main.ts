@@ -4,7 +4,11 @@
  */
 import { parseArgs } from 'node:util';
 import { DriftlessError, ExitCode, errorMessage } from '../probes/errors.ts';
+import { inventoryCommand } from './inventory.ts';
 import { labCommand } from './lab.ts';
+import { manifestCommand } from './manifest.ts';
+import { runCommand } from './run.ts';
+import { validateCommand } from './validate.ts';
 
 export const HELP = `driftless — chaos and immutability compliance harness
 
@@ -14,6 +18,7 @@ Commands:
   lab up [--port-base N]     build and start the local lab fleets (cattle, snowflake) on Docker
   lab down                   remove every lab container (and nothing else)
   lab status                 table of lab hosts: id, fleet, image digest, ports, health
+  inventory [--config f]     list the configured fleets' hosts, digests and SSH addresses
   validate [file]            check a driftless.config.yaml against the schema; touches no target
   run [--config file]        run the compliance suites against the configured fleets
   report                     build the Allure report (with history) and reports/verdict.json
@@ -28,7 +33,11 @@ DOCKER_HOST (engine).
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
+  inventory: inventoryCommand,
   lab: labCommand,
+  run: runCommand,
+  manifest: manifestCommand,
+  validate: validateCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -52,8 +61,14 @@ if (isEntry) {
     (code) => process.exit(code),
     (err: unknown) => {
       if (err instanceof DriftlessError) {
-        process.stderr.write(`driftless: ${err.message}\n`);
+        process.stderr.write(err.message.split('\n').map((l) => `driftless: ${l}`).join('\n') + '\n');
         process.exit(err.exitCode);
+      }
+      // node:util parseArgs: an unknown or malformed flag is a usage error, not a crash.
+      const code = (err as { code?: string })?.code;
+      if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+        process.stderr.write(`driftless: ${errorMessage(err)}; run \`driftless --help\`\n`);
+        process.exit(ExitCode.Usage);
       }
       process.stderr.write(`driftless: internal error: ${errorMessage(err)}\n${(err as Error)?.stack ?? ''}\n`);
       process.exit(ExitCode.HarnessFailure);

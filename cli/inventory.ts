@@ -1,0 +1,25 @@
+/** `driftless inventory [--config f] [--snapshot file]`: the fleets' hosts as the suites will see them. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../fixtures/config/load.ts';
+import { snapshotFleets } from '../fixtures/inventory.ts';
+import { ExitCode } from '../probes/errors.ts';
+
+export async function inventoryCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, snapshot: { type: 'string' }, json: { type: 'boolean' } } });
+  const config = loadConfig(values.config);
+  const snap = await snapshotFleets(config);
+  if (values.snapshot) {
+    fs.mkdirSync(path.dirname(values.snapshot), { recursive: true });
+    fs.writeFileSync(values.snapshot, JSON.stringify(snap, null, 2));
+  }
+  if (values.json) process.stdout.write(JSON.stringify(snap, null, 2) + '\n');
+  else if (!values.snapshot) {
+    for (const f of snap) {
+      process.stdout.write(`${f.target} (${f.provider}): ${f.error ? `ERROR ${f.error}` : `${f.hosts.length} hosts`}\n`);
+      for (const h of f.hosts) process.stdout.write(`  ${h.id}  ${h.state}  ${h.image.id ?? h.image.ami ?? '-'}  ${h.ssh ? `${h.ssh.host}:${h.ssh.port}` : '-'}${h.chaosEligible ? '  chaos opt-in' : ''}\n`);
+    }
+  }
+  return snap.some((f) => f.error) ? ExitCode.HarnessFailure : ExitCode.Compliant;
+}

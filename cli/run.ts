@@ -1,0 +1,66 @@
+/**
+ * `driftless run`: validate the config (exit 2 before touching anything), snapshot the fleets,
+ * run the audit suites, then chaos, then compute the verdict and exit code.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../fixtures/config/load.ts';
+import { snapshotFleets } from '../fixtures/inventory.ts';
+import { REPO_ROOT } from '../fixtures/lab/plan.ts';
+import { ensureRunEnv, REPORTS_DIR } from '../fixtures/run-context.ts';
+import { markProbeErrorsBroken, readResults, verdictOf } from '../reports/verdict.ts';
+import { UsageError } from '../probes/errors.ts';
+
+const SUITES = { 'ssh-edits': 'audit', 'image-integrity': 'audit', 'chaos-kill': 'chaos' } as const;
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      suite: { type: 'string', multiple: true },
+      shard: { type: 'string' },
+      seed: { type: 'string' },
+      'results-dir': { type: 'string' },
+      'keep-results': { type: 'boolean' },
+    },
+  });
+  const config = loadConfig(values.config); // invalid config: exit 2, nothing touched
+  const suites = values.suite ?? Object.keys(SUITES);
+  for (const s of suites) if (!(s in SUITES)) throw new UsageError(`--suite ${s}: no such suite (one of ${Object.keys(SUITES).join(', ')})`);
+  if (values.seed !== undefined && !/^\d+$/.test(values.seed)) throw new UsageError(`--seed ${values.seed}: must be a non-negative integer`);
+  if (values.shard !== undefined && !/^\d+\/\d+$/.test(values.shard)) throw new UsageError(`--shard ${values.shard}: must look like 1/3`);
+
+  process.env.DRIFTLESS_CONFIG = config.source.file;
+  if (values.seed) process.env.DRIFTLESS_SEED = values.seed;
+  const run = ensureRunEnv();
+  const resultsDir = path.resolve(values['results-dir'] ?? path.join(REPORTS_DIR, 'allure-results'));
+  process.env.DRIFTLESS_RESULTS_DIR = resultsDir;
+  if (!values['keep-results']) fs.rmSync(resultsDir, { recursive: true, force: true });
+  fs.mkdirSync(run.runDir, { recursive: true });
+
+  process.stdout.write(`driftless run ${run.runId} (seed ${run.seed}) with ${config.source.file}\n`);
+  const snap = await snapshotFleets(config);
+  fs.writeFileSync(path.join(run.runDir, 'inventory.json'), JSON.stringify(snap, null, 2));
+  for (const f of snap) process.stdout.write(`  fleet ${f.target} (${f.provider}): ${f.error ? `cannot list: ${f.error}` : `${f.hosts.length} hosts`}\n`);
+
+  const pw = path.join(REPO_ROOT, 'node_modules', '@playwright', 'test', 'cli.js');
+  for (const project of ['audit', 'chaos'] as const) {
+    const files = suites.filter((s) => SUITES[s as keyof typeof SUITES] === project).map((s) => `${s}.spec.ts`);
+    if (files.length === 0) continue;
+    process.stdout.write(`\n== ${project}: ${files.join(', ')}\n`);
+    const args = [pw, 'test', '-c', path.join(REPO_ROOT, 'playwright.config.ts'), ...files, `--project=${project}`, ...(values.shard ? ['--shard', values.shard] : [])];
+    const r = spawnSync(process.execPath, args, { cwd: REPO_ROOT, stdio: 'inherit', env: process.env });
+    if (r.status !== 0 && r.status !== 1) process.stderr.write(`driftless: playwright exited ${r.status ?? r.signal} for ${project}\n`);
+  }
+
+  const broken = markProbeErrorsBroken(resultsDir);
+  const v = verdictOf(readResults(resultsDir));
+  fs.writeFileSync(path.join(run.runDir, 'verdict.json'), JSON.stringify({ runId: run.runId, seed: run.seed, ...v }, null, 2));
+  process.stdout.write(
+    `\nverdict: ${v.verdict} — ${v.counts.passed} passed, ${v.counts.failed} failed (violations), ${v.counts.broken} broken (could not tell${broken ? `; ${broken} probe errors` : ''}), ${v.counts.skipped} skipped; exit ${v.exitCode}\n`,
+  );
+  return v.exitCode;
+}

@@ -1,0 +1,38 @@
+/** `driftless validate [file]`: checks a config (schema, files, env names) and touches no target. */
+import { parseArgs } from 'node:util';
+import { ExitCode, UsageError } from '../probes/errors.ts';
+import { ConfigError, DEFAULT_CONFIG_NAME, loadConfig } from '../fixtures/config/load.ts';
+import type { Config } from '../fixtures/config/types.ts';
+
+export function summarize(display: string, config: Config): string {
+  const targets = config.targets.map((t) => `${t.name} (${t.provider})`).join(', ');
+  const services = Object.keys(config.release.services).join(', ');
+  const n = config.targets.length;
+  const name = config.release.name ? `${config.release.name}, ` : '';
+  return `${display}: valid (${n} target${n === 1 ? '' : 's'}: ${targets}; release: ${name}services ${services})`;
+}
+
+export async function validateCommand(argv: string[]): Promise<number> {
+  let positionals: string[];
+  try {
+    ({ positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} }));
+  } catch (err) {
+    throw new UsageError(`validate: ${(err as Error).message.split('.')[0]}; usage: driftless validate [file]`);
+  }
+  if (positionals.length > 1) {
+    throw new UsageError(`validate takes one config file, got ${positionals.length}: ${positionals.join(' ')}`);
+  }
+  const file = positionals[0];
+  try {
+    const config = loadConfig(file);
+    process.stdout.write(summarize(file ?? DEFAULT_CONFIG_NAME, config) + '\n');
+    return ExitCode.Compliant;
+  } catch (err) {
+    // Printed as is: one problem per line, each already naming the file.
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.message + '\n');
+      return err.exitCode;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The catalogue of forbidden edits, each non-destructive by construction: canary files named
+ * with the run id (removed in the same command if they were created), opens for append that
+ * write zero bytes, a mode change only on a canary (or to a file's own current mode), and
+ * `sudo -n true`. Each edit is one shell command whose stdout carries DL: markers the
+ * classifier reads; stderr carries the kernel's reason (EROFS, EACCES, EPERM).
+ */
+import type { CommandResult } from './ssh.ts';
+
+export type Outcome = 'BLOCKED' | 'ALLOWED' | 'UNKNOWN' | 'NOT_APPLICABLE';
+
+export interface Edit {
+  /** Stable id within a run, e.g. "canary:/etc". */
+  id: string;
+  /** Control id an auditor can cite across runs. */
+  control: string;
+  /** What is attempted, in an auditor's words. */
+  title: string;
+  command: string;
+}
+
+export interface EditResult {
+  edit: Edit;
+  outcome: Outcome;
+  reason: string;
+  errno?: string;
+  /** Something was written on the host (then removed): the host changed in place. */
+  tainted: boolean;
+  /** For tainted results: was the change reverted and checked gone? */
+  reverted?: boolean;
+  evidence: CommandResult;
+}
+
+export const CONTROLS = {
+  login: 'DL-SSH-001',
+  canary: 'DL-SSH-010',
+  append: 'DL-SSH-020',
+  chmod: 'DL-SSH-030',
+  sudo: 'DL-SSH-040',
+  remount: 'DL-SSH-050',
+  sweep: 'DL-SSH-099',
+} as const;
+
+/** Files whose append-open proves writability without changing a byte. */
+export const CRITICAL_FILES = ['/etc/passwd', '/etc/shadow', '/etc/ssh/sshd_config', '/opt/app/entrypoint.sh'];
+
+export const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export function canaryName(runId: string): string {
+  return `.driftless-canary-${runId}`;
+}
+
+/** `~` and `~/x` in policy paths mean the login user's home. */
+export function expandHome(p: string, home: string): string {
+  return p === '~' ? home : p.startsWith('~/') ? `${home}/${p.slice(2)}` : p;
+}
+
+export function catalogue(opts: { runId: string; immutablePaths: string[]; home: string; aggressive: boolean; criticalFiles?: string[] }): Edit[] {
+  const name = canaryName(opts.runId);
+  const edits: Edit[] = [];
+  for (const raw of opts.immutablePaths) {
+    const dir = expandHome(raw, opts.home);
+    const f = `${dir}/${name}`;
+    edits.push({
+      id: `canary:${raw}`,
+      control: CONTROLS.canary,
+      title: `create a canary file in ${raw}`,
+      command: `f=${q(f)}; if [ ! -d ${q(dir)} ]; then echo DL:ABSENT; elif ( : > "$f" ); then echo DL:CREATED; rm -f -- "$f"; if [ -e "$f" ]; then echo DL:STILL_THERE; else echo DL:REMOVED; fi; else echo DL:REFUSED; fi`,
+    });
+  }
+  for (const file of opts.criticalFiles ?? CRITICAL_FILES) {
+    edits.push({
+      id: `append:${file}`,
+      control: CONTROLS.append,
+      title: `open ${file} for append (writing zero bytes)`,
+      command: `f=${q(file)}; if [ ! -e "$f" ]; then echo DL:ABSENT; elif ( : >> "$f" ); then echo DL:OPENED; else echo DL:REFUSED; fi`,
+    });
+  }
+  const modeDir = '/usr/bin';
+  const mf = `${modeDir}/${name}-mode`;
+  edits.push({
+    id: `chmod:${modeDir}`,
+    control: CONTROLS.chmod,
+    title: `change the mode of a file in ${modeDir} (a canary, or a file to its own current mode)`,
+    command:
+      `f=${q(mf)}; if ( : > "$f" ) 2>/dev/null; then echo DL:CREATED; if chmod 0700 "$f"; then echo DL:CHMOD_OK; else echo DL:REFUSED; fi; ` +
+      `rm -f -- "$f"; if [ -e "$f" ]; then echo DL:STILL_THERE; else echo DL:REMOVED; fi; ` +
+      `else t=$(ls -1 ${modeDir} | head -n 1); m=$(stat -c %a "${modeDir}/$t"); echo "DL:TARGET ${modeDir}/$t $m"; if chmod "$m" "${modeDir}/$t"; then echo DL:CHMOD_OK; else echo DL:REFUSED; fi; fi`,
+  });
+  edits.push({
+    id: 'sudo',
+    control: CONTROLS.sudo,
+    title: 'escalate privileges with sudo -n true',
+    command: `if [ "$(id -u)" = 0 ]; then echo DL:ROOT; elif command -v sudo >/dev/null 2>&1; then if sudo -n true; then echo DL:SUDO_OK; else echo DL:REFUSED; fi; else echo DL:NO_SUDO; fi`,
+  });
+  if (opts.aggressive) {
+    edits.push({
+      id: 'remount',
+      control: CONTROLS.remount,
+      title: 'remount / read-write (aggressive mode; remounted read-only at once if it worked)',
+      command: `if mount -o remount,rw / ; then echo DL:REMOUNTED; if mount -o remount,ro /; then echo DL:REMOVED; else echo DL:STILL_THERE; fi; else echo DL:REFUSED; fi`,
+    });
+  }
+  return edits;
+}
+
+export function sweepCommand(runId: string, dirs: string[]): string {
+  const name = canaryName(runId);
+  return `for d in ${dirs.map(q).join(' ')}; do ls -A "$d" 2>/dev/null | grep -F ${q(name)} | sed "s|^|$d/|"; done; echo DL:SWEPT`;
+}
+
+const ERRNO: Array<[RegExp, string, string]> = [
+  [/Read-only file system/i, 'EROFS', 'read-only file system'],
+  [/Permission denied/i, 'EACCES', 'permission denied'],
+  [/Operation not permitted/i, 'EPERM', 'operation not permitted'],
+  [/a password is required|is not in the sudoers|may not run sudo|not allowed to execute/i, 'EACCES', 'sudo refused'],
+  [/restricted|This account is currently not available|not allowed/i, 'EPERM', 'command restricted'],
+  [/must be superuser|only root can/i, 'EPERM', 'requires root'],
+];
+
+export function errnoOf(stderr: string): { errno: string; reason: string } | undefined {
+  for (const [re, errno, reason] of ERRNO) if (re.test(stderr)) return { errno, reason };
+  return undefined;
+}
+
+/** Reads an edit's markers and stderr into BLOCKED / ALLOWED / UNKNOWN / NOT_APPLICABLE. */
+export function classify(edit: Edit, r: CommandResult): EditResult {
+  const has = (m: string) => r.stdout.split('\n').some((l) => l.trim() === m || l.startsWith(`${m} `));
+  const created = has('DL:CREATED') || has('DL:REMOUNTED');
+  const reverted = created ? has('DL:REMOVED') && !has('DL:STILL_THERE') : undefined;
+  const base = { edit, evidence: r, tainted: created, ...(reverted !== undefined ? { reverted } : {}) };
+  const why = errnoOf(r.stderr);
+  if (has('DL:ABSENT')) return { ...base, outcome: 'NOT_APPLICABLE', reason: 'not present on this host' };
+  if (has('DL:ROOT')) return { ...base, outcome: 'ALLOWED', reason: 'logged in as root (uid 0): no escalation needed' };
+  if (has('DL:SUDO_OK')) return { ...base, outcome: 'ALLOWED', reason: 'sudo -n true succeeded: the login user can escalate without a password' };
+  if (has('DL:NO_SUDO')) return { ...base, outcome: 'BLOCKED', reason: 'sudo is not installed', errno: 'ENOENT' };
+  if (has('DL:CHMOD_OK')) return { ...base, outcome: 'ALLOWED', reason: created ? 'created a canary and changed its mode' : 'changed the mode of an existing file (to its own current mode)' };
+  if (has('DL:OPENED')) return { ...base, outcome: 'ALLOWED', reason: 'opened for append: the file is writable (zero bytes written)' };
+  if (created) {
+    const what = has('DL:REMOUNTED') ? 'remounted / read-write' : 'created the canary';
+    return { ...base, outcome: 'ALLOWED', reason: `${what}; ${reverted ? 'reverted and checked gone' : 'COULD NOT REVERT: remove it by hand'}` };
+  }
+  if (has('DL:REFUSED')) {
+    if (why) return { ...base, outcome: 'BLOCKED', reason: why.reason, errno: why.errno };
+    return { ...base, outcome: 'UNKNOWN', reason: `refused, but the reason could not be read (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200) || 'no stderr'}` };
+  }
+  if (r.exitCode !== 0 && why) return { ...base, outcome: 'BLOCKED', reason: why.reason, errno: why.errno };
+  return { ...base, outcome: 'UNKNOWN', reason: `no result marker in the output (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 200) || 'no output'}` };
+}

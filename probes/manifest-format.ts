@@ -1,0 +1,394 @@
+/**
+ * The golden file manifest: what every file under a host's immutable paths must look like.
+ *
+ * One format, two producers that must agree byte for byte:
+ *  - `remoteManifestCommand`: a POSIX sh script that runs ON the target (over SSH, or `docker exec
+ *    sh -c`) and streams every entry in one command, hashing on the target. Parsed by
+ *    `parseManifestStream`.
+ *  - `manifestOfDirectory` (manifest.ts): the same walk in Node over a local rootfs directory.
+ * Both turn raw observations into entries with `makeEntry`, the single place that decides how a
+ * type, a mode or a size is written.
+ *
+ * Wire format of the remote stream: NUL-separated fields, because NUL is the only byte a path
+ * cannot contain (tabs, newlines, spaces and backslashes in names all survive unescaped):
+ *
+ *   driftless-manifest-v1 \0
+ *   M \0 %y \0 %m \0 %U \0 %G \0 %s \0 %p \0 %l \0      one per entry (find -printf)
+ *   E \0 %p \0 <message> \0                            after an entry it could not fully read
+ *   H0 \0   then `sha256sum --zero` records            "<hex>  <path>\0" (coreutils >= 9)
+ *   | HL \0 then plain `sha256sum` lines               "<hex>  <path>\n", names with \ or newline
+ *                                                      escaped by sha256sum and the line prefixed
+ *                                                      with a backslash (older coreutils)
+ *   END \0                                             the stream is complete
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { DriftlessError, ExitCode, UsageError } from './errors.ts';
+
+const Ajv2020 = Ajv2020Module.default;
+
+export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
+
+export interface ManifestEntry {
+  path: string;
+  type: EntryType;
+  /** Permission bits incl. setuid/setgid/sticky, octal, at least 4 digits: "0755", "4755". */
+  mode: string;
+  uid: number;
+  gid: number;
+  /** Bytes for files, target length for symlinks, 0 for directories. */
+  size: number;
+  sha256?: string;
+  target?: string;
+  error?: string;
+}
+
+export interface Manifest {
+  version: 1;
+  root: string;
+  paths: string[];
+  excludes: string[];
+  entries: ManifestEntry[];
+}
+
+export interface ManifestMeta {
+  root: string;
+  paths: readonly string[];
+  excludes: readonly string[];
+}
+
+export interface ChangedEntry {
+  path: string;
+  fields: string[];
+  expected: ManifestEntry;
+  actual: ManifestEntry;
+}
+
+export interface ManifestDiff {
+  added: ManifestEntry[];
+  removed: ManifestEntry[];
+  changed: ChangedEntry[];
+}
+
+/**
+ * What a host may never change (`paths`), minus what the container runtime itself puts there at
+ * start (`excludes`): Docker bind-mounts /etc/hostname, /etc/hosts, /etc/resolv.conf and links
+ * /etc/mtab; the lab bind-mounts its SSH host keys and authorized keys. Allowed writable paths
+ * (/run, /tmp, /var/tmp, /var/log, /home, /root) are not under any scanned path, so they never
+ * show up as drift.
+ */
+export const MANIFEST_DEFAULTS = {
+  paths: ['/etc', '/usr/bin', '/usr/sbin', '/usr/lib', '/opt/app', '/var/lib/dpkg', '/bin', '/sbin', '/lib'],
+  excludes: ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/etc/mtab', '/etc/ssh/keys', '/etc/ssh/lab_authorized_keys'],
+} as const;
+
+// probes never import fixtures: the schema is found relative to this file.
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const MANIFEST_SCHEMA_FILE = path.join(REPO_ROOT, 'schemas', 'manifest.schema.json');
+
+export const ENTRY_ERRORS = {
+  unlistable: 'directory not listable by the scanning user; its contents are missing',
+  unreadable: 'file not readable by the scanning user; not hashed',
+  notHashed: 'file could not be hashed (it vanished or failed to read during the scan)',
+} as const;
+
+/** The remote stream was cut off, is not ours, or does not parse. */
+export class ManifestStreamError extends DriftlessError {
+  constructor(message: string) {
+    super(message, ExitCode.HarnessFailure);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+
+/** Absolute, normalized, no trailing slash; refuses relative paths and "..". */
+export function normalizeAbsPath(p: string, what = 'path'): string {
+  if (typeof p !== 'string' || !p.startsWith('/')) throw new UsageError(`${what} "${p}" must be an absolute path (start with /)`);
+  if (p.includes('\0')) throw new UsageError(`${what} "${p}" contains a NUL byte`);
+  if (p.split('/').includes('..')) throw new UsageError(`${what} "${p}" must not contain ".."`);
+  const n = path.posix.normalize(p).replace(/\/+$/, '');
+  if (n === '') throw new UsageError(`${what} "/" is not allowed: name the immutable directories (e.g. /etc,/usr/bin)`);
+  return n;
+}
+
+const under = (p: string, dir: string) => p === dir || p.startsWith(dir + '/');
+
+/** Sorted, de-duplicated; a path under another listed path is dropped (it is scanned anyway). */
+export function normalizeScope(paths: readonly string[], excludes: readonly string[]): { paths: string[]; excludes: string[] } {
+  if (paths.length === 0) throw new UsageError('no paths to scan: name at least one immutable directory (e.g. /etc)');
+  const ps = [...new Set(paths.map((p) => normalizeAbsPath(p, 'scan path')))].sort(compareBytes);
+  const kept = ps.filter((p) => !ps.some((q) => q !== p && under(p, q)));
+  const ex = [...new Set(excludes.map((p) => normalizeAbsPath(p, 'exclude')))].sort(compareBytes);
+  return { paths: kept, excludes: ex };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entries
+
+/** Byte order of the UTF-8 encodings (what `LC_ALL=C sort` does), not UTF-16 code unit order. */
+export function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export interface RawEntry {
+  path: string;
+  /** find's %y letter: f d l, or b c p s D for everything else. */
+  kind: string;
+  /** Permission bits as a number (st_mode & 07777). */
+  perm: number;
+  uid: number;
+  gid: number;
+  size: number;
+  target?: string;
+  sha256?: string;
+  error?: string;
+}
+
+const KINDS: Record<string, EntryType> = { f: 'file', d: 'dir', l: 'symlink' };
+
+/** The one place that decides how an observation is written down. */
+export function makeEntry(r: RawEntry): ManifestEntry {
+  const type = KINDS[r.kind] ?? 'other';
+  const e: ManifestEntry = {
+    path: r.path,
+    type,
+    mode: (r.perm & 0o7777).toString(8).padStart(4, '0'),
+    uid: r.uid,
+    gid: r.gid,
+    size: type === 'dir' ? 0 : r.size,
+  };
+  if (type === 'file' && r.sha256 !== undefined) e.sha256 = r.sha256;
+  if (type === 'symlink') e.target = r.target ?? '';
+  if (type === 'file' && r.sha256 === undefined && r.error === undefined) e.error = ENTRY_ERRORS.notHashed;
+  else if (r.error !== undefined) e.error = r.error;
+  return e;
+}
+
+export function sortEntries(entries: ManifestEntry[]): ManifestEntry[] {
+  const keyed = entries.map((e) => ({ k: Buffer.from(e.path, 'utf8'), e }));
+  keyed.sort((a, b) => Buffer.compare(a.k, b.k));
+  return keyed.map((x) => x.e);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The remote command
+
+/** Single-quotes a word for POSIX sh. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Escapes glob metacharacters so find's -path matches the exact path. */
+function globEscape(s: string): string {
+  return s.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
+}
+
+/**
+ * A POSIX sh script that streams the manifest of `paths` (minus `excludes`) on the machine it
+ * runs on: one `find` pass for the metadata, one `find | xargs sha256sum` pass for the hashes,
+ * both on the target, no per-file round trips. It writes nothing anywhere (no temp files) and
+ * exits 0 even when some files cannot be read: those come back as entries with an `error`.
+ * Needs GNU find (-printf, -readable) and sha256sum (coreutils); run it with `sh -c`.
+ *
+ * `root` scans a tree mounted somewhere else (`<root>/etc`, ...) and is stripped again by
+ * `parseManifestStream(text, { root })`: that is how the tests run this exact script locally.
+ */
+export function remoteManifestCommand(paths: readonly string[], excludes: readonly string[], opts: { root?: string } = {}): string {
+  const scope = normalizeScope(paths, excludes);
+  const root = opts.root ? normalizeRoot(opts.root) : '';
+  const starts = scope.paths.map((p) => shQuote(root + p)).join(' ');
+  const prune = scope.excludes.length
+    ? `\\( ${scope.excludes.map((e) => `-path ${shQuote(globEscape(root + e))}`).join(' -o ')} \\) -prune -o `
+    : '';
+  const meta =
+    `-printf 'M\\0%y\\0%m\\0%U\\0%G\\0%s\\0%p\\0%l\\0' ` +
+    `\\( -type d \\( ! -readable -o ! -executable \\) -printf 'E\\0%p\\0${ENTRY_ERRORS.unlistable}\\0' ` +
+    `-o -type f ! -readable -printf 'E\\0%p\\0${ENTRY_ERRORS.unreadable}\\0' -o -true \\)`;
+  return [
+    'LC_ALL=C; export LC_ALL',
+    'set --',
+    `for p in ${starts}; do if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; fi; done`,
+    `printf 'driftless-manifest-v1\\0'`,
+    `if [ $# -gt 0 ]; then find "$@" -xdev ${prune}${meta}; fi`,
+    `if sha256sum --zero </dev/null >/dev/null 2>&1; then z=--zero; printf 'H0\\0'; else z=; printf 'HL\\0'; fi`,
+    `if [ $# -gt 0 ]; then find "$@" -xdev ${prune}-type f -readable -print0 | xargs -0 -r sha256sum $z; fi`,
+    `printf 'END\\0'`,
+  ].join('\n');
+}
+
+/**
+ * The remote command as one line for an SSH exec request, which the login shell interprets
+ * (bash, zsh, ...): the script is handed to `sh -c` so it always runs under a POSIX shell.
+ */
+export function remoteManifestShellLine(paths: readonly string[], excludes: readonly string[], opts: { root?: string } = {}): string {
+  return `sh -c ${shQuote(remoteManifestCommand(paths, excludes, opts))}`;
+}
+
+function normalizeRoot(root: string): string {
+  if (!root.startsWith('/')) throw new UsageError(`scan root "${root}" must be an absolute directory`);
+  const r = path.posix.normalize(root).replace(/\/+$/, '');
+  return r === '/' ? '' : r;
+}
+
+const HEADER = 'driftless-manifest-v1\0';
+const TRAILER = 'END\0';
+
+function unescapeSumName(s: string): string {
+  return s.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
+}
+
+/** Parses what `remoteManifestCommand` printed into entries (unsorted). */
+export function parseManifestStream(input: string | Buffer, opts: { root?: string } = {}): ManifestEntry[] {
+  const text = typeof input === 'string' ? input : input.toString('utf8');
+  const root = opts.root ? normalizeRoot(opts.root) : '';
+  const preview = JSON.stringify(text.slice(0, 120));
+  if (!text.startsWith(HEADER)) throw new ManifestStreamError(`not a driftless manifest stream (no header; it starts with ${preview}): does the target have sh, GNU find and sha256sum?`);
+  if (!text.endsWith(TRAILER)) throw new ManifestStreamError('the manifest stream is incomplete (no END marker): the scan was cut off or failed on the target');
+  const strip = (p: string): string => {
+    if (root && !p.startsWith(root + '/')) throw new ManifestStreamError(`manifest stream names "${p}", which is outside the scan root ${root}`);
+    return p.slice(root.length);
+  };
+  const raws = new Map<string, RawEntry>();
+  let pos = HEADER.length;
+  const field = (): string => {
+    const end = text.indexOf('\0', pos);
+    if (end < 0) throw new ManifestStreamError(`manifest stream truncated inside a record at byte ${pos}`);
+    const f = text.slice(pos, end);
+    pos = end + 1;
+    return f;
+  };
+  const int = (s: string, what: string, base = 10): number => {
+    const n = parseInt(s, base);
+    if (!/^[0-9]+$/.test(s) || !Number.isSafeInteger(n)) throw new ManifestStreamError(`manifest stream has a bad ${what} "${s}"`);
+    return n;
+  };
+  let mode: 'H0' | 'HL' | undefined;
+  while (pos < text.length - TRAILER.length) {
+    const tag = field();
+    if (tag === 'M') {
+      const [kind, perm, uid, gid, size, p, target] = [field(), field(), field(), field(), field(), field(), field()];
+      const r: RawEntry = { path: strip(p), kind, perm: int(perm, 'mode', 8), uid: int(uid, 'uid'), gid: int(gid, 'gid'), size: int(size, 'size') };
+      if (kind === 'l') r.target = target;
+      raws.set(r.path, r);
+    } else if (tag === 'E') {
+      const p = strip(field());
+      const msg = field();
+      const r = raws.get(p);
+      if (r) r.error = msg;
+    } else if (tag === 'H0' || tag === 'HL') {
+      mode = tag;
+      break;
+    } else {
+      throw new ManifestStreamError(`manifest stream has an unknown record "${tag.slice(0, 40)}" at byte ${pos}`);
+    }
+  }
+  if (!mode) throw new ManifestStreamError('manifest stream has no hash section');
+  const body = text.slice(pos, text.length - TRAILER.length);
+  const records = body.split(mode === 'H0' ? '\0' : '\n');
+  if (records[records.length - 1] === '') records.pop();
+  for (let rec of records) {
+    let escaped = false;
+    if (mode === 'HL' && rec.startsWith('\\')) {
+      escaped = true;
+      rec = rec.slice(1);
+    }
+    const hex = rec.slice(0, 64);
+    if (!/^[0-9a-f]{64}$/.test(hex) || rec[64] !== ' ' || (rec[65] !== ' ' && rec[65] !== '*')) {
+      throw new ManifestStreamError(`manifest stream has a bad hash record ${JSON.stringify(rec.slice(0, 120))}`);
+    }
+    const name = escaped ? unescapeSumName(rec.slice(66)) : rec.slice(66);
+    const r = raws.get(strip(name));
+    if (r && r.kind === 'f') r.sha256 = hex; // a file created between the two passes has no M record: ignored
+  }
+  return [...raws.values()].map(makeEntry);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema, build, digest, diff
+
+let validator: ValidateFunction | undefined;
+
+function compiled(): ValidateFunction {
+  if (validator) return validator;
+  const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false });
+  validator = ajv.compile(JSON.parse(fs.readFileSync(MANIFEST_SCHEMA_FILE, 'utf8')) as object);
+  return validator;
+}
+
+/** Schema validation plus what a schema cannot say: entries unique and sorted by path in byte order. */
+export function validateManifest(m: unknown): { ok: boolean; errors: string[] } {
+  const v = compiled();
+  if (!v(m)) {
+    const errors = (v.errors ?? []).map((e: ErrorObject) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+    return { ok: false, errors };
+  }
+  const entries = (m as Manifest).entries;
+  const errors: string[] = [];
+  for (let i = 1; i < entries.length; i++) {
+    const c = compareBytes(entries[i - 1]!.path, entries[i]!.path);
+    if (c === 0) errors.push(`/entries/${i} duplicates the path ${entries[i]!.path}`);
+    else if (c > 0) errors.push(`/entries/${i} (${entries[i]!.path}) is out of order: entries must be sorted by path in byte order`);
+  }
+  return { ok: errors.length === 0, errors };
+}
+
+/** Sorts, validates against schemas/manifest.schema.json and returns the manifest. */
+export function buildManifest(entries: ManifestEntry[], meta: ManifestMeta): Manifest {
+  const scope = normalizeScope(meta.paths, meta.excludes);
+  const m: Manifest = { version: 1, root: meta.root, paths: scope.paths, excludes: scope.excludes, entries: sortEntries(entries) };
+  const r = validateManifest(m);
+  if (!r.ok) throw new ManifestStreamError(`the manifest of ${meta.root} does not validate against ${path.relative(REPO_ROOT, MANIFEST_SCHEMA_FILE)}: ${r.errors.slice(0, 5).join('; ')}`);
+  return m;
+}
+
+/** JSON with object keys sorted (code point order) and no whitespace. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The filesystem digest: sha256 of the canonical JSON of the manifest WITHOUT `root`, so an image
+ * and a host that runs it unmodified have the same digest (the scope, paths and excludes, is in it:
+ * two digests over different scopes never match by accident).
+ */
+export function manifestDigest(m: Manifest): string {
+  const { root: _root, ...rest } = m;
+  return `sha256:${crypto.createHash('sha256').update(canonicalJson(rest)).digest('hex')}`;
+}
+
+const COMPARED = ['type', 'mode', 'uid', 'gid', 'size', 'sha256', 'target', 'error'] as const;
+
+/** What differs between a golden manifest and what a host actually has. */
+export function diffManifests(expected: Manifest, actual: Manifest): ManifestDiff {
+  const exp = new Map(expected.entries.map((e) => [e.path, e]));
+  const act = new Map(actual.entries.map((e) => [e.path, e]));
+  const diff: ManifestDiff = { added: [], removed: [], changed: [] };
+  for (const [p, e] of exp) if (!act.has(p)) diff.removed.push(e);
+  for (const [p, a] of act) {
+    const e = exp.get(p);
+    if (!e) {
+      diff.added.push(a);
+      continue;
+    }
+    const fields = COMPARED.filter((f) => e[f] !== a[f]);
+    if (fields.length) diff.changed.push({ path: p, fields: [...fields], expected: e, actual: a });
+  }
+  diff.added = sortEntries(diff.added);
+  diff.removed = sortEntries(diff.removed);
+  diff.changed.sort((x, y) => compareBytes(x.path, y.path));
+  return diff;
+}
+
+export function isEmptyDiff(d: ManifestDiff): boolean {
+  return d.added.length === 0 && d.removed.length === 0 && d.changed.length === 0;
+}

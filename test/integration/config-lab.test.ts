@@ -1,0 +1,47 @@
+/**
+ * The shipped lab config (driftless.config.yaml, the default) validates against the running lab:
+ * both fleets are targets, and the release digests `lab up` recorded are the images the engine has.
+ * Run: node --import tsx --test test/integration/config-lab.test.ts
+ */
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { DEFAULT_CONFIG, loadConfig } from '../../fixtures/config/load.ts';
+import { labUp } from '../../fixtures/lab/lab.ts';
+import { IMAGES } from '../../fixtures/lab/plan.ts';
+import { connectEngine } from '../../probes/docker.ts';
+
+before(async () => {
+  await labUp(); // a no-op of a few seconds when the lab is already up
+}, { timeout: 15 * 60_000 });
+
+test('the default config is the lab config, and it validates', async () => {
+  const config = loadConfig();
+  assert.equal(config.source.file, DEFAULT_CONFIG);
+  assert.deepEqual(
+    config.targets.map((t) => [t.name, t.provider, t.service, t.environment]),
+    [
+      ['cattle', 'docker', 'cattle-web', 'lab'],
+      ['snowflake', 'docker', 'snowflake-web', 'lab'],
+    ],
+  );
+  for (const t of config.targets) {
+    assert.ok(t.provider === 'docker');
+    assert.equal(t.docker.labels['driftless.fleet'], t.name);
+    assert.equal(t.docker.labels['driftless.lab.role'], 'host');
+  }
+  assert.equal(config.safety.optInLabel, 'driftless.chaos=opt-in');
+  assert.deepEqual(config.safety.allowedEnvironments, ['lab']);
+});
+
+test('the release digests are the ids of the lab images on the engine', async () => {
+  const config = loadConfig();
+  const docker = await connectEngine();
+  const cattle = (await docker.getImage(IMAGES.cattle).inspect()).Id;
+  const snowflake = (await docker.getImage(IMAGES.snowflake).inspect()).Id;
+  assert.match(cattle, /^sha256:[0-9a-f]{64}$/);
+  assert.notEqual(cattle, snowflake);
+  assert.deepEqual(config.release.services, {
+    'cattle-web': { digest: cattle },
+    'snowflake-web': { digest: snowflake },
+  });
+});

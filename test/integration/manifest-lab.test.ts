@@ -1,0 +1,138 @@
+/**
+ * Golden file manifests against the lab: an image's manifest matches what a compliant host
+ * (cattle) runs; the snowflake's hand-applied hotfix is the one and only drift found; the CLI
+ * writes a schema-valid manifest and refuses bad input with exit 2; no temporary container is
+ * ever left behind, not even when the scan fails.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type Docker from 'dockerode';
+import { connectEngine } from '../../probes/docker.ts';
+import {
+  diffManifests,
+  type Manifest,
+  manifestDigest,
+  manifestOfContainer,
+  manifestOfImage,
+  TMP_LABEL,
+  validateManifest,
+} from '../../probes/manifest.ts';
+import { labUp, SNOWFLAKE_DRIFT } from '../../fixtures/lab/lab.ts';
+import { IMAGES, L } from '../../fixtures/lab/plan.ts';
+import { driftless } from '../helpers/cli.ts';
+
+let docker: Docker;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-manifest-lab-'));
+const NO_SHELL_IMAGE = { repo: 'driftless-test/no-shell', tag: `manifest-${process.pid}` };
+
+async function tmpContainers(): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${TMP_LABEL.key}=${TMP_LABEL.value}`] } });
+}
+
+/** dl-cattle-1 if it is running, else any running cattle host (the supervisor may be replacing it). */
+async function runningCattle(): Promise<string> {
+  const hosts = await docker.listContainers({ filters: { label: [`${L.fleet}=cattle`, `${L.role}=host`], status: ['running'] } });
+  const names = hosts.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, '')).sort();
+  assert.ok(names.length > 0, 'no running cattle host in the lab');
+  return names.includes('dl-cattle-1') ? 'dl-cattle-1' : names[0]!;
+}
+
+const paths = (m: Manifest) => m.entries.map((e) => e.path);
+
+before(async () => {
+  await labUp();
+  docker = await connectEngine();
+});
+
+after(async () => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+  await docker?.getImage(`${NO_SHELL_IMAGE.repo}:${NO_SHELL_IMAGE.tag}`).remove({ force: true }).catch(() => {});
+  // the last word: whatever ran above, no temporary manifest container remains
+  assert.deepEqual((await tmpContainers()).map((c) => c.Names[0]), []);
+});
+
+describe('image vs running host', () => {
+  test('cattle: the image and a running cattle host have the same manifest (no drift)', async () => {
+    const image = await manifestOfImage(docker, IMAGES.cattle);
+    const host = await runningCattle();
+    const running = await manifestOfContainer(docker, host);
+    assert.match(image.root, /^image:driftless-lab\/web:cattle@sha256:[0-9a-f]{64}$/);
+    assert.ok(image.entries.length > 1000, `the image manifest has only ${image.entries.length} entries`);
+    for (const p of ['/etc/passwd', '/usr/bin/python3', '/opt/app/server.py', '/var/lib/dpkg/status', '/usr/sbin/sshd']) assert.ok(paths(image).includes(p), `${p} is in the manifest`);
+    assert.ok(image.entries.every((e) => e.error === undefined), 'every entry read in full');
+    assert.deepEqual(diffManifests(image, running), { added: [], removed: [], changed: [] }, `${host} drifted from ${IMAGES.cattle}`);
+    assert.equal(manifestDigest(running), manifestDigest(image));
+    assert.deepEqual(await tmpContainers(), []);
+  });
+
+  test('snowflake: the hand-applied hotfix is exactly one changed entry, and nothing else', async () => {
+    const image = await manifestOfImage(docker, IMAGES.snowflake);
+    const running = await manifestOfContainer(docker, SNOWFLAKE_DRIFT.host);
+    const d = diffManifests(image, running);
+    assert.deepEqual(d.added, [], 'nothing added');
+    assert.deepEqual(d.removed, [], 'nothing removed');
+    assert.deepEqual(d.changed.map((c) => c.path), [SNOWFLAKE_DRIFT.path]);
+    assert.ok(d.changed[0]!.fields.includes('sha256'), `fields: ${d.changed[0]!.fields}`);
+    assert.notEqual(manifestDigest(running), manifestDigest(image));
+  });
+
+  test('a scan that fails after its container was created still removes the container', async () => {
+    // an image with one file and no sh, no sleep: the container is created, then cannot start
+    const dir = fs.mkdtempSync(path.join(tmp, 'rootfs-'));
+    fs.writeFileSync(path.join(dir, 'hello'), 'no shell here\n');
+    const tar = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const stream = await docker.importImage(tar.stdout as unknown as string, NO_SHELL_IMAGE);
+    await new Promise((resolve, reject) => docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve(undefined))));
+    await assert.rejects(manifestOfImage(docker, `${NO_SHELL_IMAGE.repo}:${NO_SHELL_IMAGE.tag}`), /could not start a container from image/);
+    assert.deepEqual(await tmpContainers(), []);
+  });
+});
+
+describe('driftless manifest (CLI)', () => {
+  test('an image: exit 0, a schema-valid pretty JSON file, and the digest printed', async () => {
+    const out = path.join(tmp, 'm.json');
+    const r = await driftless(['manifest', IMAGES.cattle, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const m = JSON.parse(fs.readFileSync(out, 'utf8')) as Manifest;
+    assert.deepEqual(validateManifest(m), { ok: true, errors: [] });
+    assert.ok(fs.readFileSync(out, 'utf8').includes('\n  "entries": [\n'), 'pretty-printed');
+    assert.equal(r.stdout.trim(), `wrote ${out}: ${m.entries.length} entries, filesystem digest ${manifestDigest(m)}`);
+  });
+
+  test('a rootfs directory, with --paths', async () => {
+    const root = fs.mkdtempSync(path.join(tmp, 'tree-'));
+    fs.mkdirSync(path.join(root, 'etc'));
+    fs.writeFileSync(path.join(root, 'etc', 'motd'), 'hello\n');
+    const out = path.join(tmp, 'dir.json');
+    const r = await driftless(['manifest', root, '-o', out, '--paths', '/etc,/opt/app']);
+    assert.equal(r.code, 0, r.stderr);
+    const m = JSON.parse(fs.readFileSync(out, 'utf8')) as Manifest;
+    assert.deepEqual(paths(m), ['/etc', '/etc/motd']);
+    assert.deepEqual(m.paths, ['/etc', '/opt/app']);
+    assert.match(r.stdout, /: 2 entries, filesystem digest sha256:[0-9a-f]{64}/);
+  });
+
+  test('bad input exits 2 with a message naming the problem', async () => {
+    const out = path.join(tmp, 'never.json');
+    const cases: Array<[string[], RegExp]> = [
+      [['manifest', 'driftless-lab/no-such-image:nope', '-o', out], /no such image "driftless-lab\/no-such-image:nope"/],
+      [['manifest', path.join(tmp, 'no-such-dir'), '-o', out], /no such directory/],
+      [['manifest', IMAGES.cattle], /needs an output file: -o/],
+      [['manifest', '-o', out], /needs exactly one image or rootfs directory/],
+      [['manifest', IMAGES.cattle, '-o', path.join(tmp, 'missing-dir', 'm.json')], /cannot write/],
+      [['manifest', IMAGES.cattle, '-o', out, '--paths', 'etc'], /must be an absolute path/],
+      [['manifest', IMAGES.cattle, '-o', out, '--bogus'], /Unknown option '--bogus'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await driftless(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+    }
+    assert.equal(fs.existsSync(out), false);
+    assert.deepEqual(await tmpContainers(), []);
+  });
+});

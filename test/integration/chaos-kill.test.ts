@@ -1,0 +1,95 @@
+/**
+ * The chaos suite end to end through `driftless run` against the real lab. The config opts every
+ * lab host in (safety.optInLabel driftless.lab.role=host) so the snowflake can be a victim:
+ * cattle passes; snowflake's state loss and "restarted in place, not replaced" are both caught.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { labUp } from '../../fixtures/lab/lab.ts';
+import { labDir } from '../../fixtures/lab/plan.ts';
+import { type AllureResult, label, param, readResults } from '../../reports/verdict.ts';
+import { driftless, type CliResult } from '../helpers/cli.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-chaos-'));
+const resultsDir = path.join(tmp, 'results');
+let run: CliResult;
+let results: AllureResult[];
+
+const find = (fleet: string, control: string) => results.find((r) => param(r, 'fleet') === fleet && label(r, 'control') === control);
+
+before(async () => {
+  await labUp();
+  const lab = labDir();
+  const ssh = { user: 'audit', identityFile: path.join(lab, 'id_ed25519'), knownHostsFile: path.join(lab, 'known_hosts') };
+  const fleet = (name: string, port: number) => ({
+    name, provider: 'docker', environment: 'lab', service: `${name}-web`, entrypoint: `http://127.0.0.1:${port}`,
+    docker: { labels: { 'driftless.fleet': name, 'driftless.lab.role': 'host' } }, ssh,
+  });
+  const config = {
+    version: 1,
+    targets: [fleet('cattle', 42000), fleet('snowflake', 42001)],
+    release: { file: path.join(lab, 'release.json') },
+    chaos: {
+      kill: { count: 1 }, kinds: ['sigkill'], dryRun: false,
+      load: { rate: 40, durationSeconds: 6, warmupSeconds: 2, path: '/health' },
+      stateProbe: { keys: 10 },
+      slo: { maxErrorRate: 0.05, p99Ms: 1000, recoverySeconds: 20 },
+      abortErrorRate: 0.9,
+    },
+    safety: { optInLabel: 'driftless.lab.role=host', maxKills: 1, allowedEnvironments: ['lab'] },
+  };
+  const file = path.join(tmp, 'chaos.json');
+  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+  run = await driftless(['run', '--suite', 'chaos-kill', '--config', file, '--results-dir', resultsDir, '--seed', '7'], {
+    env: { DRIFTLESS_RUN_ID: undefined, DRIFTLESS_RUN_DIR: undefined, DRIFTLESS_SEED: undefined },
+    timeoutMs: 300_000,
+  });
+  results = readResults(resultsDir);
+});
+
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+test('the run records and prints its seed, and ends with exit 1 (violations: the snowflake)', () => {
+  assert.match(run.stdout, /\(seed 7\)/);
+  assert.match(run.stderr, /\[driftless chaos\] cattle: seed 7: .* victims dl-cattle-\d/);
+  assert.equal(run.code, 1, run.stdout.slice(-2000));
+  for (const r of results) assert.equal(r.parameters?.find((p) => p.name === 'seed')?.value, '7');
+});
+
+test('cattle: no state lost, the victim replaced by a new instance of the release digest, SLO held', () => {
+  for (const c of ['DL-CHAOS-001', 'DL-CHAOS-002', 'DL-CHAOS-003', 'DL-CHAOS-004']) {
+    const r = find('cattle', c);
+    assert.equal(r?.status, 'passed', `${c}: ${r?.statusDetails?.message}`);
+  }
+});
+
+test('snowflake: state loss is caught', () => {
+  const r = find('snowflake', 'DL-CHAOS-001');
+  assert.equal(r?.status, 'failed');
+  assert.match(r?.statusDetails?.message ?? '', /state lost — not stateless: \d+ of 10 keys missing/);
+  assert.equal(label(r!, 'violation'), 'state-lost');
+});
+
+test('snowflake: "restarted in place, not replaced" is caught', () => {
+  const r = find('snowflake', 'DL-CHAOS-002');
+  assert.equal(r?.status, 'failed');
+  assert.match(r?.statusDetails?.message ?? '', /dl-snowflake-\d: restarted-in-place/);
+  assert.equal(label(r!, 'violation'), 'not-replaced');
+});
+
+test('the timeline chart and raw buckets are attached', () => {
+  const r = find('cattle', 'DL-CHAOS-004')!;
+  // allure-playwright files Playwright attachments under a step of the same name.
+  type Att = { name: string; type: string; source: string };
+  const withAtts = r as unknown as { attachments?: Att[]; steps?: Array<{ attachments?: Att[] }> };
+  const atts = [...(withAtts.attachments ?? []), ...(withAtts.steps ?? []).flatMap((s) => s.attachments ?? [])];
+  const svg = atts.find((a) => a.name === 'timeline.svg');
+  assert.ok(svg, 'timeline.svg attached');
+  const text = fs.readFileSync(path.join(resultsDir, svg.source), 'utf8');
+  assert.match(text, /^<svg[^>]+xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.match(text, />kill dl-cattle-\d</);
+  assert.ok(atts.find((a) => a.name === 'buckets.json'));
+});

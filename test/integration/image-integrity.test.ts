@@ -1,0 +1,354 @@
+/**
+ * The image integrity suite end to end, through `driftless run`, against the real lab: cattle
+ * (including a freshly replaced instance) passes every check; the snowflake's hand-applied
+ * hotfix is caught by the engine's diff and by the golden manifest read over SSH, and the
+ * `docker exec` that applied it is flagged; its writable root is flagged; a container carrying
+ * the right TAG but another digest is caught; an image the release never declared is reported
+ * with its digest.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { DeregisterImageCommand, EC2Client, RegisterImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import type Docker from 'dockerode';
+import { labUp, SNOWFLAKE_DRIFT } from '../../fixtures/lab/lab.ts';
+import { IMAGES, L, labDir, makePlan, REPO_ROOT } from '../../fixtures/lab/plan.ts';
+import { connectEngine } from '../../probes/docker.ts';
+import { httpGet, sleep, sshBanner } from '../../probes/net.ts';
+import { type AllureResult, label, param, readResults } from '../../reports/verdict.ts';
+import { driftless, type CliResult } from '../helpers/cli.ts';
+import { startMoto, type MotoServer } from '../helpers/moto.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-image-integrity-'));
+const resultsDir = path.join(tmp, 'results');
+const TEST_FLEET = `dl-imgtest-${process.pid}`;
+const TEST_LABEL = 'driftless.test';
+const VARIANT = { repo: 'driftless-test/web', tag: 'cattle' };
+const IMPOSTER = `dl-imgtest-imposter-${process.pid}`;
+const UNDECLARED = `dl-imgtest-undeclared-${process.pid}`;
+const UNDECLARED_SERVICE = 'dl-undeclared-svc';
+const REPLACED = 'dl-cattle-3';
+const OOB_MARK = `out-of-band-${process.pid}`;
+const HISTORY_GONE = /event log no longer reaches back to the creation/;
+const CONTROL_COUNT = 6; // docker hosts: DL-IMG-001..006
+
+let docker: Docker;
+let run: CliResult;
+let results: AllureResult[];
+let runDir: string;
+let declaredCattle: string;
+let variantId: string;
+let baseId: string;
+let replacedOld: string;
+let replacedNew: string;
+
+const of = (host: string) => results.filter((r) => param(r, 'host') === host);
+const check = (host: string, control: string): AllureResult => {
+  const r = of(host).filter((x) => label(x, 'control') === control);
+  assert.equal(r.length, 1, `exactly one ${control} result for ${host} (got ${r.length})`);
+  return r[0]!;
+};
+const msg = (r: AllureResult) => r.statusDetails?.message ?? '';
+
+async function sleeper(name: string, image: string, service: string): Promise<void> {
+  const c = await docker.createContainer({
+    name,
+    Image: image,
+    Entrypoint: ['sleep'],
+    Cmd: ['600'],
+    Labels: { 'driftless.fleet': TEST_FLEET, 'driftless.service': service, [TEST_LABEL]: 'image-integrity' },
+    HostConfig: { NetworkMode: 'host', ReadonlyRootfs: true, AutoRemove: false },
+  });
+  await c.start();
+}
+
+/** Kills a cattle host and waits until the supervisor's replacement (a new container) is healthy. */
+async function replaceCattle(name: string): Promise<{ old: string; fresh: string }> {
+  const spec = makePlan().hosts.find((h) => h.name === name)!;
+  const old = (await docker.getContainer(name).inspect()).Id;
+  await docker.getContainer(old).kill({ signal: 'SIGKILL' });
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    await sleep(500);
+    const info = await docker.getContainer(name).inspect().catch(() => undefined);
+    if (!info || info.Id === old || !info.State.Running) continue;
+    const [http, ssh] = await Promise.all([httpGet(`http://127.0.0.1:${spec.httpPort}/health`, 1000), sshBanner(spec.sshPort, '127.0.0.1', 1000)]);
+    if (http.ok && ssh) return { old, fresh: info.Id };
+  }
+  throw new Error(`${name} was not replaced by a healthy new container within 90 s`);
+}
+
+before(async () => {
+  await labUp();
+  docker = await connectEngine();
+  const lab = labDir();
+  declaredCattle = (JSON.parse(fs.readFileSync(path.join(lab, 'release.json'), 'utf8')) as { services: Record<string, { digest: string }> }).services['cattle-web']!.digest;
+
+  // A variant of the cattle image with one extra file, tagged so it LOOKS like cattle.
+  const build = await docker.createContainer({
+    Image: IMAGES.cattle,
+    Entrypoint: ['sh', '-c', 'echo planted > /opt/app/PLANTED'],
+    User: '0',
+    Labels: { [TEST_LABEL]: 'image-integrity' },
+    HostConfig: { NetworkMode: 'host' },
+  });
+  await build.start();
+  await build.wait();
+  variantId = ((await build.commit({ repo: VARIANT.repo, tag: VARIANT.tag })) as { Id: string }).Id;
+  await build.remove({ force: true });
+  baseId = (await docker.getImage(IMAGES.base).inspect()).Id;
+  assert.notEqual(variantId, declaredCattle);
+
+  await sleeper(IMPOSTER, `${VARIANT.repo}:${VARIANT.tag}`, 'cattle-web');
+  await sleeper(UNDECLARED, IMAGES.base, UNDECLARED_SERVICE);
+  // restarted in place by hand: a second start event of the same container (RestartCount stays 0)
+  await docker.getContainer(UNDECLARED).restart({ t: 0 });
+
+  ({ old: replacedOld, fresh: replacedNew } = await replaceCattle(REPLACED));
+  // out-of-band access to a test host, just before the run (so the engine still holds the event)
+  const exec = await docker.getContainer(IMPOSTER).exec({ Cmd: ['sh', '-c', `echo ${OOB_MARK}`], AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  await new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.resume();
+  });
+
+  const key = path.join(lab, 'id_ed25519');
+  const knownHostsFile = path.join(lab, 'known_hosts');
+  const config = {
+    version: 1,
+    targets: [
+      { name: 'cattle', provider: 'docker', service: 'cattle-web', docker: { labels: { [L.fleet]: 'cattle', [L.role]: 'host' } }, ssh: { user: 'audit', identityFile: key, knownHostsFile } },
+      { name: 'snowflake', provider: 'docker', service: 'snowflake-web', docker: { labels: { [L.fleet]: 'snowflake', [L.role]: 'host' } }, ssh: { user: 'root', identityFile: key, knownHostsFile } },
+      // test-only containers without sshd: only their DL-IMG-001 is asserted
+      { name: 'imgtest', provider: 'docker', service: 'cattle-web', docker: { labels: { 'driftless.fleet': TEST_FLEET } } },
+    ],
+    release: { file: path.join(lab, 'release.json') },
+    policy: {
+      ssh: { mode: 'read-only', immutablePaths: ['/etc', '/usr/bin', '/opt/app'], writablePaths: ['/tmp', '/run'], concurrency: 8 },
+    },
+  };
+  const file = path.join(tmp, 'driftless.config.json');
+  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+  run = await driftless(['run', '--suite', 'image-integrity', '--config', file, '--results-dir', resultsDir], {
+    env: { DRIFTLESS_RESULTS_DIR: resultsDir, DRIFTLESS_RUN_ID: undefined, DRIFTLESS_RUN_DIR: undefined, DRIFTLESS_SEED: undefined, DRIFTLESS_STARTED_AT: undefined, DRIFTLESS_CONFIG: undefined },
+    timeoutMs: 600_000,
+  });
+  results = readResults(resultsDir);
+  const runId = /driftless run (\S+)/.exec(run.stdout)?.[1];
+  runDir = path.join(REPO_ROOT, 'reports', 'run', runId ?? 'unknown');
+});
+
+after(async () => {
+  for (const name of [IMPOSTER, UNDECLARED]) await docker?.getContainer(name).remove({ force: true }).catch(() => {});
+  const strays = (await docker?.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=image-integrity`] } })) ?? [];
+  for (const c of strays) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+  await docker?.getImage(`${VARIANT.repo}:${VARIANT.tag}`).remove({ force: true }).catch(() => {});
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('the run ends with exit 1 (violations found) and prints live progress', () => {
+  assert.equal(run.code, 1, `${run.stdout.slice(-2000)}\n${run.stderr.slice(-3000)}`);
+  assert.match(run.stderr, /\[driftless image-integrity\] \d+\/\d+ hosts done/);
+});
+
+test('every cattle host passes every check (a freshly replaced one included)', () => {
+  for (const host of ['dl-cattle-1', 'dl-cattle-2', REPLACED]) {
+    const rs = of(host);
+    assert.equal(rs.length, CONTROL_COUNT, `${host}: ${rs.map((r) => label(r, 'control')).join(', ')}`);
+    for (const r of rs) {
+      // An older container's exec history may have left the engine's in-memory event log (other
+      // lab users generate events): then DL-IMG-005 can only be broken, never passed. The fresh
+      // replacement's history is always complete.
+      if (host !== REPLACED && label(r, 'control') === 'DL-IMG-005' && r.status === 'broken' && HISTORY_GONE.test(msg(r))) continue;
+      assert.equal(r.status, 'passed', `${host} ${label(r, 'control')}: ${msg(r)}`);
+    }
+  }
+});
+
+test(`the replacement ${REPLACED} was audited as the new container, not the killed one`, () => {
+  assert.notEqual(replacedNew, replacedOld);
+  const snap = JSON.parse(fs.readFileSync(path.join(runDir, 'inventory.json'), 'utf8')) as Array<{ target: string; hosts: Array<{ id: string; instanceId: string }> }>;
+  const h = snap.find((s) => s.target === 'cattle')!.hosts.find((x) => x.id === REPLACED);
+  assert.equal(h?.instanceId, replacedNew);
+});
+
+test(`dl-snowflake-1: the engine's diff lists exactly ${SNOWFLAKE_DRIFT.path} as drift`, () => {
+  const r = check(SNOWFLAKE_DRIFT.host, 'DL-IMG-002');
+  assert.equal(r.status, 'failed');
+  assert.match(msg(r), new RegExp(`: 1 entries: changed ${SNOWFLAKE_DRIFT.path}\\n?`));
+  assert.equal(check('dl-snowflake-2', 'DL-IMG-002').status, 'passed', msg(check('dl-snowflake-2', 'DL-IMG-002')));
+});
+
+test(`dl-snowflake-1: the golden manifest read over SSH differs in exactly ${SNOWFLAKE_DRIFT.path}`, () => {
+  const r = check(SNOWFLAKE_DRIFT.host, 'DL-IMG-006');
+  assert.equal(r.status, 'failed');
+  assert.match(msg(r), new RegExp(`: 1 entries: changed ${SNOWFLAKE_DRIFT.path} \\([a-z0-9, ]*sha256[a-z0-9, ]*\\)`));
+  assert.equal(check('dl-snowflake-2', 'DL-IMG-006').status, 'passed', msg(check('dl-snowflake-2', 'DL-IMG-006')));
+});
+
+test('a docker exec into a host is flagged, with its command', () => {
+  const r = check(IMPOSTER, 'DL-IMG-005');
+  assert.equal(r.status, 'failed');
+  assert.match(msg(r), /was entered out of band: 1 docker exec/);
+  assert.ok(msg(r).includes(`sh -c echo ${OOB_MARK}`), msg(r));
+  assert.equal(label(r, 'violation'), 'out-of-band-access');
+});
+
+test('dl-snowflake-1: the docker exec that applied the hotfix is flagged (or, once the engine dropped it, never passed)', () => {
+  const r = check(SNOWFLAKE_DRIFT.host, 'DL-IMG-005');
+  if (r.status === 'broken') {
+    assert.match(msg(r), HISTORY_GONE);
+    return;
+  }
+  assert.equal(r.status, 'failed', msg(r));
+  assert.match(msg(r), /was entered out of band: \d+ docker exec/);
+});
+
+test('snowflake: a writable root filesystem is flagged on both hosts', () => {
+  for (const host of ['dl-snowflake-1', 'dl-snowflake-2']) {
+    const r = check(host, 'DL-IMG-003');
+    assert.equal(r.status, 'failed');
+    assert.match(msg(r), /writable root filesystem/);
+  }
+});
+
+test('snowflake and cattle run their declared images; nothing in the lab fleets is broken', () => {
+  for (const host of ['dl-snowflake-1', 'dl-snowflake-2']) assert.equal(check(host, 'DL-IMG-001').status, 'passed', msg(check(host, 'DL-IMG-001')));
+  const lab = results.filter((r) => param(r, 'fleet') === 'cattle' || param(r, 'fleet') === 'snowflake');
+  assert.equal(lab.length, 5 * CONTROL_COUNT);
+  for (const r of lab) {
+    if (label(r, 'control') === 'DL-IMG-005' && HISTORY_GONE.test(msg(r))) continue; // see the cattle test
+    assert.notEqual(r.status, 'broken', `${param(r, 'host')} ${label(r, 'control')}: ${msg(r)}`);
+  }
+});
+
+test(`a container tagged ${VARIANT.repo}:${VARIANT.tag} but of another digest is caught`, () => {
+  const r = check(IMPOSTER, 'DL-IMG-001');
+  assert.equal(r.status, 'failed');
+  assert.ok(msg(r).includes(`runs image ${variantId}`), msg(r));
+  assert.ok(msg(r).includes(`${VARIANT.repo}:${VARIANT.tag}`), msg(r));
+  assert.ok(msg(r).includes(`the release declares ${declaredCattle}`), msg(r));
+  assert.equal(label(r, 'violation'), 'wrong-image');
+});
+
+test('an image the release never declared is reported with its digest', () => {
+  const r = check(UNDECLARED, 'DL-IMG-001');
+  assert.equal(r.status, 'failed');
+  assert.ok(msg(r).includes(`image ${baseId} is not declared in the release (service ${UNDECLARED_SERVICE})`), msg(r));
+  assert.equal(label(r, 'violation'), 'undeclared-image');
+});
+
+test('the test hosts without sshd are reported broken for the manifest check, never passed', () => {
+  for (const host of [IMPOSTER, UNDECLARED]) {
+    const r = check(host, 'DL-IMG-006');
+    assert.equal(r.status, 'broken', msg(r));
+    assert.match(msg(r), /PROBE ERROR/);
+  }
+});
+
+test('a container restarted in place (a second start event) is flagged; the never-restarted one is not', () => {
+  const r = check(UNDECLARED, 'DL-IMG-004');
+  assert.equal(r.status, 'failed');
+  assert.match(msg(r), /restarted in place, not replaced: RestartCount 0, 2 start events/);
+  assert.equal(check(IMPOSTER, 'DL-IMG-004').status, 'passed', msg(check(IMPOSTER, 'DL-IMG-004')));
+});
+
+test(`dl-snowflake-1: the manifest evidence carries a unified diff of ${SNOWFLAKE_DRIFT.path}`, () => {
+  type Att = { name: string; source: string };
+  type Step = { name: string; attachments?: Att[]; steps?: Step[] };
+  const r = check(SNOWFLAKE_DRIFT.host, 'DL-IMG-006') as AllureResult & { attachments?: Att[]; steps?: Step[] };
+  const all = (s: { attachments?: Att[]; steps?: Step[] }): Att[] => [...(s.attachments ?? []), ...(s.steps ?? []).flatMap(all)];
+  const a = all(r).find((x) => x.name === `diff ${SNOWFLAKE_DRIFT.path}`);
+  assert.ok(a, `attachments: ${all(r).map((x) => x.name).join(', ')}`);
+  const diff = fs.readFileSync(path.join(resultsDir, a.source), 'utf8');
+  assert.match(diff, /^\+# hotfix applied by hand$/m);
+});
+
+describe('EC2 (against moto)', () => {
+  const REGION = 'us-east-1';
+  const ec2Env = { DL_IMG_AK: 'AKIDTESTINGDRIFTLESS', DL_IMG_SK: 'testing-secret-not-real', AWS_EC2_METADATA_DISABLED: 'true' };
+  const ec2Results = path.join(tmp, 'ec2-results');
+  let moto: MotoServer;
+  let golden: string;
+  let gone: string;
+  let deployedAt: string;
+  let ec2Run: CliResult;
+  let rs: AllureResult[];
+  const ids: Record<'good' | 'old' | 'gone', string> = { good: '', old: '', gone: '' };
+  const one = (fleet: string, control: string) => {
+    const r = rs.filter((x) => param(x, 'fleet') === fleet && label(x, 'control') === control);
+    assert.equal(r.length, 1, `exactly one ${control} result for fleet ${fleet} (got ${r.length})`);
+    return r[0]!;
+  };
+
+  before(async () => {
+    moto = await startMoto();
+    const client = new EC2Client({ region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const register = async (Name: string) =>
+      (await client.send(new RegisterImageCommand({ Name, Architecture: 'x86_64', RootDeviceName: '/dev/xvda', VirtualizationType: 'hvm' }))).ImageId!;
+    const launch = async (ImageId: string, fleet: string) =>
+      (await client.send(new RunInstancesCommand({ ImageId, MinCount: 1, MaxCount: 1, InstanceType: 't3.micro', TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'fleet', Value: fleet }] }] }))).Instances![0]!.InstanceId!;
+    golden = await register('driftless-golden-img-test');
+    gone = await register('driftless-withdrawn-img-test');
+    ids.old = await launch(golden, 'old'); // launched before the deploy: never replaced
+    await sleep(2100);
+    deployedAt = new Date().toISOString();
+    await sleep(2100);
+    ids.good = await launch(golden, 'good');
+    ids.gone = await launch(gone, 'gone');
+    await client.send(new DeregisterImageCommand({ ImageId: gone }));
+    const target = (fleet: string) => ({
+      name: fleet,
+      provider: 'ec2',
+      service: 'web',
+      ec2: { region: REGION, endpoint: moto.endpoint, credentials: { accessKeyIdEnv: 'DL_IMG_AK', secretAccessKeyEnv: 'DL_IMG_SK' }, address: 'private-ip', filters: [{ name: 'tag:fleet', values: [fleet] }] },
+    });
+    const config = {
+      version: 1,
+      targets: [target('good'), target('old'), target('gone')],
+      release: { services: { web: { ami: golden, deployedAt } } },
+      policy: { ssh: { mode: 'read-only', immutablePaths: ['/etc'], writablePaths: ['/tmp', '/run'], concurrency: 4 } },
+    };
+    const file = path.join(tmp, 'driftless.ec2.config.json');
+    fs.writeFileSync(file, JSON.stringify(config, null, 2));
+    ec2Run = await driftless(['run', '--suite', 'image-integrity', '--config', file, '--results-dir', ec2Results], {
+      env: { ...ec2Env, DRIFTLESS_RESULTS_DIR: ec2Results, DRIFTLESS_RUN_ID: undefined, DRIFTLESS_RUN_DIR: undefined, DRIFTLESS_SEED: undefined, DRIFTLESS_STARTED_AT: undefined, DRIFTLESS_CONFIG: undefined },
+      timeoutMs: 300_000,
+    });
+    rs = readResults(ec2Results);
+  });
+
+  after(async () => {
+    await moto?.stop();
+  });
+
+  test('EC2 hosts get DL-IMG-001, 007 and 008 only (no manifest declared), and the run finds violations', () => {
+    assert.equal(ec2Run.code, 1, `${ec2Run.stdout.slice(-2000)}\n${ec2Run.stderr.slice(-2000)}`);
+    assert.deepEqual([...new Set(rs.map((r) => label(r, 'control')))].sort(), ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008']);
+    assert.equal(rs.length, 9);
+  });
+
+  test('an instance of the declared AMI, launched after the deploy, passes', () => {
+    for (const c of ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008']) assert.equal(one('good', c).status, 'passed', msg(one('good', c)));
+  });
+
+  test('an instance launched before the release was deployed is "not replaced on deploy"', () => {
+    const r = one('old', 'DL-IMG-008');
+    assert.equal(r.status, 'failed');
+    assert.match(msg(r), new RegExp(`${ids.old} was launched at .*, before the release was deployed at ${deployedAt}: not replaced on deploy`));
+    assert.equal(one('old', 'DL-IMG-001').status, 'passed');
+  });
+
+  test('an instance of another, deregistered AMI fails DL-IMG-001 and DL-IMG-007', () => {
+    const wrong = one('gone', 'DL-IMG-001');
+    assert.equal(wrong.status, 'failed');
+    assert.ok(msg(wrong).includes(`runs AMI ${gone}, the release declares ${golden}`), msg(wrong));
+    const avail = one('gone', 'DL-IMG-007');
+    assert.equal(avail.status, 'failed', msg(avail));
+    assert.ok(msg(avail).includes(`runs AMI ${gone}, which`), msg(avail));
+  });
+});

@@ -1,0 +1,92 @@
+/** The pure parts of the image audit: diff classification, manifest comparison, tar reading. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checksFor, classifyChanges, compareManifests, CONTROLS, firstFileOfTar } from '../../fixtures/image-audit.ts';
+import { ENTRY_ERRORS, type Manifest, type ManifestEntry } from '../../probes/manifest.ts';
+
+test('classifyChanges: parents of reported entries, mounts, runtime files and writable paths are not drift', () => {
+  const changes = [
+    { Path: '/etc', Kind: 0 },
+    { Path: '/etc/motd', Kind: 0 },
+    { Path: '/etc/ssh', Kind: 0 },
+    { Path: '/etc/ssh/lab_authorized_keys', Kind: 1 },
+    { Path: '/run', Kind: 0 },
+    { Path: '/run/sshd.pid', Kind: 1 },
+    { Path: '/etc/hosts', Kind: 0 },
+    { Path: '/usr/bin/nc', Kind: 1 },
+    { Path: '/opt/app/server.py', Kind: 2 },
+    { Path: '/opt', Kind: 0 },
+    { Path: '/var/lib/thing', Kind: 0 }, // a changed leaf: drift
+  ];
+  const c = classifyChanges(changes, { writablePaths: ['/tmp', '/run'], mounts: ['/etc/ssh/lab_authorized_keys', '/etc/ssh/keys'] });
+  assert.deepEqual(c.drift, [
+    { path: '/etc/motd', kind: 'changed' },
+    { path: '/usr/bin/nc', kind: 'added' },
+    { path: '/opt/app/server.py', kind: 'deleted' },
+    { path: '/var/lib/thing', kind: 'changed' },
+  ]);
+  const why = Object.fromEntries(c.ignored.map((i) => [i.path, i.why]));
+  assert.equal(why['/etc'], 'parent of a reported entry');
+  assert.equal(why['/etc/ssh/lab_authorized_keys'], 'mount point /etc/ssh/lab_authorized_keys');
+  assert.equal(why['/run/sshd.pid'], 'allowed writable path /run');
+  assert.equal(why['/etc/hosts'], 'placed by the container runtime');
+});
+
+test('classifyChanges: /runner is not under the writable /run', () => {
+  const c = classifyChanges([{ Path: '/runner', Kind: 1 }], { writablePaths: ['/run'], mounts: [] });
+  assert.deepEqual(c.drift, [{ path: '/runner', kind: 'added' }]);
+});
+
+const f = (path: string, extra: Partial<ManifestEntry> = {}): ManifestEntry => ({ path, type: 'file', mode: '0644', uid: 0, gid: 0, size: 3, sha256: 'a'.repeat(64), ...extra });
+const man = (entries: ManifestEntry[]): Manifest => ({ version: 1, root: 'x', paths: ['/etc'], excludes: [], entries });
+
+test('compareManifests: a file the host user cannot read is compared on metadata only, and listed', () => {
+  const exp = man([f('/etc/motd'), f('/etc/shadow', { mode: '0640' }), f('/etc/x')]);
+  const act = man([f('/etc/motd', { sha256: 'b'.repeat(64), size: 4 }), f('/etc/shadow', { mode: '0640', sha256: undefined, error: ENTRY_ERRORS.unreadable }), f('/etc/x')]);
+  delete act.entries[1]!.sha256;
+  const c = compareManifests(exp, act);
+  assert.deepEqual(c.changed.map((x) => [x.path, x.fields]), [['/etc/motd', ['size', 'sha256']]]);
+  assert.deepEqual(c.couldNotRead, [{ path: '/etc/shadow', side: 'actual', error: ENTRY_ERRORS.unreadable }]);
+  assert.equal(c.driftCount, 1);
+});
+
+test('compareManifests: an unreadable file whose mode changed is still drift', () => {
+  const exp = man([f('/etc/shadow', { mode: '0640' })]);
+  const act = man([{ ...f('/etc/shadow', { mode: '0666' }), error: ENTRY_ERRORS.unreadable }]);
+  delete act.entries[0]!.sha256;
+  assert.deepEqual(compareManifests(exp, act).changed.map((x) => x.fields), [['mode']]);
+});
+
+test('compareManifests: contents of a directory the host user cannot list are left out', () => {
+  const exp = man([f('/etc/ssl/private', { type: 'dir', mode: '0700', size: 0, sha256: undefined }), f('/etc/ssl/private/key.pem')]);
+  delete exp.entries[0]!.sha256;
+  const act = man([{ ...exp.entries[0]!, error: ENTRY_ERRORS.unlistable }]);
+  const c = compareManifests(exp, act);
+  assert.equal(c.driftCount, 0);
+  assert.deepEqual(c.removed, []);
+  assert.equal(c.couldNotRead[0]!.path, '/etc/ssl/private');
+  assert.equal(c.comparedExpectedDigest, c.comparedActualDigest);
+});
+
+test('firstFileOfTar reads a plain ustar file and skips a PAX header', () => {
+  const header = (name: string, size: number, type: string) => {
+    const h = Buffer.alloc(512);
+    h.write(name, 0, 'ascii');
+    h.write(size.toString(8).padStart(11, '0') + '\0', 124, 'ascii');
+    h.write(type, 156, 'ascii');
+    return h;
+  };
+  const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
+  const pax = Buffer.from('30 path=etc/motd\n');
+  const body = Buffer.from('hello\n');
+  const tar = Buffer.concat([header('PaxHeader', pax.length, 'x'), pad(pax), header('motd', body.length, '0'), pad(body), Buffer.alloc(1024)]);
+  assert.equal(firstFileOfTar(tar)?.toString(), 'hello\n');
+  assert.equal(firstFileOfTar(Buffer.alloc(1024)), undefined);
+});
+
+test('checksFor: each provider gets only the checks that apply to it', () => {
+  assert.deepEqual(checksFor('docker', undefined), ['DL-IMG-001', 'DL-IMG-002', 'DL-IMG-003', 'DL-IMG-004', 'DL-IMG-005', 'DL-IMG-006']);
+  assert.deepEqual(checksFor('ec2', { ami: 'ami-1' }), [CONTROLS.declaredImage, CONTROLS.amiAvailable, CONTROLS.launchedAfterDeploy]);
+  assert.deepEqual(checksFor('ec2', { ami: 'ami-1', manifest: '/m.json' }).at(-1), CONTROLS.goldenManifest);
+  assert.deepEqual(checksFor('ssh', {}), []);
+});

@@ -7,6 +7,7 @@ import { DriftlessError, ExitCode, errorMessage } from '../probes/errors.ts';
 import { inventoryCommand } from './inventory.ts';
 import { labCommand } from './lab.ts';
 import { manifestCommand } from './manifest.ts';
+import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
 import { validateCommand } from './validate.ts';
 
@@ -21,7 +22,8 @@ Commands:
   inventory [--config f]     list the configured fleets' hosts, digests and SSH addresses
   validate [file]            check a driftless.config.yaml against the schema; touches no target
   run [--config file]        run the compliance suites against the configured fleets
-  report                     build the Allure report (with history) and reports/verdict.json
+  report [--results d]... [--single-file]
+                             build the Allure report (shards merged, history carried) and reports/verdict.json
   manifest <image|dir> -o f  write the golden file manifest of an image or a rootfs directory
   help                       this text
 
@@ -35,6 +37,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   inventory: inventoryCommand,
   lab: labCommand,
+  report: reportCommand,
   run: runCommand,
   manifest: manifestCommand,
   validate: validateCommand,

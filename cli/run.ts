@@ -10,7 +10,8 @@ import { loadConfig } from '../fixtures/config/load.ts';
 import { snapshotFleets } from '../fixtures/inventory.ts';
 import { REPO_ROOT } from '../fixtures/lab/plan.ts';
 import { ensureRunEnv, REPORTS_DIR } from '../fixtures/run-context.ts';
-import { markProbeErrorsBroken, readResults, verdictOf } from '../reports/verdict.ts';
+import { harnessVersion, writeRunMetadata } from '../reports/report.ts';
+import { normalizeResults, readResults, verdictOf, writeVerdict } from '../reports/verdict.ts';
 import { UsageError } from '../probes/errors.ts';
 
 const SUITES = { 'ssh-edits': 'audit', 'image-integrity': 'audit', 'chaos-kill': 'chaos' } as const;
@@ -45,6 +46,15 @@ export async function runCommand(argv: string[]): Promise<number> {
   const snap = await snapshotFleets(config);
   fs.writeFileSync(path.join(run.runDir, 'inventory.json'), JSON.stringify(snap, null, 2));
   for (const f of snap) process.stdout.write(`  fleet ${f.target} (${f.provider}): ${f.error ? `cannot list: ${f.error}` : `${f.hosts.length} hosts`}\n`);
+  writeRunMetadata(resultsDir, {
+    runId: run.runId,
+    seed: run.seed,
+    startedAt: run.startedAt,
+    harnessVersion: harnessVersion(),
+    config: config.source,
+    fleets: snap.map((f) => ({ name: f.target, provider: f.provider, hosts: f.hosts.length })),
+    release: Object.fromEntries(Object.entries(config.release.services).map(([k, v]) => [k, { ...(v.digest ? { digest: v.digest } : {}), ...(v.ami ? { ami: v.ami } : {}) }])),
+  });
 
   const pw = path.join(REPO_ROOT, 'node_modules', '@playwright', 'test', 'cli.js');
   for (const project of ['audit', 'chaos'] as const) {
@@ -56,11 +66,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (r.status !== 0 && r.status !== 1) process.stderr.write(`driftless: playwright exited ${r.status ?? r.signal} for ${project}\n`);
   }
 
-  const broken = markProbeErrorsBroken(resultsDir);
-  const v = verdictOf(readResults(resultsDir));
-  fs.writeFileSync(path.join(run.runDir, 'verdict.json'), JSON.stringify({ runId: run.runId, seed: run.seed, ...v }, null, 2));
+  const rewritten = normalizeResults(resultsDir);
+  const v = verdictOf(readResults(resultsDir), { runId: run.runId, seed: run.seed, config: config.source });
+  for (const file of [path.join(run.runDir, 'verdict.json'), path.join(REPORTS_DIR, 'verdict.json')]) writeVerdict(file, v);
+  const c = v.counts;
   process.stdout.write(
-    `\nverdict: ${v.verdict} — ${v.counts.passed} passed, ${v.counts.failed} failed (violations), ${v.counts.broken} broken (could not tell${broken ? `; ${broken} probe errors` : ''}), ${v.counts.skipped} skipped; exit ${v.exitCode}\n`,
+    `\nverdict: ${v.verdict} — ${c.passed} passed, ${c.failed} failed (violations), ${c.broken} broken (could not tell), ${c.skipped} skipped; exit ${v.exitCode}` +
+      ` (${rewritten} results categorised; reports/verdict.json; build the report with \`driftless report\`)\n`,
   );
   return v.exitCode;
 }

@@ -1,0 +1,32 @@
+/** `driftless report [--results dir]... [--out dir] [--single-file]`: the Allure report and verdict. */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPORTS_DIR } from '../fixtures/run-context.ts';
+import { buildReport, SINGLE_FILE_BUDGET_BYTES } from '../reports/report.ts';
+
+export async function reportCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { results: { type: 'string', multiple: true }, out: { type: 'string' }, 'single-file': { type: 'boolean' } },
+  });
+  const out = path.resolve(values.out ?? path.join(REPORTS_DIR, 'allure-report'));
+  const r = buildReport({
+    inputs: (values.results ?? [path.join(REPORTS_DIR, 'allure-results')]).map((d) => path.resolve(d)),
+    out,
+    ...(values['single-file'] ? { singleFileDir: path.join(path.dirname(out), 'allure-single') } : {}),
+    verdictFile: path.join(REPORTS_DIR, 'verdict.json'),
+    staging: path.join(REPORTS_DIR, 'run', 'report-staging'),
+  });
+  const v = r.verdict;
+  const log = (s: string) => process.stdout.write(s + '\n');
+  log(`report: ${r.reportDir}/index.html (serve it: npx allure open ${path.relative(process.cwd(), r.reportDir) || '.'})${r.historyCarried ? '; history carried from the previous report' : ''}`);
+  if (r.singleFile) {
+    const mb = (r.singleFile.bytes / 1024 / 1024).toFixed(1);
+    log(`single file for auditors: ${r.singleFile.file} (${mb} MB; budget ${SINGLE_FILE_BUDGET_BYTES / 1024 / 1024} MB; opens from disk)`);
+  }
+  log(`verdict: ${path.join(REPORTS_DIR, 'verdict.json')}: ${v.verdict} (exit ${v.exitCode})`);
+  for (const [cat, n] of Object.entries(v.categories)) if (n) log(`  ${cat}: ${n}`);
+  if (v.taintedHosts.length) log(`  tainted hosts (changed in place during the audit: replace them): ${v.taintedHosts.join(', ')}`);
+  if (v.uncheckedHosts.length) log(`  hosts that could not be checked: ${v.uncheckedHosts.map((h) => h.host).join(', ')}`);
+  return v.exitCode;
+}

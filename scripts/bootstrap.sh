@@ -88,7 +88,8 @@ case "$mode" in
     # The lab's snowflake fleet is a deliberate negative control: exit 1 (violations) is expected.
     rc=0; ./bin/driftless.js run "${@:2}" || rc=$?
     [ $rc -le 1 ] || { say "the run failed (exit $rc)"; exit $rc; }
-    ./bin/driftless.js report --single-file
+    rc=0; ./bin/driftless.js report --single-file || rc=$?
+    [ $rc -le 1 ] || { say "the report failed (exit $rc)"; exit $rc; }
     say "demo done: open reports/allure-single/index.html (one file, opens from disk) or run: npx allure open reports/allure-report"
     ;;
   *) say "unknown mode \"$mode\" (ci, test, demo, env)"; exit 2 ;;

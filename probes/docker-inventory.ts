@@ -10,7 +10,7 @@
 import type Docker from 'dockerode';
 import { connectEngine, type EngineTarget } from './docker.ts';
 import { CapacityTimeoutError, ProviderError, errorMessage } from './errors.ts';
-import type { CapacityReport, Host, Inventory, KillKind, WaitOptions } from './inventory.ts';
+import { type CapacityReport, type Host, type Inventory, type KillKind, matchesOptIn, type WaitOptions } from './inventory.ts';
 import { sleep } from './net.ts';
 
 export interface DockerFleet {
@@ -22,11 +22,6 @@ export interface DockerFleet {
   optInLabel?: string;
 }
 
-export function matchesOptIn(labels: Record<string, string>, optIn: string | undefined): boolean {
-  if (!optIn) return false;
-  const [k, v] = optIn.split('=', 2) as [string, string | undefined];
-  return v === undefined ? k in labels : labels[k] === v;
-}
 
 /** The largest desired capacity any member declares; without a label, however many exist. */
 function desiredOf(hosts: Host[]): number {

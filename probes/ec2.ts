@@ -39,7 +39,7 @@ import {
   type RetryPolicy,
 } from './aws-retry.ts';
 import { CapacityTimeoutError, ProviderError, UsageError, errorMessage } from './errors.ts';
-import type { CapacityReport, Host, Inventory, KillKind, WaitOptions } from './inventory.ts';
+import { type CapacityReport, type Host, type Inventory, type KillKind, matchesOptIn, type WaitOptions } from './inventory.ts';
 
 export const ASG_NAME_TAG = 'aws:autoscaling:groupName';
 export const DEFAULT_PAGE_SIZE = 100;
@@ -106,14 +106,6 @@ function resolveCredentials(target: Ec2Target, env: NodeJS.ProcessEnv): Resolved
   }
   if (c.profile) return { profile: c.profile, secrets: [], source: `the AWS profile "${c.profile}" (e.g. aws sso login --profile ${c.profile})` };
   return { secrets: [], source: "the AWS SDK's default credential chain (AWS_* env vars, ~/.aws, instance role)" };
-}
-
-/** "key=value": instances whose tag key has that value; "key": instances carrying the tag at all. */
-export function matchesOptInTag(tags: Record<string, string>, optInTag: string | undefined): boolean {
-  if (!optInTag) return false;
-  const i = optInTag.indexOf('=');
-  if (i < 0) return optInTag in tags;
-  return tags[optInTag.slice(0, i)] === optInTag.slice(i + 1);
 }
 
 function tagsOf(i: Instance): Record<string, string> {
@@ -238,7 +230,7 @@ export class Ec2Inventory implements Inventory {
       image: { ...(i.ImageId ? { ami: i.ImageId } : {}) },
       ...(i.LaunchTime ? { launchedAt: new Date(i.LaunchTime) } : {}),
       labels,
-      chaosEligible: matchesOptInTag(labels, this.optInTag),
+      chaosEligible: matchesOptIn(labels, this.optInTag),
       state: i.State?.Name ?? 'unknown',
     };
   }

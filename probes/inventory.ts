@@ -8,6 +8,14 @@ export type ProviderKind = 'ssh' | 'docker' | 'ec2';
 /** How a victim is killed: SIGKILL (crash), graceful stop, or EC2 TerminateInstances. */
 export type KillKind = 'sigkill' | 'stop' | 'terminate';
 
+/** "key=value": the labels/tags have key with that value; "key": they carry key at all. */
+export function matchesOptIn(labels: Record<string, string>, optIn: string | undefined): boolean {
+  if (!optIn) return false;
+  const i = optIn.indexOf('=');
+  if (i < 0) return optIn in labels;
+  return labels[optIn.slice(0, i)] === optIn.slice(i + 1);
+}
+
 export interface Host {
   /** Stable id for reports: container name, EC2 instance id, or the static host's id. */
   id: string;

@@ -6,12 +6,12 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { REPO_ROOT } from '../fixtures/lab/plan.ts';
 import { ProviderError } from '../probes/errors.ts';
 import { allureCategories } from './categories.ts';
 import { normalizeResults, readResults, type Verdict, verdictOf, writeVerdict } from './verdict.ts';
 
-export const REPORT_ROOT = path.dirname(path.dirname(new URL(import.meta.url).pathname));
-const ALLURE = path.join(REPORT_ROOT, 'node_modules', 'allure-commandline', 'dist', 'bin', 'allure');
+const ALLURE = path.join(REPO_ROOT, 'node_modules', 'allure-commandline', 'dist', 'bin', 'allure');
 export const RUN_META = 'driftless-run.json';
 /** A single-file report of a lab run must open from disk and stay small enough to mail. */
 export const SINGLE_FILE_BUDGET_BYTES = 25 * 1024 * 1024;
@@ -27,7 +27,7 @@ export interface RunMeta {
 }
 
 export function harnessVersion(): string {
-  return (JSON.parse(fs.readFileSync(path.join(REPORT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** environment.properties, executor.json, categories.json and our own run metadata. */

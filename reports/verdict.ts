@@ -131,11 +131,16 @@ export function verdictOf(results: AllureResult[], meta: { runId: string; seed?:
 
 const SCHEMA = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'schemas', 'verdict.schema.json');
 
+let compiled: ReturnType<InstanceType<typeof Ajv2020Module.default>['compile']> | undefined;
+
 export function validateVerdict(v: unknown): string[] {
-  // Both packages are CommonJS with a `default` property under NodeNext.
-  const ajv = new Ajv2020Module.default({ allErrors: true, strict: true });
-  addFormatsModule.default(ajv);
-  const validate = ajv.compile(JSON.parse(fs.readFileSync(SCHEMA, 'utf8')));
+  if (!compiled) {
+    // Both packages are CommonJS with a `default` property under NodeNext.
+    const ajv = new Ajv2020Module.default({ allErrors: true, strict: true });
+    addFormatsModule.default(ajv);
+    compiled = ajv.compile(JSON.parse(fs.readFileSync(SCHEMA, 'utf8')));
+  }
+  const validate = compiled;
   return validate(v) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message}`);
 }
 

@@ -362,8 +362,27 @@ export function canonicalJson(value: unknown): string {
  * two digests over different scopes never match by accident).
  */
 export function manifestDigest(m: Manifest): string {
-  const { root: _root, ...rest } = m;
-  return `sha256:${crypto.createHash('sha256').update(canonicalJson(rest)).digest('hex')}`;
+  const { root: _root, entries, ...rest } = m;
+  // Byte for byte canonicalJson(rest with entries), built from per-entry strings that are cached:
+  // a fleet audit digests the same golden entries once per host, and each host's entries twice.
+  const shell = canonicalJson({ ...rest, entries: [] });
+  const at = shell.indexOf(EMPTY_ENTRIES);
+  const hash = crypto.createHash('sha256').update(shell.slice(0, at)).update('"entries":[');
+  entries.forEach((e, i) => hash.update(i === 0 ? canonicalEntry(e) : `,${canonicalEntry(e)}`));
+  return `sha256:${hash.update(shell.slice(at + EMPTY_ENTRIES.length - 1)).digest('hex')}`;
+}
+
+const EMPTY_ENTRIES = '"entries":[]';
+const entryJson = new WeakMap<ManifestEntry, string>();
+
+/** Entries are never mutated once built, so their canonical form is computed once. */
+function canonicalEntry(e: ManifestEntry): string {
+  let s = entryJson.get(e);
+  if (s === undefined) {
+    s = canonicalJson(e);
+    entryJson.set(e, s);
+  }
+  return s;
 }
 
 const COMPARED = ['type', 'mode', 'uid', 'gid', 'size', 'sha256', 'target', 'error'] as const;

@@ -2,13 +2,14 @@
  * `driftless run`: validate the config (exit 2 before touching anything), snapshot the fleets,
  * run the audit suites, then chaos, then compute the verdict and exit code.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../fixtures/config/load.ts';
 import { snapshotFleets } from '../fixtures/inventory.ts';
 import { REPO_ROOT } from '../fixtures/lab/plan.ts';
+import { imageAuditOfRun, sshAuditOfRun } from '../fixtures/run-audits.ts';
 import { ensureRunEnv, REPORTS_DIR } from '../fixtures/run-context.ts';
 import { harnessVersion, writeRunMetadata } from '../reports/report.ts';
 import { normalizeResults, readResults, verdictOf, writeVerdict } from '../reports/verdict.ts';
@@ -62,8 +63,12 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (files.length === 0) continue;
     process.stdout.write(`\n== ${project}: ${files.join(', ')}\n`);
     const args = [pw, 'test', '-c', path.join(REPO_ROOT, 'playwright.config.ts'), ...files, `--project=${project}`, ...(values.shard ? ['--shard', values.shard] : [])];
-    const r = spawnSync(process.execPath, args, { cwd: REPO_ROOT, stdio: 'inherit', env: process.env });
-    if (r.status !== 0 && r.status !== 1) process.stderr.write(`driftless: playwright exited ${r.status ?? r.signal} for ${project}\n`);
+    // The audits' probing starts here, in this process, while Playwright starts its runner and
+    // workers; the workers then read the run's cached results. A probe failure is not fatal
+    // here: the workers retry it and report it per check.
+    const probing = project === 'audit' ? prefetchAudits(suites) : Promise.resolve();
+    const [status] = await Promise.all([playwright(args), probing]);
+    if (status !== 0 && status !== 1) process.stderr.write(`driftless: playwright exited ${status} for ${project}\n`);
   }
 
   const rewritten = normalizeResults(resultsDir);
@@ -75,4 +80,22 @@ export async function runCommand(argv: string[]): Promise<number> {
       ` (${rewritten} results categorised; reports/verdict.json; build the report with \`driftless report\`)\n`,
   );
   return v.exitCode;
+}
+
+function playwright(args: string[]): Promise<number | string | null> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: 'inherit', env: process.env });
+    child.on('error', (err) => {
+      process.stderr.write(`driftless: could not start playwright: ${err.message}\n`);
+      resolve(null);
+    });
+    child.on('close', (code, signal) => resolve(code ?? signal));
+  });
+}
+
+async function prefetchAudits(suites: string[]): Promise<void> {
+  const work: Array<Promise<unknown>> = [];
+  if (suites.includes('ssh-edits')) work.push(sshAuditOfRun());
+  if (suites.includes('image-integrity')) work.push(imageAuditOfRun());
+  await Promise.all(work.map((p) => p.catch(() => undefined)));
 }

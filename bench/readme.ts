@@ -1,0 +1,146 @@
+/**
+ * The tables of bench/README.md, rendered from one result file, so the README never shows
+ * figures that were not measured together.
+ */
+import fs from 'node:fs';
+import type { HashResult } from './hash.ts';
+import type { LoadBenchResult } from './load.ts';
+import type { MachineDetails } from './machine.ts';
+import type { PeerRun } from './peer.ts';
+import type { RecoveryResult } from './recovery.ts';
+import type { PeerComparison } from './run.ts';
+import type { ScaleRun } from './scale.ts';
+
+export interface BenchResults {
+  command: string;
+  startedAt: string;
+  seconds: number;
+  machine: MachineDetails;
+  allValid: boolean;
+  fleet?: {
+    scope: { name: string; paths: string[] };
+    golden: { files: number; bytes: number };
+    peerScope: { name: string; paths: string[] };
+    peerGolden: { files: number; bytes: number };
+    starts: Array<{ hosts: number; seconds: number }>;
+  };
+  scale?: ScaleRun[];
+  peer?: { versions?: Record<string, string>; driftless: ScaleRun[]; testinfra: PeerRun[]; comparisons: PeerComparison[] };
+  hash?: HashResult;
+  load?: LoadBenchResult;
+  recovery?: RecoveryResult;
+}
+
+const row = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
+const table = (head: string[], rows: Array<Array<string | number>>) =>
+  [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
+const s = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(1));
+const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+
+export function renderTables(r: BenchResults): string {
+  const m = r.machine;
+  const out: string[] = [
+    `Measured ${r.startedAt.slice(0, 10)} by \`${r.command}\` in ${r.seconds} s on ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ` +
+      `${m.os}, Docker ${m.dockerEngine ?? '?'} (${m.storageDriver ?? '?'}), Node ${m.node}, commit ${m.gitCommit?.slice(0, 10) ?? '?'}` +
+      `${m.gitDirty ? ' (with uncommitted changes)' : ''}. All measurements valid: ${r.allValid ? 'yes' : '**no** (see the result file)'}.`,
+  ];
+  if (r.scale?.length && r.fleet) {
+    out.push(
+      '',
+      `**Scale** — \`driftless run --suite <suite>\` against N sshd hosts (docker provider; golden manifest scope \`${r.fleet.scope.name}\`: ` +
+        `${r.fleet.golden.files} files, ${mb(r.fleet.golden.bytes)} MB hashed per host). Wall = the whole command; audit = the probing alone; ` +
+        'memory = peak summed RSS of the CLI, Playwright runner and workers.',
+      '',
+      table(
+        ['suite', 'hosts', 'concurrency', 'checks', 'wall s', 'audit s', 'harness CPU s', 'peak MiB', 'all passed'],
+        r.scale.map((x) => [x.suite, x.hosts, x.concurrency, x.counts.passed + x.counts.failed + x.counts.broken + x.counts.skipped, s(x.wallSeconds), s(x.auditSeconds), s(x.cpuSeconds), x.memory.peakTreeMiB.toFixed(0), x.valid ? 'yes' : `NO: ${x.problem ?? ''}`]),
+      ),
+    );
+  }
+  if (r.peer?.comparisons.length) {
+    const v = r.peer.versions ?? {};
+    out.push(
+      '',
+      `**Peer** — the same per-host file-hash check (golden manifest over SSH, pinned host keys), driftless (static SSH fleet, DL-IMG-006 only) ` +
+        `(scope \`${r.fleet?.peerScope.name}\`: ${r.fleet?.peerGolden.files} files, ${mb(r.fleet?.peerGolden.bytes ?? 0)} MB per host; \`${r.fleet?.scope.name}\`: ${r.fleet?.golden.files} files, ${mb(r.fleet?.golden.bytes ?? 0)} MB) ` +
+        `vs pytest-testinfra ${v.testinfra ?? '?'} + pytest-xdist ${v.xdist ?? '?'} (ssh backend, xdist workers = concurrency), run back to back on the same hosts.`,
+      '',
+      table(
+        ['scope', 'hosts', 'concurrency', 'driftless s', 'testinfra s', 'wall: testinfra / driftless', 'driftless CPU s', 'testinfra CPU s', 'CPU: testinfra / driftless', 'driftless peak MiB', 'testinfra peak MiB'],
+        r.peer.comparisons.map((c) => {
+          const i = r.peer!.comparisons.indexOf(c); // runs are recorded in the same order
+          const d = r.peer!.driftless[i];
+          const p = r.peer!.testinfra[i];
+          return [c.scope, c.hosts, c.concurrency, s(c.driftlessSeconds), s(c.testinfraSeconds), `**${c.speedup.toFixed(2)}×**${c.valid ? '' : ' (invalid)'}`, s(c.driftlessCpuSeconds), s(c.testinfraCpuSeconds), `${c.cpuRatio.toFixed(2)}×`, d?.memory.peakTreeMiB.toFixed(0) ?? '—', p?.memory.peakTreeMiB.toFixed(0) ?? '—'];
+        }),
+      ),
+    );
+  }
+  if (r.hash) {
+    const h = r.hash;
+    out.push(
+      '',
+      `**Hashing** — ${h.tree.files} files, ${mb(h.tree.bytes)} MB (the lab image's default manifest scope), ${h.pinning}; median of ${h.repeats}.`,
+      '',
+      table(
+        ['method', 'median s', 'MB/s'],
+        [
+          ['driftless manifest (Node, in process)', h.methods.driftless.seconds.median.toFixed(2), h.methods.driftless.mbPerSecond.toFixed(0)],
+          ['`find \\| xargs sha256sum`', h.methods.sha256sum.seconds.median.toFixed(2), h.methods.sha256sum.mbPerSecond.toFixed(0)],
+          ['driftless remote script (what runs on a host)', h.methods.remoteScript.seconds.median.toFixed(2), h.methods.remoteScript.mbPerSecond.toFixed(0)],
+        ],
+      ),
+      '',
+      `sha256sum / driftless manifest: **${h.ratioSha256sumOverDriftless}×**; remote script / driftless manifest: ${h.ratioRemoteScriptOverDriftless}×.`,
+    );
+  }
+  if (r.load) {
+    const l = r.load;
+    out.push(
+      '',
+      `**Load** — highest sustained rate against ${l.url} (${l.stepSeconds} s steps; ${l.criterion}).`,
+      '',
+      table(
+        ['tool', 'req/s'],
+        [
+          ['driftless load generator (open loop)', l.driftlessMaxSustained.toFixed(0)],
+          ['wrk (closed loop, best run)', l.wrkBest.toFixed(0)],
+        ],
+      ),
+      '',
+      `driftless / wrk: **${l.ratioDriftlessOverWrk}×**.`,
+    );
+  }
+  if (r.recovery) {
+    const c = r.recovery;
+    out.push(
+      '',
+      `**Recovery timing** — ${c.measured} of ${c.kills} SIGKILLs of cattle hosts: driftless's kill-to-recovered time vs the Docker engine's own event timestamps (victim \`kill\` → replacement \`start\`).`,
+      '',
+      table(
+        ['', 'median ms', 'min ms', 'max ms'],
+        [
+          ['driftless kill → recovered', ...(c.driftlessMs ? [c.driftlessMs.median, c.driftlessMs.min, c.driftlessMs.max] : ['—', '—', '—'])],
+          ['engine kill → replacement start', ...(c.engineMs ? [c.engineMs.median, c.engineMs.min, c.engineMs.max] : ['—', '—', '—'])],
+          ['error (driftless − engine)', ...(c.errorMs ? [c.errorMs.median, c.errorMs.min, c.errorMs.max] : ['—', '—', '—'])],
+        ].map((cells) => cells.map((x) => (typeof x === 'number' ? Math.round(x) : x))),
+      ),
+      '',
+      `Mean endpoint errors: kill ${c.meanKillEndpointErrorMs?.toFixed(0) ?? '—'} ms, recovered ${c.meanRecoveredEndpointErrorMs?.toFixed(0) ?? '—'} ms (capacity is polled every ${c.pollIntervalMs} ms).`,
+    );
+  }
+  return out.join('\n');
+}
+
+const START = '<!-- bench:results:start -->';
+const END = '<!-- bench:results:end -->';
+
+/** Replaces the results section of the README (between the markers) with fresh tables. */
+export function updateReadme(file: string, tables: string, resultFile: string): void {
+  const text = fs.readFileSync(file, 'utf8');
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`${file} has no ${START} … ${END} section to update`);
+  const body = `${START}\n<!-- written by bench/run.ts from ${resultFile}; do not edit by hand -->\n\n${tables}\n\nFull figures: [\`${resultFile}\`](${resultFile}).\n${END}`;
+  fs.writeFileSync(file, text.slice(0, a) + body + text.slice(b + END.length));
+}

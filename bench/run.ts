@@ -1,0 +1,200 @@
+/**
+ * `npm run bench [-- options]`: every benchmark of bench/README.md in one run, so the ratios in
+ * the table were measured side by side on the same machine at the same time.
+ *
+ *   --only scale,peer,hash,load,recovery   parts to run (default: all)
+ *   --sizes 10,50,100                      fleet sizes for the scale part
+ *   --concurrency 8                        hosts probed at once (= pytest-xdist workers) for the size sweep
+ *   --sweep 2,8,32                         concurrencies tried at the largest size
+ *   --scope default|etc                    golden manifest scope of the scale runs (default: default)
+ *   --peer-scope etc|default               scope of the peer comparison (default: etc; the default scope is
+ *                                          also compared once, at the largest size)
+ *   --quick                                small settings, to check that the bench itself works
+ *
+ * Writes bench/results/<timestamp>.json (and latest.json) and rewrites the table in bench/README.md.
+ * Exit 0 when every measurement was valid, 1 when some were not (a host timed out, a check failed),
+ * 2 on bad options, 3 when the bench could not run (no engine, lab failed).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { imageId } from '../fixtures/lab/images.ts';
+import { labUp } from '../fixtures/lab/lab.ts';
+import { IMAGES, REPO_ROOT } from '../fixtures/lab/plan.ts';
+import { connectEngine } from '../probes/docker.ts';
+import { DriftlessError, errorMessage, ExitCode, UsageError } from '../probes/errors.ts';
+import { MANIFEST_DEFAULTS } from '../probes/manifest.ts';
+import { startFleet, stopFleet } from './fleet.ts';
+import { benchHashing } from './hash.ts';
+import { benchLoad } from './load.ts';
+import { machineDetails } from './machine.ts';
+import { ensurePeer, type PeerRun, runPeer } from './peer.ts';
+import { renderTables, updateReadme } from './readme.ts';
+import { benchRecovery } from './recovery.ts';
+import { type HashScope, runDriftless, type ScaleRun, type SuiteName, writeBenchConfig, writeGolden } from './scale.ts';
+import { log, ratio } from './stats.ts';
+
+const PARTS = ['scale', 'peer', 'hash', 'load', 'recovery'] as const;
+type Part = (typeof PARTS)[number];
+
+export const SCOPES: Record<string, HashScope> = {
+  default: { name: 'default', paths: [...MANIFEST_DEFAULTS.paths], excludes: [...MANIFEST_DEFAULTS.excludes] },
+  etc: { name: 'etc', paths: ['/etc', '/opt/app', '/usr/sbin'], excludes: [...MANIFEST_DEFAULTS.excludes] },
+};
+
+const ints = (s: string, what: string): number[] => {
+  const v = s.split(',').map((x) => Number(x.trim()));
+  if (v.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--${what} ${s}: must be positive integers separated by commas`);
+  return v;
+};
+
+export interface PeerComparison {
+  scope: string;
+  hosts: number;
+  concurrency: number;
+  driftlessSeconds: number;
+  testinfraSeconds: number;
+  /** testinfra time / driftless time: how many times faster driftless was (> 1 = faster). */
+  speedup: number;
+  driftlessCpuSeconds: number;
+  testinfraCpuSeconds: number;
+  /** testinfra CPU / driftless CPU: what each harness itself costs (the hosts' sshd and hashing excluded). */
+  cpuRatio: number;
+  valid: boolean;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      sizes: { type: 'string' },
+      concurrency: { type: 'string' },
+      sweep: { type: 'string' },
+      scope: { type: 'string' },
+      'peer-scope': { type: 'string' },
+      quick: { type: 'boolean' },
+    },
+  });
+  const quick = values.quick === true;
+  const parts = (values.only ?? PARTS.join(',')).split(',').map((p) => p.trim()) as Part[];
+  for (const p of parts) if (!PARTS.includes(p)) throw new UsageError(`--only ${p}: no such part (one of ${PARTS.join(', ')})`);
+  const sizes = ints(values.sizes ?? (quick ? '3,6' : '10,50,100'), 'sizes');
+  const [concurrency] = ints(values.concurrency ?? '8', 'concurrency');
+  const sweep = ints(values.sweep ?? (quick ? '2' : '2,8,32'), 'sweep');
+  const scope = SCOPES[values.scope ?? 'default'];
+  if (!scope) throw new UsageError(`--scope ${values.scope}: one of ${Object.keys(SCOPES).join(', ')}`);
+  const peerScope = SCOPES[values['peer-scope'] ?? 'etc'];
+  if (!peerScope) throw new UsageError(`--peer-scope ${values['peer-scope']}: one of ${Object.keys(SCOPES).join(', ')}`);
+
+  const startedAt = new Date();
+  const workDir = path.join(REPO_ROOT, 'bench', 'tmp', 'run');
+  fs.mkdirSync(workDir, { recursive: true });
+  const machine = machineDetails(REPO_ROOT);
+  log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, load ${machine.loadAverageAtStart.join(' ')}`);
+
+  // The lab: its image is the bench hosts' image; its entrypoint and cattle fleet are the load and recovery targets.
+  log('lab up');
+  await labUp({ log: (l) => log(`  ${l}`) });
+  const docker = await connectEngine();
+  const image = (await imageId(docker, IMAGES.cattle))!;
+
+  const results: Record<string, unknown> = {};
+  let allValid = true;
+
+  if (parts.includes('scale') || parts.includes('peer')) {
+    const scale: ScaleRun[] = [];
+    const peer: PeerRun[] = [];
+    const peerDriftless: ScaleRun[] = [];
+    const comparisons: PeerComparison[] = [];
+    const peerVersions = parts.includes('peer') ? ensurePeer() : undefined;
+    const golden = await writeGolden(docker, image, scope, workDir);
+    const peerGolden = await writeGolden(docker, image, peerScope, workDir);
+    for (const g of peerScope.name === scope.name ? [golden] : [golden, peerGolden]) log(`golden manifest (${g.scope.name}): ${g.files} files, ${(g.bytes / 1e6).toFixed(1)} MB per host`);
+    const fleetStarts: Array<{ hosts: number; seconds: number }> = [];
+    try {
+      const largest = Math.max(...sizes);
+      for (const n of sizes) {
+        const fleet = await startFleet(docker, { n, image, dir: path.join(workDir, 'keys') });
+        fleetStarts.push({ hosts: n, seconds: fleet.startSeconds });
+        log(`fleet of ${n} sshd hosts up in ${fleet.startSeconds} s`);
+        const cs = n === largest ? [...new Set([concurrency!, ...sweep])].sort((a, b) => a - b) : [concurrency!];
+        for (const c of cs) {
+          if (parts.includes('scale')) {
+            const cfg = writeBenchConfig(fleet, golden, c, workDir, 'docker');
+            for (const suite of ['ssh-edits', 'image-integrity'] as SuiteName[]) scale.push(await runDriftless({ suite, provider: 'docker', scope: scope.name, configFile: cfg, hosts: n, concurrency: c, workDir }));
+          }
+          if (parts.includes('peer')) {
+            // Same hosts, same moment: driftless's golden-manifest check (static SSH fleet, one
+            // check per host, like the peer) right before testinfra's. At the largest size the
+            // default scope too, where hashing on the (shared) CPUs dominates both.
+            const goldens = n === largest && c === concurrency && peerScope.name !== scope.name ? [peerGolden, golden] : [peerGolden];
+            for (const g of goldens) {
+              const cfg = writeBenchConfig(fleet, g, c, workDir, 'ssh');
+              const d = await runDriftless({ suite: 'image-integrity', provider: 'ssh', scope: g.scope.name, configFile: cfg, hosts: n, concurrency: c, workDir });
+              const p = await runPeer({ fleet, golden: g, concurrency: c, workDir });
+              peerDriftless.push(d);
+              peer.push(p);
+              comparisons.push({
+                scope: g.scope.name, hosts: n, concurrency: c,
+                driftlessSeconds: d.wallSeconds, testinfraSeconds: p.wallSeconds, speedup: ratio(p.wallSeconds, d.wallSeconds),
+                driftlessCpuSeconds: d.cpuSeconds, testinfraCpuSeconds: p.cpuSeconds, cpuRatio: ratio(p.cpuSeconds, d.cpuSeconds),
+                valid: d.valid && p.valid,
+              });
+            }
+          }
+        }
+      }
+    } finally {
+      const removed = await stopFleet(docker);
+      log(`removed ${removed} bench hosts`);
+    }
+    allValid &&= [...scale, ...peerDriftless, ...peer].every((r) => r.valid);
+    results.fleet = {
+      image,
+      scope,
+      golden: { files: golden.files, bytes: golden.bytes, digest: golden.digest },
+      peerScope,
+      peerGolden: { files: peerGolden.files, bytes: peerGolden.bytes, digest: peerGolden.digest },
+      starts: fleetStarts,
+    };
+    if (parts.includes('scale')) results.scale = scale;
+    if (parts.includes('peer')) results.peer = { versions: peerVersions, driftless: peerDriftless, testinfra: peer, comparisons };
+  }
+  if (parts.includes('hash')) results.hash = await benchHashing({ repeats: quick ? 2 : 5 });
+  if (parts.includes('load')) results.load = await benchLoad({ stepSeconds: quick ? 2 : 5 });
+  if (parts.includes('recovery')) results.recovery = await benchRecovery({ kills: quick ? 2 : 10 });
+
+  const finishedAt = new Date();
+  const out = {
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    seconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
+    quick,
+    machine,
+    allValid,
+    ...results,
+  };
+  // quick runs check the bench itself: their figures are not kept with the real ones
+  const dir = path.join(REPO_ROOT, 'bench', quick ? 'tmp' : 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${startedAt.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z')}${quick ? '-quick' : ''}.json`);
+  fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+  log(`results: ${path.relative(REPO_ROOT, file)}`);
+  const tables = renderTables(out);
+  process.stdout.write(tables + '\n');
+  if (!quick && parts.length === PARTS.length) {
+    fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(out, null, 2) + '\n');
+    updateReadme(path.join(REPO_ROOT, 'bench', 'README.md'), tables, path.relative(path.join(REPO_ROOT, 'bench'), file));
+    log('bench/README.md table updated');
+  }
+  return allValid ? ExitCode.Compliant : ExitCode.Violations;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`bench: ${errorMessage(err)}\n`);
+    process.exit(err instanceof DriftlessError ? err.exitCode : ExitCode.HarnessFailure);
+  },
+);

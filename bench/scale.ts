@@ -1,0 +1,152 @@
+/**
+ * Fleet scale: `driftless run` (the real CLI, Playwright, Allure results, verdict) against the
+ * bench fleet, one suite at a time, timed from outside with the peak memory of its whole process
+ * tree. The bench hosts are compliant, so every check must pass: a failed or broken check (a
+ * timeout, an unreachable host) makes the measurement invalid and is reported as such.
+ */
+import type Docker from 'dockerode';
+import fs from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { REPO_ROOT } from '../fixtures/lab/plan.ts';
+import { type Manifest, manifestDigest, manifestOfImage } from '../probes/manifest.ts';
+import { BENCH_LABEL, BENCH_SERVICE, type BenchFleet } from './fleet.ts';
+import { runMeasured, type TreePeak } from './proc-tree.ts';
+import { log } from './stats.ts';
+
+/** Where the golden manifest looks, and what it skips (the same for driftless and the peer). */
+export interface HashScope {
+  name: string;
+  paths: string[];
+  excludes: string[];
+}
+
+export interface GoldenManifest {
+  file: string;
+  scope: HashScope;
+  files: number;
+  bytes: number;
+  digest: string;
+}
+
+/** The golden manifest of the bench image over `scope`, computed once per image and scope. */
+export async function writeGolden(docker: Docker, image: string, scope: HashScope, dir: string): Promise<GoldenManifest> {
+  const file = path.join(dir, `golden-${scope.name}-${image.replace(/^sha256:/, '').slice(0, 12)}.json`);
+  let m: Manifest;
+  if (fs.existsSync(file)) m = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
+  else {
+    m = await manifestOfImage(docker, image, scope.paths, scope.excludes);
+    fs.writeFileSync(file, JSON.stringify(m, null, 2) + '\n');
+  }
+  const files = m.entries.filter((e) => e.type === 'file');
+  return { file, scope, files: files.length, bytes: files.reduce((n, e) => n + e.size, 0), digest: manifestDigest(m) };
+}
+
+/** A driftless config for the bench fleet (validated by the CLI like any user's config). */
+/**
+ * `docker`: hosts found by label on the engine, every image check (engine + manifest over SSH).
+ * `ssh`: the same hosts listed statically: the golden-manifest check only (DL-IMG-006), which is
+ * exactly the per-host file-hash check the peer performs.
+ */
+export type BenchProvider = 'docker' | 'ssh';
+
+export function writeBenchConfig(fleet: BenchFleet, golden: GoldenManifest, concurrency: number, dir: string, provider: BenchProvider = 'docker'): string {
+  const ssh = { user: 'audit', identityFile: fleet.keys.identityFile, knownHostsFile: fleet.keys.knownHostsFile };
+  const target =
+    provider === 'docker'
+      ? { name: 'bench', provider, environment: 'bench', service: BENCH_SERVICE, docker: { labels: { [BENCH_LABEL]: 'true' } }, ssh }
+      : { name: 'bench', provider, environment: 'bench', service: BENCH_SERVICE, ssh, hosts: fleet.hosts.map((h) => ({ id: h.name, address: '127.0.0.1', port: h.sshPort })) };
+  const config = {
+    version: 1,
+    targets: [target],
+    release: { name: 'bench', services: { [BENCH_SERVICE]: { digest: fleet.image, manifest: golden.file } } },
+    policy: {
+      ssh: {
+        mode: 'read-only',
+        immutablePaths: ['/etc', '/usr/bin', '/usr/lib', '/opt/app', '/etc/cron.d', '/etc/systemd/system', '/var/lib/dpkg', '~/.ssh'],
+        writablePaths: ['/tmp', '/run'],
+        aggressive: false,
+        concurrency,
+      },
+    },
+  };
+  const file = path.join(dir, `driftless.bench.${provider}.${golden.scope.name}.c${concurrency}.yaml`);
+  fs.writeFileSync(file, `# written by bench/scale.ts for one benchmark run\n${stringify(config)}`);
+  return file;
+}
+
+export type SuiteName = 'ssh-edits' | 'image-integrity';
+
+export interface ScaleRun {
+  tool: 'driftless';
+  suite: SuiteName;
+  provider: BenchProvider;
+  /** Golden manifest scope (see bench/run.ts SCOPES). */
+  scope: string;
+  hosts: number;
+  concurrency: number;
+  /** From spawning `driftless run` to its exit: config, inventory, Playwright, results, verdict. */
+  wallSeconds: number;
+  /** The probing alone, as the run's own progress line reports it ("audit finished in X s"). */
+  auditSeconds?: number;
+  /** CPU seconds (user + system) of the harness's whole process tree: its cost per run. */
+  cpuSeconds: number;
+  memory: TreePeak;
+  exitCode: number | null;
+  counts: { passed: number; failed: number; broken: number; skipped: number };
+  /** True when every check passed on every host: nothing timed out, nothing unreachable. */
+  valid: boolean;
+  problem?: string;
+  command: string;
+}
+
+interface VerdictFile {
+  counts: { passed: number; failed: number; broken: number; skipped: number };
+}
+
+/** The environment of a new run: nothing inherited from an earlier run in this process tree. */
+function freshRunEnv(reportsDir: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, DRIFTLESS_REPORTS_DIR: reportsDir };
+  for (const k of ['DRIFTLESS_RUN_ID', 'DRIFTLESS_RUN_DIR', 'DRIFTLESS_SEED', 'DRIFTLESS_STARTED_AT', 'DRIFTLESS_CONFIG', 'DRIFTLESS_RESULTS_DIR']) delete env[k];
+  return env;
+}
+
+/** One `driftless run --suite <suite>` against the bench fleet. */
+export async function runDriftless(opts: { suite: SuiteName; provider: BenchProvider; scope: string; configFile: string; hosts: number; concurrency: number; workDir: string }): Promise<ScaleRun> {
+  const reportsDir = path.join(opts.workDir, `reports-${opts.suite}-${opts.provider}-${opts.scope}-n${opts.hosts}-c${opts.concurrency}`);
+  fs.rmSync(reportsDir, { recursive: true, force: true });
+  const args = [path.join(REPO_ROOT, 'bin', 'driftless.js'), 'run', '--config', opts.configFile, '--suite', opts.suite];
+  const command = `DRIFTLESS_REPORTS_DIR=${path.relative(REPO_ROOT, reportsDir)} driftless ${args.slice(1).join(' ')}`;
+  log(`driftless ${opts.suite} (${opts.provider} provider): ${opts.hosts} hosts, concurrency ${opts.concurrency}`);
+  const r = await runMeasured(process.execPath, args, { cwd: REPO_ROOT, env: freshRunEnv(reportsDir) });
+  const { exitCode, stdout, stderr, wallSeconds, cpuSeconds, memory } = r;
+  const audit = /audit finished in ([\d.]+) s/.exec(stderr);
+  let counts = { passed: 0, failed: 0, broken: 0, skipped: 0 };
+  let problem: string | undefined;
+  try {
+    counts = (JSON.parse(fs.readFileSync(path.join(reportsDir, 'verdict.json'), 'utf8')) as VerdictFile).counts;
+  } catch {
+    problem = `no verdict written (exit ${exitCode}): ${(stderr + stdout).trim().split('\n').slice(-5).join(' | ')}`;
+  }
+  const valid = !problem && exitCode === 0 && counts.failed === 0 && counts.broken === 0 && counts.passed > 0;
+  if (!valid && !problem) problem = `exit ${exitCode}: ${counts.failed} failed, ${counts.broken} broken (see ${path.relative(REPO_ROOT, reportsDir)})`;
+  if (valid) fs.rmSync(reportsDir, { recursive: true, force: true }); // keep only what needs looking at
+  log(`  ${wallSeconds} s wall${audit ? `, audit ${audit[1]} s` : ''}, ${cpuSeconds} CPU s, peak ${memory.peakTreeMiB} MiB, ${counts.passed} passed${valid ? '' : `, INVALID: ${problem}`}`);
+  return {
+    tool: 'driftless',
+    suite: opts.suite,
+    provider: opts.provider,
+    scope: opts.scope,
+    hosts: opts.hosts,
+    concurrency: opts.concurrency,
+    wallSeconds,
+    ...(audit ? { auditSeconds: Number(audit[1]) } : {}),
+    cpuSeconds,
+    memory,
+    exitCode,
+    counts,
+    valid,
+    ...(problem ? { problem } : {}),
+    command,
+  };
+}

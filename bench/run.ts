@@ -166,7 +166,7 @@ async function main(): Promise<number> {
 
   const finishedAt = new Date();
   const out = {
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: process.argv.length > 2 ? `npm run bench -- ${process.argv.slice(2).join(' ')}` : 'npm run bench',
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     seconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),

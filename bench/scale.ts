@@ -104,6 +104,19 @@ interface VerdictFile {
   counts: { passed: number; failed: number; broken: number; skipped: number };
 }
 
+/** The most frequent reasons among the checks that did not pass, e.g. "20× DL-IMG-005: PROBE ERROR …". */
+function whyNotPassed(resultsDir: string): string {
+  const reasons = new Map<string, number>();
+  for (const f of fs.existsSync(resultsDir) ? fs.readdirSync(resultsDir) : []) {
+    if (!f.endsWith('-result.json')) continue;
+    const r = JSON.parse(fs.readFileSync(path.join(resultsDir, f), 'utf8')) as { name: string; status: string; statusDetails?: { message?: string } };
+    if (r.status === 'passed' || r.status === 'skipped') continue;
+    const key = `${r.name.split(' ')[0]}: ${(r.statusDetails?.message ?? r.status).replace(/dl-bench-\d+/g, 'dl-bench-<i>').slice(0, 160)}`;
+    reasons.set(key, (reasons.get(key) ?? 0) + 1);
+  }
+  return [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `${n}× ${k}`).join('; ');
+}
+
 /** The environment of a new run: nothing inherited from an earlier run in this process tree. */
 function freshRunEnv(reportsDir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, DRIFTLESS_REPORTS_DIR: reportsDir };
@@ -129,7 +142,7 @@ export async function runDriftless(opts: { suite: SuiteName; provider: BenchProv
     problem = `no verdict written (exit ${exitCode}): ${(stderr + stdout).trim().split('\n').slice(-5).join(' | ')}`;
   }
   const valid = !problem && exitCode === 0 && counts.failed === 0 && counts.broken === 0 && counts.passed > 0;
-  if (!valid && !problem) problem = `exit ${exitCode}: ${counts.failed} failed, ${counts.broken} broken (see ${path.relative(REPO_ROOT, reportsDir)})`;
+  if (!valid && !problem) problem = `exit ${exitCode}: ${counts.failed} failed, ${counts.broken} broken: ${whyNotPassed(path.join(reportsDir, 'allure-results'))} (see ${path.relative(REPO_ROOT, reportsDir)})`;
   if (valid) fs.rmSync(reportsDir, { recursive: true, force: true }); // keep only what needs looking at
   log(`  ${wallSeconds} s wall${audit ? `, audit ${audit[1]} s` : ''}, ${cpuSeconds} CPU s, peak ${memory.peakTreeMiB} MiB, ${counts.passed} passed${valid ? '' : `, INVALID: ${problem}`}`);
   return {

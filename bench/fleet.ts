@@ -7,9 +7,9 @@
  * removed by `stopFleet` (and by the next `startFleet`, should a run have been interrupted).
  */
 import type Docker from 'dockerode';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { keygen } from '../fixtures/lab/keys.ts';
 import { errorMessage, LabError, PortInUseError } from '../probes/errors.ts';
 import { portIsFree, sleep, sshBanner } from '../probes/net.ts';
 import { log } from './stats.ts';
@@ -45,11 +45,6 @@ export interface BenchFleet {
   image: string;
   keys: BenchKeys;
   startSeconds: number;
-}
-
-function keygen(file: string, comment: string): void {
-  if (fs.existsSync(file)) return;
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { stdio: 'pipe' });
 }
 
 /** Login key and one host key shared by every bench host (pinned through known_hosts per port). */

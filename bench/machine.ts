@@ -36,6 +36,15 @@ export function machineDetails(repoRoot: string): MachineDetails {
   const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1];
   const status = tryRun('git', ['-C', repoRoot, 'status', '--porcelain', '--untracked-files=no']);
   const wrk = tryRun('wrk', ['-v']) ?? tryRun('sh', ['-c', 'wrk -v 2>&1 | head -1']);
+  // each probe runs once; missing tools are simply left out
+  const optional: Record<string, string | undefined> = {
+    dockerEngine: tryRun('docker', ['version', '--format', '{{.Server.Version}}']),
+    storageDriver: tryRun('docker', ['info', '--format', '{{.Driver}}']),
+    python: tryRun('python3', ['--version']),
+    wrk: wrk?.split('\n')[0],
+    gitCommit: tryRun('git', ['-C', repoRoot, 'rev-parse', 'HEAD']),
+  };
+  const present = Object.fromEntries(Object.entries(optional).filter(([, v]) => v)) as Partial<MachineDetails>;
   return {
     hostname: os.hostname(),
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -44,11 +53,7 @@ export function machineDetails(repoRoot: string): MachineDetails {
     kernel: `${os.type()} ${os.release()}`,
     os: pretty ?? os.platform(),
     node: process.version,
-    ...(tryRun('docker', ['version', '--format', '{{.Server.Version}}']) ? { dockerEngine: tryRun('docker', ['version', '--format', '{{.Server.Version}}'])! } : {}),
-    ...(tryRun('docker', ['info', '--format', '{{.Driver}}']) ? { storageDriver: tryRun('docker', ['info', '--format', '{{.Driver}}'])! } : {}),
-    ...(tryRun('python3', ['--version']) ? { python: tryRun('python3', ['--version'])! } : {}),
-    ...(wrk ? { wrk: wrk.split('\n')[0]! } : {}),
-    ...(tryRun('git', ['-C', repoRoot, 'rev-parse', 'HEAD']) ? { gitCommit: tryRun('git', ['-C', repoRoot, 'rev-parse', 'HEAD'])! } : {}),
+    ...present,
     ...(status !== undefined ? { gitDirty: status.length > 0 } : {}),
     loadAverageAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };

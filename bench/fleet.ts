@@ -9,8 +9,8 @@
 import type Docker from 'dockerode';
 import fs from 'node:fs';
 import path from 'node:path';
-import { keygen } from '../fixtures/lab/keys.ts';
-import { errorMessage, LabError, PortInUseError } from '../probes/errors.ts';
+import { keygen } from '../lab/keys.ts';
+import { errorMessage, LabError, PortInUseError } from '../core/errors.ts';
 import { portIsFree, sleep, sshBanner } from '../probes/net.ts';
 import { log } from './stats.ts';
 

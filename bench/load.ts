@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { checkSustained, errorRate, percentile, runLoad, SUSTAINED_SHARE, targetOf } from '../probes/load.ts';
+import { checkSustained, errorRate, percentile, runLoad, SUSTAINED_SHARE, targetOf } from '../probes/http-load.ts';
 import { sleep } from '../probes/net.ts';
 import { log, ratio, round } from './stats.ts';
 

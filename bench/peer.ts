@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../fixtures/lab/plan.ts';
-import { LabError } from '../probes/errors.ts';
+import { REPO_ROOT } from '../core/paths.ts';
+import { LabError } from '../core/errors.ts';
 import type { BenchFleet } from './fleet.ts';
 import { runMeasured, type TreePeak } from './proc-tree.ts';
 import type { GoldenManifest } from './scale.ts';

@@ -5,8 +5,10 @@
  * Real SIGKILLs of the lab's cattle hosts, one at a time, through the suite's own code path.
  */
 import type Docker from 'dockerode';
-import { chooseVictims, type ExperimentResult, newSeed, runExperiment } from '../probes/chaos.ts';
-import { DockerInventory } from '../probes/docker-inventory.ts';
+import { type ExperimentResult, runExperiment } from '../audits/chaos/kill-loop.ts';
+import { chooseVictims } from '../audits/chaos/victims.ts';
+import { newSeed } from '../core/seed.ts';
+import { DockerProvider } from '../providers/docker/provider.ts';
 import { httpGet, sleep } from '../probes/net.ts';
 import { log, round, summarize, type Summary } from './stats.ts';
 
@@ -51,9 +53,9 @@ export interface RecoveryResult {
   engineMs?: Summary;
   meanKillEndpointErrorMs?: number;
   meanRecoveredEndpointErrorMs?: number;
-  /** How often DockerInventory.waitForCapacity lists the fleet while waiting (runExperiment passes no pollMs). */
+  /** How often DockerProvider.waitForCapacity lists the fleet while waiting (runExperiment passes no pollMs). */
   pollIntervalMs: number;
-  /** Median wall time of one DockerInventory.list() on this engine: it adds to the recovered endpoint. */
+  /** Median wall time of one DockerProvider.list() on this engine: it adds to the recovered endpoint. */
   listMs: Summary;
   note: string;
 }
@@ -62,7 +64,7 @@ const FLEET = 'cattle';
 const LABELS = { 'driftless.fleet': 'cattle', 'driftless.lab.role': 'host' };
 const OPT_IN = 'driftless.chaos=opt-in';
 const SLOT = 'driftless.slot';
-const POLL_MS = 200; // DockerInventory.waitForCapacity's default
+const POLL_MS = 200; // DockerProvider.waitForCapacity's default
 const PAUSE_MS = 2000;
 
 interface EngineEvent {
@@ -90,7 +92,7 @@ const idOf = (e: EngineEvent) => e.Actor?.ID ?? e.id ?? '';
 const msOf = (e: EngineEvent) => Number(e.timeNano) / 1e6;
 
 /** The fleet at capacity and the LB answering /health with 200 three times in a row. */
-async function waitHealthy(inv: DockerInventory, url: string, timeoutMs = 60_000): Promise<void> {
+async function waitHealthy(inv: DockerProvider, url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   await inv.waitForCapacity({ timeoutMs });
   let okInRow = 0;
@@ -142,7 +144,7 @@ export async function benchRecovery(opts: RecoveryOptions = {}): Promise<Recover
   const url = opts.url ?? 'http://127.0.0.1:42000';
   const seed = opts.seed ?? newSeed();
   if (!Number.isInteger(kills) || kills < 1) throw new Error(`kills ${kills}: give a whole number of 1 or more`);
-  const inv = new DockerInventory({ name: FLEET, labels: LABELS, optInLabel: OPT_IN });
+  const inv = new DockerProvider({ name: FLEET, labels: LABELS, optInLabel: OPT_IN });
   const docker = await inv.engine();
   log(`recovery: ${kills} SIGKILLs of fleet "${FLEET}", seed ${seed}`);
 

@@ -18,11 +18,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { imageId } from '../fixtures/lab/images.ts';
-import { labUp } from '../fixtures/lab/lab.ts';
-import { IMAGES, REPO_ROOT } from '../fixtures/lab/plan.ts';
+import { imageId } from '../lab/images.ts';
+import { labUp } from '../lab/lab.ts';
+import { REPO_ROOT } from '../core/paths.ts';
+import { IMAGES } from '../lab/plan.ts';
 import { connectEngine } from '../probes/docker.ts';
-import { DriftlessError, errorMessage, ExitCode, UsageError } from '../probes/errors.ts';
+import { DriftlessError, errorMessage, ExitCode, UsageError } from '../core/errors.ts';
 import { MANIFEST_DEFAULTS } from '../probes/manifest.ts';
 import { startFleet, stopFleet } from './fleet.ts';
 import { benchHashing } from './hash.ts';

@@ -8,7 +8,7 @@ import type Docker from 'dockerode';
 import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { REPO_ROOT } from '../fixtures/lab/plan.ts';
+import { REPO_ROOT } from '../core/paths.ts';
 import { type Manifest, manifestDigest, manifestOfImage } from '../probes/manifest.ts';
 import { BENCH_LABEL, BENCH_SERVICE, type BenchFleet } from './fleet.ts';
 import { runMeasured, type TreePeak } from './proc-tree.ts';

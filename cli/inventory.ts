@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../fixtures/config/load.ts';
-import { snapshotFleets } from '../fixtures/inventory.ts';
-import { ExitCode } from '../probes/errors.ts';
+import { loadConfig } from '../config/load.ts';
+import { snapshotFleets } from '../providers/snapshot.ts';
+import { ExitCode } from '../core/errors.ts';
 
 export async function inventoryCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, snapshot: { type: 'string' }, json: { type: 'boolean' } } });

@@ -1,9 +1,9 @@
 /** `driftless lab up | down | status` */
 import { parseArgs } from 'node:util';
 import { connectEngine } from '../probes/docker.ts';
-import { ExitCode, UsageError } from '../probes/errors.ts';
-import { formatStatus, labDown, labStatus, labUp } from '../fixtures/lab/lab.ts';
-import { makePlan, portBaseFrom } from '../fixtures/lab/plan.ts';
+import { ExitCode, UsageError } from '../core/errors.ts';
+import { formatStatus, labDown, labStatus, labUp } from '../lab/lab.ts';
+import { makePlan, portBaseFrom } from '../lab/plan.ts';
 
 const log = (line: string) => process.stdout.write(line + '\n');
 

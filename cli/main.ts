@@ -3,7 +3,7 @@
  * 0 compliant, 1 violations found, 2 configuration or usage error, 3 the harness itself failed.
  */
 import { parseArgs } from 'node:util';
-import { DriftlessError, ExitCode, errorMessage } from '../probes/errors.ts';
+import { DriftlessError, ExitCode, errorMessage } from '../core/errors.ts';
 import { inventoryCommand } from './inventory.ts';
 import { labCommand } from './lab.ts';
 import { manifestCommand } from './manifest.ts';

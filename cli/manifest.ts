@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectEngine } from '../probes/docker.ts';
-import { errorMessage, ExitCode, UsageError } from '../probes/errors.ts';
+import { errorMessage, ExitCode, UsageError } from '../core/errors.ts';
 import { type Manifest, MANIFEST_DEFAULTS, manifestDigest, manifestOfDirectory, manifestOfImage, normalizeScope } from '../probes/manifest.ts';
 
 const USAGE = 'usage: driftless manifest <image | rootfs dir> -o manifest.json [--paths /etc,/usr/bin,...] [--excludes /etc/hostname,...]';

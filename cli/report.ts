@@ -1,7 +1,7 @@
 /** `driftless report [--results dir]... [--out dir] [--single-file]`: the Allure report and verdict. */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPORTS_DIR } from '../fixtures/run-context.ts';
+import { reportsDir } from '../core/paths.ts';
 import { buildReport, SINGLE_FILE_BUDGET_BYTES } from '../reports/report.ts';
 
 export async function reportCommand(argv: string[]): Promise<number> {
@@ -9,13 +9,13 @@ export async function reportCommand(argv: string[]): Promise<number> {
     args: argv,
     options: { results: { type: 'string', multiple: true }, out: { type: 'string' }, 'single-file': { type: 'boolean' } },
   });
-  const out = path.resolve(values.out ?? path.join(REPORTS_DIR, 'allure-report'));
+  const out = path.resolve(values.out ?? path.join(reportsDir(), 'allure-report'));
   const r = buildReport({
-    inputs: (values.results ?? [path.join(REPORTS_DIR, 'allure-results')]).map((d) => path.resolve(d)),
+    inputs: (values.results ?? [path.join(reportsDir(), 'allure-results')]).map((d) => path.resolve(d)),
     out,
     ...(values['single-file'] ? { singleFileDir: path.join(path.dirname(out), 'allure-single') } : {}),
-    verdictFile: path.join(REPORTS_DIR, 'verdict.json'),
-    staging: path.join(REPORTS_DIR, 'run', 'report-staging'),
+    verdictFile: path.join(reportsDir(), 'verdict.json'),
+    staging: path.join(reportsDir(), 'run', 'report-staging'),
   });
   const v = r.verdict;
   const log = (s: string) => process.stdout.write(s + '\n');
@@ -24,7 +24,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
     const mb = (r.singleFile.bytes / 1024 / 1024).toFixed(1);
     log(`single file for auditors: ${r.singleFile.file} (${mb} MB; budget ${SINGLE_FILE_BUDGET_BYTES / 1024 / 1024} MB; opens from disk)`);
   }
-  log(`verdict: ${path.join(REPORTS_DIR, 'verdict.json')}: ${v.verdict} (exit ${v.exitCode})`);
+  log(`verdict: ${path.join(reportsDir(), 'verdict.json')}: ${v.verdict} (exit ${v.exitCode})`);
   for (const [cat, n] of Object.entries(v.categories)) if (n) log(`  ${cat}: ${n}`);
   if (v.taintedHosts.length) log(`  tainted hosts (changed in place during the audit: replace them): ${v.taintedHosts.join(', ')}`);
   if (v.uncheckedHosts.length) log(`  hosts that could not be checked: ${v.uncheckedHosts.map((h) => h.host).join(', ')}`);

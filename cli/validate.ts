@@ -1,8 +1,8 @@
 /** `driftless validate [file]`: checks a config (schema, files, env names) and touches no target. */
 import { parseArgs } from 'node:util';
-import { ExitCode, UsageError } from '../probes/errors.ts';
-import { ConfigError, DEFAULT_CONFIG_NAME, loadConfig } from '../fixtures/config/load.ts';
-import type { Config } from '../fixtures/config/types.ts';
+import { ExitCode, UsageError } from '../core/errors.ts';
+import { ConfigError, DEFAULT_CONFIG_NAME, loadConfig } from '../config/load.ts';
+import type { Config } from '../core/config.ts';
 
 export function summarize(display: string, config: Config): string {
   const targets = config.targets.map((t) => `${t.name} (${t.provider})`).join(', ');

@@ -8,6 +8,10 @@
  * replaced (aws-sdk-client-mock stubs `send`, so middleware retries never run under it).
  */
 
+import { ThrottlingExhaustedError } from '../core/errors.ts';
+
+export { ThrottlingExhaustedError };
+
 /** Error codes AWS uses for "slow down". */
 export const THROTTLING_CODES: ReadonlySet<string> = new Set([
   'Throttling',
@@ -80,17 +84,6 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 20_000 };
 
-/** Thrown by withThrottleRetry when every attempt was throttled. */
-export class ThrottlingExhaustedError extends Error {
-  constructor(
-    readonly attempts: number,
-    readonly code: string | undefined,
-    readonly lastError: unknown,
-  ) {
-    super(`throttled (${code ?? 'HTTP 429'}) on all ${attempts} attempts`, { cause: lastError });
-    this.name = 'ThrottlingExhaustedError';
-  }
-}
 
 export function backoffDelay(retry: number, p: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs' | 'random'>): number {
   const ceiling = Math.min(p.maxDelayMs, p.baseDelayMs * 2 ** (retry - 1));

@@ -3,7 +3,9 @@
  * EngineClient here, so "no engine" is reported the same way everywhere.
  */
 import Docker from 'dockerode';
-import { EngineUnavailableError } from './errors.ts';
+import { Readable } from 'node:stream';
+import tarStream from 'tar-stream';
+import { EngineUnavailableError } from '../core/errors.ts';
 
 export interface EngineTarget {
   socketPath?: string;
@@ -81,4 +83,150 @@ export async function execIn(docker: Docker, containerId: string, cmd: string[],
   });
   const info = await exec.inspect();
   return { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+/** The engine client probes hand out; callers outside probes/ use it only through these functions. */
+export type Engine = Docker;
+export type ContainerDetails = Docker.ContainerInspectInfo;
+
+/** Containers (running or not) carrying every one of `labels`. */
+export async function containersWithLabels(docker: Docker, labels: Record<string, string>): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) } });
+}
+
+/** Undefined when the container is gone (removed between a list and an inspect). */
+export async function inspectContainer(docker: Docker, id: string): Promise<ContainerDetails | undefined> {
+  return docker
+    .getContainer(id)
+    .inspect()
+    .catch((err: { statusCode?: number }) => {
+      if (err?.statusCode === 404) return undefined;
+      throw err;
+    });
+}
+
+export async function repoDigestsOf(docker: Docker, imageId: string): Promise<string[]> {
+  const info = await docker.getImage(imageId).inspect().catch(() => undefined);
+  return info?.RepoDigests ?? [];
+}
+
+/** sigkill = the process crashes; stop = graceful (SIGTERM, then SIGKILL after `graceSeconds`). */
+export async function killContainer(docker: Docker, id: string, how: 'sigkill' | 'stop', graceSeconds = 10): Promise<void> {
+  const c = docker.getContainer(id);
+  if (how === 'stop') await c.stop({ t: graceSeconds });
+  else await c.kill({ signal: 'SIGKILL' });
+}
+
+/** The engine's filesystem diff of a container (`docker diff`): Kind 0 changed, 1 added, 2 deleted. */
+export async function containerChanges(docker: Docker, id: string): Promise<Array<{ Path: string; Kind: number }>> {
+  return ((await docker.getContainer(id).changes()) ?? []) as Array<{ Path: string; Kind: number }>;
+}
+
+export interface EngineEvent {
+  time: string;
+  action: string;
+  execId?: string;
+  /** The command of an exec, when the engine puts it in the action text ("exec_create: sh -c ..."). */
+  command?: string;
+}
+
+/** The engine's events for one container between two times (seconds); the stream ends at `until`. */
+export async function containerEvents(docker: Docker, id: string, since: number, until: number, actions: string[]): Promise<EngineEvent[]> {
+  const stream = (await docker.getEvents({
+    since,
+    until,
+    filters: { container: [id], type: ['container'], event: actions },
+  } as Parameters<Docker['getEvents']>[0])) as NodeJS.ReadableStream;
+  const raw = await new Promise<Array<Record<string, unknown>>>((resolve, reject) => {
+    let buf = '';
+    const out: Array<Record<string, unknown>> = [];
+    const timer = setTimeout(() => {
+      (stream as unknown as { destroy?: () => void }).destroy?.();
+      reject(new Error(`the engine's event stream for ${id.slice(0, 12)} did not end within 30 s`));
+    }, 30_000);
+    const flush = (final: boolean) => {
+      const lines = buf.split('\n');
+      buf = final ? '' : lines.pop()!;
+      for (const l of lines) if (l.trim()) out.push(JSON.parse(l) as Record<string, unknown>);
+    };
+    stream.on('data', (b: Buffer) => {
+      buf += b.toString();
+      flush(false);
+    });
+    stream.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    stream.on('end', () => {
+      clearTimeout(timer);
+      try {
+        flush(true);
+        resolve(out);
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+  return raw.map(toEvent);
+}
+
+function toEvent(e: Record<string, unknown>): EngineEvent {
+  const action = String(e.Action ?? e.status ?? '');
+  const attrs = ((e.Actor as { Attributes?: Record<string, string> } | undefined)?.Attributes ?? {}) as Record<string, string>;
+  const nano = Number(e.timeNano ?? 0);
+  const time = nano ? new Date(Math.floor(nano / 1e6)).toISOString() : new Date(Number(e.time ?? 0) * 1000).toISOString();
+  const i = action.indexOf(': ');
+  return {
+    time,
+    action: action.length > 2000 ? `${action.slice(0, 2000)}…` : action,
+    ...(attrs.execID ? { execId: attrs.execID } : {}),
+    ...(i > 0 ? { command: action.slice(i + 2, i + 2 + 2000) } : {}),
+  };
+}
+
+/** Label on the short-lived containers the probes make (manifests, image files); none must outlive its call. */
+export const TMP_LABEL = { key: 'driftless.tmp', value: 'manifest' } as const;
+
+/** The first regular file in a tar stream (what the engine's archive endpoint returns for one path). */
+export async function firstFileOfTar(tar: NodeJS.ReadableStream | Buffer): Promise<Buffer | undefined> {
+  const extract = tarStream.extract();
+  const source = Buffer.isBuffer(tar) ? Readable.from([tar]) : tar;
+  source.pipe(extract);
+  try {
+    for await (const entry of extract) {
+      if (entry.header.type !== 'file') {
+        entry.resume(); // PAX headers, directories, links: skip
+        continue;
+      }
+      const chunks: Buffer[] = [];
+      for await (const b of entry) chunks.push(b as Buffer);
+      extract.destroy();
+      return Buffer.concat(chunks);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return undefined;
+    throw err;
+  }
+  return undefined;
+}
+
+/**
+ * Reads files of an image from a CREATED (never started) container: nothing runs, and no audited
+ * host is touched. The container carries the temporary-container label and is removed by `close`.
+ */
+export function imageFileReader(engine: () => Promise<Docker>, image: string): { read: (file: string) => Promise<Buffer | undefined>; close: () => Promise<void> } {
+  let created: Promise<Docker.Container> | undefined;
+  return {
+    read: async (file) => {
+      const docker = await engine();
+      created ??= docker.createContainer({ Image: image, Entrypoint: ['true'], Cmd: [], Labels: { [TMP_LABEL.key]: TMP_LABEL.value }, HostConfig: { NetworkMode: 'none' } });
+      const stream = (await (await created).getArchive({ path: file })) as NodeJS.ReadableStream;
+      return firstFileOfTar(stream);
+    },
+    close: async () => {
+      if (!created) return;
+      const c = await created.catch(() => undefined);
+      await c?.remove({ force: true }).catch(() => {});
+    },
+  };
 }

@@ -3,34 +3,23 @@
  * with the run id (removed in the same command if they were created), opens for append that
  * write zero bytes, a mode change only on a canary (or to a file's own current mode), and
  * `sudo -n true`. Each edit is one shell command whose stdout carries DL: markers the
- * classifier reads; stderr carries the kernel's reason (EROFS, EACCES, EPERM).
+ * classifier (audits/ssh-edits/classify.ts) reads; stderr carries the kernel's reason (EROFS,
+ * EACCES, EPERM).
  */
-import type { CommandResult } from './ssh.ts';
-
-export type Outcome = 'BLOCKED' | 'ALLOWED' | 'UNKNOWN' | 'NOT_APPLICABLE';
+import type { ControlId } from '../core/controls.ts';
+import { shQuote as q } from './shell.ts';
 
 export interface Edit {
   /** Stable id within a run, e.g. "canary:/etc". */
   id: string;
   /** Control id an auditor can cite across runs. */
-  control: string;
+  control: ControlId;
   /** What is attempted, in an auditor's words. */
   title: string;
   command: string;
 }
 
-export interface EditResult {
-  edit: Edit;
-  outcome: Outcome;
-  reason: string;
-  errno?: string;
-  /** Something was written on the host (then removed): the host changed in place. */
-  tainted: boolean;
-  /** For tainted results: was the change reverted and checked gone? */
-  reverted?: boolean;
-  evidence: CommandResult;
-}
-
+/** The registry's ids of the SSH controls (core/controls.ts). */
 export const CONTROLS = {
   login: 'DL-SSH-001',
   canary: 'DL-SSH-010',
@@ -39,12 +28,11 @@ export const CONTROLS = {
   sudo: 'DL-SSH-040',
   remount: 'DL-SSH-050',
   sweep: 'DL-SSH-099',
-} as const;
+} as const satisfies Record<string, ControlId>;
 
 /** Files whose append-open proves writability without changing a byte. */
 export const CRITICAL_FILES = ['/etc/passwd', '/etc/shadow', '/etc/ssh/sshd_config', '/opt/app/entrypoint.sh'];
 
-export const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export function canaryName(runId: string): string {
   return `.driftless-canary-${runId}`;
@@ -109,41 +97,3 @@ export function sweepCommand(runId: string, dirs: string[]): string {
   return `for d in ${dirs.map(q).join(' ')}; do ls -A "$d" 2>/dev/null | grep -F ${q(name)} | sed "s|^|$d/|"; done; echo DL:SWEPT`;
 }
 
-const ERRNO: Array<[RegExp, string, string]> = [
-  [/Read-only file system/i, 'EROFS', 'read-only file system'],
-  [/Permission denied/i, 'EACCES', 'permission denied'],
-  [/Operation not permitted/i, 'EPERM', 'operation not permitted'],
-  [/a password is required|is not in the sudoers|may not run sudo|not allowed to execute/i, 'EACCES', 'sudo refused'],
-  [/restricted|This account is currently not available|not allowed/i, 'EPERM', 'command restricted'],
-  [/must be superuser|only root can/i, 'EPERM', 'requires root'],
-];
-
-export function errnoOf(stderr: string): { errno: string; reason: string } | undefined {
-  for (const [re, errno, reason] of ERRNO) if (re.test(stderr)) return { errno, reason };
-  return undefined;
-}
-
-/** Reads an edit's markers and stderr into BLOCKED / ALLOWED / UNKNOWN / NOT_APPLICABLE. */
-export function classify(edit: Edit, r: CommandResult): EditResult {
-  const has = (m: string) => r.stdout.split('\n').some((l) => l.trim() === m || l.startsWith(`${m} `));
-  const created = has('DL:CREATED') || has('DL:REMOUNTED');
-  const reverted = created ? has('DL:REMOVED') && !has('DL:STILL_THERE') : undefined;
-  const base = { edit, evidence: r, tainted: created, ...(reverted !== undefined ? { reverted } : {}) };
-  const why = errnoOf(r.stderr);
-  if (has('DL:ABSENT')) return { ...base, outcome: 'NOT_APPLICABLE', reason: 'not present on this host' };
-  if (has('DL:ROOT')) return { ...base, outcome: 'ALLOWED', reason: 'logged in as root (uid 0): no escalation needed' };
-  if (has('DL:SUDO_OK')) return { ...base, outcome: 'ALLOWED', reason: 'sudo -n true succeeded: the login user can escalate without a password' };
-  if (has('DL:NO_SUDO')) return { ...base, outcome: 'BLOCKED', reason: 'sudo is not installed', errno: 'ENOENT' };
-  if (has('DL:CHMOD_OK')) return { ...base, outcome: 'ALLOWED', reason: created ? 'created a canary and changed its mode' : 'changed the mode of an existing file (to its own current mode)' };
-  if (has('DL:OPENED')) return { ...base, outcome: 'ALLOWED', reason: 'opened for append: the file is writable (zero bytes written)' };
-  if (created) {
-    const what = has('DL:REMOUNTED') ? 'remounted / read-write' : 'created the canary';
-    return { ...base, outcome: 'ALLOWED', reason: `${what}; ${reverted ? 'reverted and checked gone' : 'COULD NOT REVERT: remove it by hand'}` };
-  }
-  if (has('DL:REFUSED')) {
-    if (why) return { ...base, outcome: 'BLOCKED', reason: why.reason, errno: why.errno };
-    return { ...base, outcome: 'UNKNOWN', reason: `refused, but the reason could not be read (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200) || 'no stderr'}` };
-  }
-  if (r.exitCode !== 0 && why) return { ...base, outcome: 'BLOCKED', reason: why.reason, errno: why.errno };
-  return { ...base, outcome: 'UNKNOWN', reason: `no result marker in the output (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 200) || 'no output'}` };
-}

@@ -24,9 +24,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { DriftlessError, ExitCode, UsageError } from './errors.ts';
+import { ManifestStreamError, UsageError } from '../core/errors.ts';
+import { REPO_ROOT, schemaFile } from '../core/paths.ts';
+import { shQuote } from './shell.ts';
 
 const Ajv2020 = Ajv2020Module.default;
 
@@ -86,8 +87,7 @@ export const MANIFEST_DEFAULTS = {
 } as const;
 
 // probes never import fixtures: the schema is found relative to this file.
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const MANIFEST_SCHEMA_FILE = path.join(REPO_ROOT, 'schemas', 'manifest.schema.json');
+export const MANIFEST_SCHEMA_FILE = schemaFile('manifest');
 
 export const ENTRY_ERRORS = {
   unlistable: 'directory not listable by the scanning user; its contents are missing',
@@ -95,12 +95,7 @@ export const ENTRY_ERRORS = {
   notHashed: 'file could not be hashed (it vanished or failed to read during the scan)',
 } as const;
 
-/** The remote stream was cut off, is not ours, or does not parse. */
-export class ManifestStreamError extends DriftlessError {
-  constructor(message: string) {
-    super(message, ExitCode.HarnessFailure);
-  }
-}
+export { ManifestStreamError };
 
 // ---------------------------------------------------------------------------------------------
 // Paths
@@ -177,10 +172,7 @@ export function sortEntries(entries: ManifestEntry[]): ManifestEntry[] {
 // ---------------------------------------------------------------------------------------------
 // The remote command
 
-/** Single-quotes a word for POSIX sh. */
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { shQuote };
 
 /** Escapes glob metacharacters so find's -path matches the exact path. */
 function globEscape(s: string): string {

@@ -8,15 +8,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { execIn } from './docker.ts';
-import { errorMessage, UsageError } from './errors.ts';
+import { execIn, TMP_LABEL } from './docker.ts';
+import { errorMessage, ManifestStreamError, UsageError } from '../core/errors.ts';
 import {
   buildManifest,
   ENTRY_ERRORS,
   makeEntry,
   type Manifest,
   MANIFEST_DEFAULTS,
-  ManifestStreamError,
   normalizeScope,
   parseManifestStream,
   type RawEntry,
@@ -25,8 +24,7 @@ import {
 
 export * from './manifest-format.ts';
 
-/** Label on the short-lived containers `manifestOfImage` makes; none must outlive the call. */
-export const TMP_LABEL = { key: 'driftless.tmp', value: 'manifest' } as const;
+export { TMP_LABEL } from './docker.ts';
 
 const HASH_BUFFER = 1 << 20; // per worker: big reads for big files, one read for most files
 const HASH_CONCURRENCY = 8; // open files at once

@@ -5,17 +5,11 @@
  */
 import fs from 'node:fs';
 import { Client, type ConnectConfig } from 'ssh2';
-import { DriftlessError, ExitCode } from './errors.ts';
+import { SshError } from '../core/errors.ts';
 import { fingerprintOfBlob } from './hostkey.ts';
 
-/** Why a session could not be used; `kind` drives how a suite classifies the outcome. */
-export type SshFailureKind = 'host-key-mismatch' | 'host-key-unknown' | 'auth-denied' | 'unreachable' | 'timeout' | 'identity' | 'closed' | 'protocol';
-
-export class SshError extends DriftlessError {
-  constructor(readonly kind: SshFailureKind, message: string, options?: { cause?: unknown }) {
-    super(message, ExitCode.HarnessFailure, options);
-  }
-}
+export { SshError };
+export type { SshFailureKind } from '../core/errors.ts';
 
 export interface SshTarget {
   /** Name used in messages (host id). */

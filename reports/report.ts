@@ -6,8 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../fixtures/lab/plan.ts';
-import { ProviderError } from '../probes/errors.ts';
+import { REPO_ROOT } from '../core/paths.ts';
+import { ProviderError } from '../core/errors.ts';
 import { allureCategories } from './categories.ts';
 import { normalizeResults, readResults, type Verdict, verdictOf, writeVerdict } from './verdict.ts';
 
@@ -24,10 +24,6 @@ export interface RunMeta {
   config: { file: string; sha256: string };
   fleets: Array<{ name: string; provider: string; hosts: number }>;
   release: Record<string, { digest?: string; ami?: string }>;
-}
-
-export function harnessVersion(): string {
-  return (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** environment.properties, executor.json, categories.json and our own run metadata. */

@@ -7,9 +7,9 @@ import Ajv2020Module from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ExitCode, type ExitCodeValue } from '../probes/errors.ts';
-import { CATEGORY_NAMES, CATEGORY_OF_VIOLATION, PROBE_ERROR } from './categories.ts';
+import { CATEGORY_NAMES, type Category, isViolationKind, OTHER_VIOLATION, PROBE_ERROR, VIOLATION_CATEGORY } from '../core/categories.ts';
+import { InternalError, ExitCode, type ExitCodeValue } from '../core/errors.ts';
+import { schemaFile } from '../core/paths.ts';
 
 export interface AllureResult {
   uuid: string;
@@ -40,11 +40,11 @@ export const param = (r: AllureResult, name: string) => r.parameters?.find((p) =
 
 export const isProbeError = (r: AllureResult) => label(r, 'outcome') === 'probe-error' || /^(\w*Error: )?PROBE ERROR/.test(r.statusDetails?.message ?? '');
 
-export function categoryOf(r: AllureResult): string | undefined {
+export function categoryOf(r: AllureResult): Category | undefined {
   if (r.status === 'broken' || (r.status === 'failed' && isProbeError(r))) return PROBE_ERROR;
   if (r.status !== 'failed') return undefined;
-  for (const v of labels(r, 'violation')) if (CATEGORY_OF_VIOLATION[v]) return CATEGORY_OF_VIOLATION[v];
-  return 'Other violation';
+  for (const v of labels(r, 'violation')) if (isViolationKind(v)) return VIOLATION_CATEGORY[v];
+  return OTHER_VIOLATION;
 }
 
 /**
@@ -129,7 +129,7 @@ export function verdictOf(results: AllureResult[], meta: { runId: string; seed?:
   };
 }
 
-const SCHEMA = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'schemas', 'verdict.schema.json');
+const SCHEMA = schemaFile('verdict');
 
 let compiled: ReturnType<InstanceType<typeof Ajv2020Module.default>['compile']> | undefined;
 
@@ -146,7 +146,7 @@ export function validateVerdict(v: unknown): string[] {
 
 export function writeVerdict(file: string, v: Verdict): void {
   const problems = validateVerdict(v);
-  if (problems.length) throw new Error(`internal: verdict does not match schemas/verdict.schema.json: ${problems.join('; ')}`);
+  if (problems.length) throw new InternalError(`internal: verdict does not match schemas/verdict.schema.json: ${problems.join('; ')}`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(v, null, 2) + '\n');
 }

@@ -1,7 +1,7 @@
 /** Runs the real `driftless` CLI as a user would, capturing output and exit code. */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { REPO_ROOT } from '../../fixtures/lab/plan.ts';
+import { REPO_ROOT } from '../../core/paths.ts';
 
 export interface CliResult {
   code: number | null;

@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { labUp } from '../../fixtures/lab/lab.ts';
-import { labDir } from '../../fixtures/lab/plan.ts';
+import { labUp } from '../../lab/lab.ts';
+import { labDir } from '../../lab/plan.ts';
 import { type AllureResult, label, param, readResults } from '../../reports/verdict.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';
 

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { DEFAULT_CONFIG, loadConfig } from '../../fixtures/config/load.ts';
-import { labUp } from '../../fixtures/lab/lab.ts';
-import { IMAGES } from '../../fixtures/lab/plan.ts';
+import { DEFAULT_CONFIG, loadConfig } from '../../config/load.ts';
+import { labUp } from '../../lab/lab.ts';
+import { IMAGES } from '../../lab/plan.ts';
 import { connectEngine } from '../../probes/docker.ts';
 
 before(async () => {

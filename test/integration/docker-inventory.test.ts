@@ -2,14 +2,14 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import type Docker from 'dockerode';
-import { DockerInventory } from '../../probes/docker-inventory.ts';
+import { DockerProvider } from '../../providers/docker/provider.ts';
 import { connectEngine } from '../../probes/docker.ts';
-import { labUp } from '../../fixtures/lab/lab.ts';
-import { IMAGES } from '../../fixtures/lab/plan.ts';
+import { labUp } from '../../lab/lab.ts';
+import { IMAGES } from '../../lab/plan.ts';
 
 let docker: Docker;
 const fleet = (name: 'cattle' | 'snowflake') =>
-  new DockerInventory({ name, labels: { 'driftless.fleet': name, 'driftless.lab.role': 'host' }, optInLabel: 'driftless.chaos=opt-in' });
+  new DockerProvider({ name, labels: { 'driftless.fleet': name, 'driftless.lab.role': 'host' }, optInLabel: 'driftless.chaos=opt-in' });
 
 before(async () => {
   await labUp();
@@ -51,7 +51,7 @@ test('kill + waitForCapacity: the cattle fleet is back at desired capacity with 
 });
 
 test('a selector that matches nothing lists nothing (and desired capacity 0)', async () => {
-  const inv = new DockerInventory({ name: 'none', labels: { 'driftless.fleet': 'no-such-fleet' } });
+  const inv = new DockerProvider({ name: 'none', labels: { 'driftless.fleet': 'no-such-fleet' } });
   assert.deepEqual(await inv.list(), []);
   assert.equal(await inv.desiredCapacity(), 0);
 });

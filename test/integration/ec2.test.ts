@@ -1,5 +1,5 @@
 /**
- * Ec2Inventory against a real EC2/Auto Scaling-compatible API: moto_server on 127.0.0.1, driven
+ * Ec2Provider against a real EC2/Auto Scaling-compatible API: moto_server on 127.0.0.1, driven
  * by the real AWS SDK with an endpoint override. Nothing here can reach AWS: every client's
  * endpoint is the local moto, and instance metadata lookups are disabled.
  *
@@ -18,9 +18,9 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { AutoScalingClient, CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import type { Ec2Target } from '../../fixtures/config/types.ts';
-import { CapacityTimeoutError, UsageError } from '../../probes/errors.ts';
-import { Ec2Inventory } from '../../probes/ec2.ts';
+import type { Ec2Target } from '../../core/config.ts';
+import { CapacityTimeoutError, UsageError } from '../../core/errors.ts';
+import { Ec2Provider } from '../../providers/ec2/provider.ts';
 import { startMoto, type MotoServer } from '../helpers/moto.ts';
 
 const REGION = 'us-east-1';
@@ -143,7 +143,7 @@ after(async () => {
 describe('list()', () => {
   test('pages through all matching instances (pageSize 5, 12 instances → 3 pages) and excludes the rest', async () => {
     const counting = countingEc2();
-    const inv = new Ec2Inventory(
+    const inv = new Ec2Provider(
       target('static', { filters: [{ name: 'tag:fleet', values: ['static'] }], pageSize: 5, address: { tag: 'ssh-host' }, sshPort: 2222 }),
       OPT_IN,
       { clients: { ec2: counting.client } },
@@ -173,7 +173,7 @@ describe('list()', () => {
 
   test('a pageSize below 5 is raised to the EC2 minimum instead of being rejected', async () => {
     const counting = countingEc2();
-    const inv = new Ec2Inventory(target('static', { filters: [{ name: 'tag:fleet', values: ['static'] }], pageSize: 1 }), OPT_IN, {
+    const inv = new Ec2Provider(target('static', { filters: [{ name: 'tag:fleet', values: ['static'] }], pageSize: 1 }), OPT_IN, {
       clients: { ec2: counting.client },
     });
     assert.equal((await inv.list()).length, 12);
@@ -181,14 +181,14 @@ describe('list()', () => {
   });
 
   test('without an opt-in tag no host is chaos-eligible', async () => {
-    const inv = new Ec2Inventory(target('static', { filters: [{ name: 'tag:fleet', values: ['static'] }], pageSize: 5 }));
+    const inv = new Ec2Provider(target('static', { filters: [{ name: 'tag:fleet', values: ['static'] }], pageSize: 5 }));
     const hosts = await inv.list();
     assert.equal(hosts.length, 12);
     assert.ok(hosts.every((h) => !h.chaosEligible));
   });
 
   test('with an Auto Scaling group, only its instances (private IP for ssh)', async () => {
-    const inv = new Ec2Inventory(target('web', { autoScalingGroup: 'web-asg', pageSize: 5, filters: [{ name: 'instance-type', values: ['t3.micro'] }] }), OPT_IN);
+    const inv = new Ec2Provider(target('web', { autoScalingGroup: 'web-asg', pageSize: 5, filters: [{ name: 'instance-type', values: ['t3.micro'] }] }), OPT_IN);
     const hosts = await inv.list();
     const g = await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['web-asg'] }));
     const members = g.AutoScalingGroups![0]!.Instances!.map((i) => i.InstanceId!).sort();
@@ -206,7 +206,7 @@ describe('list()', () => {
 
 describe('describeAmi()', () => {
   test('an existing AMI: exists, available, with its name and creation date', async () => {
-    const inv = new Ec2Inventory(target('web', { autoScalingGroup: 'web-asg' }));
+    const inv = new Ec2Provider(target('web', { autoScalingGroup: 'web-asg' }));
     const info = await inv.describeAmi(ami);
     assert.equal(info.exists, true);
     assert.equal(info.state, 'available');
@@ -218,7 +218,7 @@ describe('describeAmi()', () => {
   });
 
   test('a missing AMI: exists false, with the EC2 reason', async () => {
-    const inv = new Ec2Inventory(target('web', { autoScalingGroup: 'web-asg' }));
+    const inv = new Ec2Provider(target('web', { autoScalingGroup: 'web-asg' }));
     const info = await inv.describeAmi('ami-0123456789abcdef0');
     assert.equal(info.exists, false);
     assert.equal(info.reason, 'InvalidAMIID.NotFound');
@@ -228,7 +228,7 @@ describe('describeAmi()', () => {
 
 describe('Auto Scaling group: chaos kill and replacement', () => {
   test('desiredCapacity is the group DesiredCapacity; at capacity from the start', async () => {
-    const inv = new Ec2Inventory(target('web', { autoScalingGroup: 'web-asg' }), OPT_IN);
+    const inv = new Ec2Provider(target('web', { autoScalingGroup: 'web-asg' }), OPT_IN);
     assert.equal(await inv.desiredCapacity(), 3);
     const rep = await inv.waitForCapacity({ timeoutMs: 5000, pollMs: 100 });
     assert.equal(rep.desired, 3);
@@ -237,7 +237,7 @@ describe('Auto Scaling group: chaos kill and replacement', () => {
   });
 
   test('terminate through the group (desired kept) → a NEW instance of the SAME AMI replaces it', async () => {
-    const inv = new Ec2Inventory(target('web', { autoScalingGroup: 'web-asg', pageSize: 5 }), OPT_IN);
+    const inv = new Ec2Provider(target('web', { autoScalingGroup: 'web-asg', pageSize: 5 }), OPT_IN);
     const before = await inv.list();
     const victim = before[0]!;
     const t0 = Date.now();
@@ -262,7 +262,7 @@ describe('Auto Scaling group: chaos kill and replacement', () => {
   });
 
   test('kill refuses a host without the opt-in tag, and a host of another fleet, without calling AWS', async () => {
-    const inv = new Ec2Inventory(target('web', { autoScalingGroup: 'web-asg' }), OPT_IN);
+    const inv = new Ec2Provider(target('web', { autoScalingGroup: 'web-asg' }), OPT_IN);
     const [h] = await inv.list();
     await assert.rejects(inv.kill({ ...h!, chaosEligible: false }, 'terminate'), (e: unknown) => e instanceof UsageError && /opt-in/.test((e as Error).message));
     await assert.rejects(inv.kill({ ...h!, fleet: 'static' }, 'terminate'), UsageError);
@@ -270,14 +270,14 @@ describe('Auto Scaling group: chaos kill and replacement', () => {
   });
 
   test('a missing group is a clear ProviderError naming it', async () => {
-    const inv = new Ec2Inventory(target('ghost', { autoScalingGroup: 'no-such-asg' }), OPT_IN);
+    const inv = new Ec2Provider(target('ghost', { autoScalingGroup: 'no-such-asg' }), OPT_IN);
     await assert.rejects(inv.desiredCapacity(), /Auto Scaling group "no-such-asg" of target "ghost" does not exist/);
   });
 });
 
 describe('without an Auto Scaling group', () => {
   test('stop → StopInstances, terminate → TerminateInstances; nothing replaces them → CapacityTimeoutError', async () => {
-    const inv = new Ec2Inventory(target('static', { filters: [{ name: 'tag:fleet', values: ['static'] }], pageSize: 5 }), OPT_IN);
+    const inv = new Ec2Provider(target('static', { filters: [{ name: 'tag:fleet', values: ['static'] }], pageSize: 5 }), OPT_IN);
     assert.equal(await inv.desiredCapacity(), 12, 'the running count when first asked');
     const eligible = (await inv.list()).filter((h) => h.chaosEligible);
     const [toStop, toTerminate] = [eligible[0]!, eligible[1]!];

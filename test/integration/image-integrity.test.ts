@@ -13,8 +13,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DeregisterImageCommand, EC2Client, RegisterImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import type Docker from 'dockerode';
-import { labUp, SNOWFLAKE_DRIFT } from '../../fixtures/lab/lab.ts';
-import { IMAGES, L, labDir, makePlan, REPO_ROOT } from '../../fixtures/lab/plan.ts';
+import { labUp, SNOWFLAKE_DRIFT } from '../../lab/lab.ts';
+import { REPO_ROOT } from '../../core/paths.ts';
+import { IMAGES, LABELS, labDir, makePlan } from '../../lab/plan.ts';
 import { connectEngine } from '../../probes/docker.ts';
 import { httpGet, sleep, sshBanner } from '../../probes/net.ts';
 import { type AllureResult, label, param, readResults } from '../../reports/verdict.ts';
@@ -121,8 +122,8 @@ before(async () => {
   const config = {
     version: 1,
     targets: [
-      { name: 'cattle', provider: 'docker', service: 'cattle-web', docker: { labels: { [L.fleet]: 'cattle', [L.role]: 'host' } }, ssh: { user: 'audit', identityFile: key, knownHostsFile } },
-      { name: 'snowflake', provider: 'docker', service: 'snowflake-web', docker: { labels: { [L.fleet]: 'snowflake', [L.role]: 'host' } }, ssh: { user: 'root', identityFile: key, knownHostsFile } },
+      { name: 'cattle', provider: 'docker', service: 'cattle-web', docker: { labels: { [LABELS.fleet]: 'cattle', [LABELS.role]: 'host' } }, ssh: { user: 'audit', identityFile: key, knownHostsFile } },
+      { name: 'snowflake', provider: 'docker', service: 'snowflake-web', docker: { labels: { [LABELS.fleet]: 'snowflake', [LABELS.role]: 'host' } }, ssh: { user: 'root', identityFile: key, knownHostsFile } },
       // test-only containers without sshd: only their DL-IMG-001 is asserted
       { name: 'imgtest', provider: 'docker', service: 'cattle-web', docker: { labels: { 'driftless.fleet': TEST_FLEET } } },
     ],

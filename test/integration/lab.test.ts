@@ -9,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import { connectEngine, execIn } from '../../probes/docker.ts';
 import { sleep } from '../../probes/net.ts';
-import { labContainers, readLabState, SNOWFLAKE_DRIFT } from '../../fixtures/lab/lab.ts';
-import { IMAGES, makePlan } from '../../fixtures/lab/plan.ts';
+import { labContainers, readLabState, SNOWFLAKE_DRIFT } from '../../lab/lab.ts';
+import { IMAGES, makePlan } from '../../lab/plan.ts';
 import { driftless } from '../helpers/cli.ts';
 
 const plan = makePlan();

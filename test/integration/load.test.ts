@@ -8,23 +8,25 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { before, test } from 'node:test';
 import type Docker from 'dockerode';
-import { chooseVictims, newSeed, runExperiment, timeToRecovery, verifyReplacements } from '../../probes/chaos.ts';
-import { DockerInventory } from '../../probes/docker-inventory.ts';
+import { runExperiment } from '../../audits/chaos/kill-loop.ts';
+import { timeToRecovery, verifyReplacements } from '../../audits/chaos/replacements.ts';
+import { steadyState } from '../../audits/chaos/steady-state.ts';
+import { chooseVictims } from '../../audits/chaos/victims.ts';
+import { newSeed } from '../../core/seed.ts';
+import { readStateKeys, writeStateKeys } from '../../probes/state-probe.ts';
+import { DockerProvider } from '../../providers/docker/provider.ts';
 import { connectEngine } from '../../probes/docker.ts';
 import {
   checkSustained,
   errorRate,
   loadClock,
   p99,
-  readStateKeys,
   runLoad,
   startLoad,
-  steadyState,
-  writeStateKeys,
-} from '../../probes/load.ts';
+} from '../../probes/http-load.ts';
 import { sleep } from '../../probes/net.ts';
-import { renderTimelineSvg } from '../../probes/timeline-chart.ts';
-import { labUp, type LabUpResult } from '../../fixtures/lab/lab.ts';
+import { renderTimelineSvg } from '../../audits/chaos/timeline-chart.ts';
+import { labUp, type LabUpResult } from '../../lab/lab.ts';
 
 const CATTLE = 'http://127.0.0.1:42000';
 const SNOWFLAKE = 'http://127.0.0.1:42001';
@@ -33,7 +35,7 @@ const OPT_IN = 'driftless.chaos=opt-in';
 let docker: Docker;
 let lab: LabUpResult;
 const fleet = (name: 'cattle' | 'snowflake') =>
-  new DockerInventory({ name, labels: { 'driftless.fleet': name, 'driftless.lab.role': 'host' }, optInLabel: OPT_IN });
+  new DockerProvider({ name, labels: { 'driftless.fleet': name, 'driftless.lab.role': 'host' }, optInLabel: OPT_IN });
 
 before(async () => {
   lab = await labUp();

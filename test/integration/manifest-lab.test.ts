@@ -21,8 +21,8 @@ import {
   TMP_LABEL,
   validateManifest,
 } from '../../probes/manifest.ts';
-import { labUp, SNOWFLAKE_DRIFT } from '../../fixtures/lab/lab.ts';
-import { IMAGES, L } from '../../fixtures/lab/plan.ts';
+import { labUp, SNOWFLAKE_DRIFT } from '../../lab/lab.ts';
+import { IMAGES, LABELS } from '../../lab/plan.ts';
 import { driftless } from '../helpers/cli.ts';
 
 let docker: Docker;
@@ -35,7 +35,7 @@ async function tmpContainers(): Promise<Docker.ContainerInfo[]> {
 
 /** dl-cattle-1 if it is running, else any running cattle host (the supervisor may be replacing it). */
 async function runningCattle(): Promise<string> {
-  const hosts = await docker.listContainers({ filters: { label: [`${L.fleet}=cattle`, `${L.role}=host`], status: ['running'] } });
+  const hosts = await docker.listContainers({ filters: { label: [`${LABELS.fleet}=cattle`, `${LABELS.role}=host`], status: ['running'] } });
   const names = hosts.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, '')).sort();
   assert.ok(names.length > 0, 'no running cattle host in the lab');
   return names.includes('dl-cattle-1') ? 'dl-cattle-1' : names[0]!;

@@ -11,9 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from '@playwright/test';
-import { labUp } from '../../fixtures/lab/lab.ts';
-import { labDir } from '../../fixtures/lab/plan.ts';
-import { REPORTS_DIR } from '../../fixtures/run-context.ts';
+import { labUp } from '../../lab/lab.ts';
+import { labDir } from '../../lab/plan.ts';
+import { reportsDir } from '../../core/paths.ts';
+
+const REPORTS_DIR = reportsDir();
 import { buildReport, SINGLE_FILE_BUDGET_BYTES } from '../../reports/report.ts';
 import { readResults, validateVerdict, type Verdict } from '../../reports/verdict.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';

@@ -1,20 +1,15 @@
 /** Victim choice under the safety rules, replacement verdicts, time to recovery, the timeline SVG. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  ChaosSafetyError,
-  chooseVictims,
-  IneligibleVictimError,
-  mulberry32,
-  newSeed,
-  NoEligibleHostError,
-  runExperiment,
-  timeToRecovery,
-  verifyReplacements,
-} from '../../probes/chaos.ts';
-import type { Host, Inventory } from '../../probes/inventory.ts';
-import type { Bucket } from '../../probes/load.ts';
-import { bucketsJson, renderTimelineSvg } from '../../probes/timeline-chart.ts';
+import { runExperiment } from '../../audits/chaos/kill-loop.ts';
+import { timeToRecovery, verifyReplacements } from '../../audits/chaos/replacements.ts';
+import { ChaosSafetyError, chooseVictims, NoEligibleHostError } from '../../audits/chaos/victims.ts';
+import { IneligibleVictimError } from '../../core/errors.ts';
+import { mulberry32, newSeed } from '../../core/seed.ts';
+import type { Provider } from '../../providers/provider.ts';
+import type { Host } from '../../core/inventory.ts';
+import type { Bucket } from '../../probes/http-load.ts';
+import { bucketsJson, renderTimelineSvg } from '../../audits/chaos/timeline-chart.ts';
 
 const IMG = 'sha256:' + 'a'.repeat(64);
 const OTHER = 'sha256:' + 'b'.repeat(64);
@@ -145,10 +140,11 @@ describe('chooseVictims', () => {
 describe('runExperiment (against a recording inventory)', () => {
   function recorder(desired = 3) {
     const kills: string[] = [];
-    const inv: Inventory = {
+    const inv: Provider = {
       fleet: 'web',
-      provider: 'docker',
+      kind: 'docker',
       list: async () => [],
+      imageFacts: async () => ({ kind: 'none' }),
       desiredCapacity: async () => desired,
       kill: async (h) => void kills.push(h.id),
       waitForCapacity: async () => ({ desired, running: desired, hosts: [], reachedAt: new Date() }),

@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ConfigError, type LoadOptions, loadConfig, validateConfigText } from '../../fixtures/config/load.ts';
-import { REPO_ROOT } from '../../fixtures/lab/plan.ts';
+import { ConfigError, type LoadOptions, loadConfig, validateConfigText } from '../../config/load.ts';
+import { REPO_ROOT } from '../../core/paths.ts';
 
 const DIGEST_A = 'sha256:' + 'a'.repeat(64);
 const DIGEST_B = 'sha256:' + 'b'.repeat(64);

@@ -1,11 +1,11 @@
 /**
  * What moto cannot do: throttle, or reject credentials. aws-sdk-client-mock stands in for AWS
- * here, and only for that. Everything else about Ec2Inventory is tested against moto in
+ * here, and only for that. Everything else about Ec2Provider is tested against moto in
  * test/integration/ec2.test.ts.
  *
  * Note: aws-sdk-client-mock replaces `client.send`, so the SDK's own retry middleware never runs
  * under it (the first test proves it). What is tested here is the explicit throttling wrapper
- * (probes/aws-retry.ts) that Ec2Inventory puts around every call.
+ * (probes/aws-retry.ts) that Ec2Provider puts around every call.
  */
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 
@@ -14,10 +14,10 @@ import { afterEach, describe, test } from 'node:test';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DescribeImagesCommand, DescribeInstancesCommand, EC2Client, EC2ServiceException } from '@aws-sdk/client-ec2';
 import { AutoScalingClient, AutoScalingServiceException, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import type { Ec2Target } from '../../fixtures/config/types.ts';
+import type { Ec2Target } from '../../core/config.ts';
 import { backoffDelay, withThrottleRetry } from '../../probes/aws-retry.ts';
-import { Ec2Inventory } from '../../probes/ec2.ts';
-import { ProviderError, UsageError } from '../../probes/errors.ts';
+import { Ec2Provider } from '../../providers/ec2/provider.ts';
+import { ProviderError, UsageError } from '../../core/errors.ts';
 
 const AK = 'AKIAUNITTESTSECRET01';
 const SK = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYUNITTEST';
@@ -83,7 +83,7 @@ describe('throttling', () => {
       .rejectsOnce(ec2Err('ThrottlingException', 400))
       .resolves(PAGE);
     const { sleeps, policy } = fastRetry();
-    const inv = new Ec2Inventory(TARGET, 'chaos=opt-in', { env: ENV, retry: policy });
+    const inv = new Ec2Provider(TARGET, 'chaos=opt-in', { env: ENV, retry: policy });
     const hosts = await inv.list();
     assert.equal(hosts.length, 1);
     assert.equal(hosts[0]!.instanceId, 'i-0aaa');
@@ -103,14 +103,14 @@ describe('throttling', () => {
       .rejectsOnce(throttled)
       .rejectsOnce(tooMany)
       .resolves({ AutoScalingGroups: [{ AutoScalingGroupName: 'web-asg', DesiredCapacity: 4 } as never] });
-    const inv = new Ec2Inventory(ASG_TARGET, undefined, { env: ENV, retry: fastRetry().policy });
+    const inv = new Ec2Provider(ASG_TARGET, undefined, { env: ENV, retry: fastRetry().policy });
     assert.equal(await inv.desiredCapacity(), 4);
     assert.equal(asgMock.commandCalls(DescribeAutoScalingGroupsCommand).length, 3);
   });
 
   test('retries exhausted → ProviderError naming the target, the throttling and the attempts', async () => {
     ec2Mock.on(DescribeInstancesCommand).rejects(ec2Err('RequestLimitExceeded', 503));
-    const inv = new Ec2Inventory(TARGET, undefined, { env: ENV, retry: fastRetry(4).policy });
+    const inv = new Ec2Provider(TARGET, undefined, { env: ENV, retry: fastRetry(4).policy });
     await assert.rejects(inv.list(), (e: unknown) => {
       assert.ok(e instanceof ProviderError, String(e));
       assert.match(e.message, /throttled DescribeInstances for target "prod-web"/);
@@ -123,14 +123,14 @@ describe('throttling', () => {
 
   test('other errors are not retried', async () => {
     ec2Mock.on(DescribeInstancesCommand).rejects(ec2Err('InvalidParameterValue', 400, 'bad filter'));
-    const inv = new Ec2Inventory(TARGET, undefined, { env: ENV, retry: fastRetry().policy });
+    const inv = new Ec2Provider(TARGET, undefined, { env: ENV, retry: fastRetry().policy });
     await assert.rejects(inv.list(), /DescribeInstances for target "prod-web" .*failed \(InvalidParameterValue\): bad filter/);
     assert.equal(ec2Mock.commandCalls(DescribeInstancesCommand).length, 1);
   });
 
   test('describeAmi retries throttling once, not twice over (no nested wrappers)', async () => {
     ec2Mock.on(DescribeImagesCommand).rejects(ec2Err('RequestLimitExceeded', 503));
-    const inv = new Ec2Inventory(TARGET, undefined, { env: ENV, retry: fastRetry(3).policy });
+    const inv = new Ec2Provider(TARGET, undefined, { env: ENV, retry: fastRetry(3).policy });
     await assert.rejects(inv.describeAmi('ami-1'), /throttled DescribeImages\(ami-1\)/);
     assert.equal(ec2Mock.commandCalls(DescribeImagesCommand).length, 3);
   });
@@ -154,7 +154,7 @@ describe('credentials', () => {
     test(`${code} → a ProviderError that names the target and the fix, and no secret`, async () => {
       // An upstream message that (worst case) echoes the key id must not make it into ours.
       ec2Mock.on(DescribeInstancesCommand).rejects(ec2Err(code, 401, `The security token ${TOKEN} for ${AK} is expired`));
-      const inv = new Ec2Inventory(TARGET, undefined, { env: ENV, retry: fastRetry().policy });
+      const inv = new Ec2Provider(TARGET, undefined, { env: ENV, retry: fastRetry().policy });
       await assert.rejects(inv.list(), (e: unknown) => {
         assert.ok(e instanceof ProviderError, String(e));
         assert.match(e.message, new RegExp(`AWS credentials for target "prod-web" were rejected \\(${code}\\)`));
@@ -175,13 +175,13 @@ describe('credentials', () => {
       new AutoScalingServiceException({ name: 'ExpiredToken', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'expired' }),
     );
     const t: Ec2Target = { ...ASG_TARGET, ec2: { ...ASG_TARGET.ec2, credentials: { profile: 'prod-audit' } } };
-    const inv = new Ec2Inventory(t, undefined, { env: {}, retry: fastRetry().policy });
+    const inv = new Ec2Provider(t, undefined, { env: {}, retry: fastRetry().policy });
     await assert.rejects(inv.desiredCapacity(), /rejected \(ExpiredToken\) during DescribeAutoScalingGroups: refresh them .*aws sso login --profile prod-audit/);
   });
 
   test('other error messages are scrubbed of credential values', async () => {
     ec2Mock.on(DescribeInstancesCommand).rejects(ec2Err('InternalError', 500, `weird echo of ${SK} and ${TOKEN}`));
-    const inv = new Ec2Inventory(TARGET, undefined, { env: ENV, retry: fastRetry().policy });
+    const inv = new Ec2Provider(TARGET, undefined, { env: ENV, retry: fastRetry().policy });
     await assert.rejects(inv.list(), (e: unknown) => {
       assertNoSecrets((e as Error).message);
       assert.match((e as Error).message, /weird echo of \*\*\* and \*\*\*/);
@@ -191,7 +191,7 @@ describe('credentials', () => {
 
   test('an env var named in the config but unset → UsageError naming the variable', () => {
     assert.throws(
-      () => new Ec2Inventory(TARGET, undefined, { env: { DL_UNIT_AK: AK } }),
+      () => new Ec2Provider(TARGET, undefined, { env: { DL_UNIT_AK: AK } }),
       (e: unknown) => {
         assert.ok(e instanceof UsageError);
         assert.match(e.message, /target "prod-web": environment variables DL_UNIT_SK, DL_UNIT_ST \(named in ec2.credentials\) are not set/);
@@ -203,6 +203,6 @@ describe('credentials', () => {
 
   test('only one of the key pair named → UsageError', () => {
     const t: Ec2Target = { ...TARGET, ec2: { ...TARGET.ec2, credentials: { accessKeyIdEnv: 'DL_UNIT_AK' } } };
-    assert.throws(() => new Ec2Inventory(t, undefined, { env: ENV }), /needs both accessKeyIdEnv and secretAccessKeyEnv/);
+    assert.throws(() => new Ec2Provider(t, undefined, { env: ENV }), /needs both accessKeyIdEnv and secretAccessKeyEnv/);
   });
 });

@@ -1,7 +1,10 @@
 /** The pure parts of the image audit: diff classification, manifest comparison, tar reading. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checksFor, classifyChanges, compareManifests, CONTROLS, firstFileOfTar } from '../../fixtures/image-audit.ts';
+import tarStream from 'tar-stream';
+import { classifyChanges, compareManifests } from '../../audits/image/compare.ts';
+import { IMAGE_CONTROLS, imageChecksFor } from '../../audits/image/plan.ts';
+import { firstFileOfTar } from '../../probes/docker.ts';
 import { ENTRY_ERRORS, type Manifest, type ManifestEntry } from '../../probes/manifest.ts';
 
 test('classifyChanges: parents of reported entries, mounts, runtime files and writable paths are not drift', () => {
@@ -68,25 +71,20 @@ test('compareManifests: contents of a directory the host user cannot list are le
   assert.equal(c.comparedExpectedDigest, c.comparedActualDigest);
 });
 
-test('firstFileOfTar reads a plain ustar file and skips a PAX header', () => {
-  const header = (name: string, size: number, type: string) => {
-    const h = Buffer.alloc(512);
-    h.write(name, 0, 'ascii');
-    h.write(size.toString(8).padStart(11, '0') + '\0', 124, 'ascii');
-    h.write(type, 156, 'ascii');
-    return h;
-  };
-  const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
-  const pax = Buffer.from('30 path=etc/motd\n');
-  const body = Buffer.from('hello\n');
-  const tar = Buffer.concat([header('PaxHeader', pax.length, 'x'), pad(pax), header('motd', body.length, '0'), pad(body), Buffer.alloc(1024)]);
-  assert.equal(firstFileOfTar(tar)?.toString(), 'hello\n');
-  assert.equal(firstFileOfTar(Buffer.alloc(1024)), undefined);
+test('firstFileOfTar reads the first regular file and skips directories and PAX headers', async () => {
+  const pack = tarStream.pack();
+  pack.entry({ name: 'etc', type: 'directory' });
+  pack.entry({ name: 'motd', pax: { path: 'etc/motd', comment: 'x'.repeat(200) } }, 'hello\n');
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const b of pack) chunks.push(b as Buffer);
+  assert.equal((await firstFileOfTar(Buffer.concat(chunks)))?.toString(), 'hello\n');
+  assert.equal(await firstFileOfTar(Buffer.alloc(1024)), undefined);
 });
 
-test('checksFor: each provider gets only the checks that apply to it', () => {
-  assert.deepEqual(checksFor('docker', undefined), ['DL-IMG-001', 'DL-IMG-002', 'DL-IMG-003', 'DL-IMG-004', 'DL-IMG-005', 'DL-IMG-006']);
-  assert.deepEqual(checksFor('ec2', { ami: 'ami-1' }), [CONTROLS.declaredImage, CONTROLS.amiAvailable, CONTROLS.launchedAfterDeploy]);
-  assert.deepEqual(checksFor('ec2', { ami: 'ami-1', manifest: '/m.json' }).at(-1), CONTROLS.goldenManifest);
-  assert.deepEqual(checksFor('ssh', {}), []);
+test('imageChecksFor: each provider gets only the checks that apply to it', () => {
+  assert.deepEqual(imageChecksFor('docker', undefined), ['DL-IMG-001', 'DL-IMG-002', 'DL-IMG-003', 'DL-IMG-004', 'DL-IMG-005', 'DL-IMG-006']);
+  assert.deepEqual(imageChecksFor('ec2', { ami: 'ami-1' }), [IMAGE_CONTROLS.declaredImage, IMAGE_CONTROLS.amiAvailable, IMAGE_CONTROLS.launchedAfterDeploy]);
+  assert.deepEqual(imageChecksFor('ec2', { ami: 'ami-1', manifest: '/m.json' }).at(-1), IMAGE_CONTROLS.goldenManifest);
+  assert.deepEqual(imageChecksFor('ssh', {}), []);
 });

@@ -19,7 +19,7 @@ import {
   startLoad,
   targetOf,
   type LiveBucket,
-} from '../../probes/load.ts';
+} from '../../probes/http-load.ts';
 
 const recs = (spec: Array<[number, number, number]>): RequestRecord[] => spec.map(([t, status, latencyMs]) => ({ t, status, latencyMs, lagMs: 0 }));
 

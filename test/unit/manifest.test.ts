@@ -25,7 +25,7 @@ import {
   remoteManifestShellLine,
   validateManifest,
 } from '../../probes/manifest.ts';
-import { REPO_ROOT } from '../../fixtures/lab/plan.ts';
+import { REPO_ROOT } from '../../core/paths.ts';
 
 const PATHS = ['/etc', '/usr/bin'];
 const EXCLUDES = ['/etc/hostname', '/etc/ssh/keys'];

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { findMirror, parseAptSources } from '../../fixtures/lab/mirror.ts';
+import { findMirror, parseAptSources } from '../../lab/mirror.ts';
 
 test('deb822 sources: the stanza carrying the suite itself, not -security', () => {
   const text = `Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\nComponents: main\n\nTypes: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n`;

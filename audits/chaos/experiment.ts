@@ -1,0 +1,126 @@
+/**
+ * One chaos experiment per fleet, once per run: steady state first, state written, load on,
+ * victims killed (seeded, opted-in only, capped, abortable), recovery awaited, replacements and
+ * state verified. The result is plain JSON the chaos suite reads and attaches.
+ */
+import type { Config, Target } from '../../core/config.ts';
+import { errorMessage } from '../../core/errors.ts';
+import type { Host } from '../../core/inventory.ts';
+import { progress } from '../../core/run.ts';
+import { checkSustained, errorRate, loadClock, p99, startLoad, type Bucket } from '../../probes/http-load.ts';
+import { sleep } from '../../probes/net.ts';
+import { readStateKeys, writeStateKeys, type StateProbeResult } from '../../probes/state-probe.ts';
+import { providerFor } from '../../providers/registry.ts';
+import { declaredImage } from '../declared-image.ts';
+import { runExperiment, type ExperimentEvent } from './kill-loop.ts';
+import { timeToRecovery, verifyReplacements, type ReplacementCheck } from './replacements.ts';
+import { steadyState } from './steady-state.ts';
+import { renderTimelineSvg } from './timeline-chart.ts';
+import { chooseVictims } from './victims.ts';
+
+export interface ChaosOutcome {
+  fleet: string;
+  seed: number;
+  dryRun: boolean;
+  /** Why the experiment did not run (no opt-in, unsafe environment, not steady): checks are broken. */
+  notRun?: string;
+  eligible: string[];
+  victims: string[];
+  timeline: ExperimentEvent[];
+  aborted: boolean;
+  recovered: boolean;
+  recoveryError?: string;
+  timeToRecoveryMs?: number;
+  chaosWindow?: { fromMs: number; toMs: number; requests: number; errorRate: number; p99Ms: number };
+  achievedRate?: number;
+  rateProblem?: string;
+  replacements: ReplacementCheck[];
+  state?: StateProbeResult;
+  buckets: Bucket[];
+  svg?: string;
+}
+
+export async function runChaos(target: Target, config: Config, seed: number, runId: string): Promise<ChaosOutcome> {
+  const c = config.chaos;
+  const out: ChaosOutcome = { fleet: target.name, seed, dryRun: c.dryRun, eligible: [], victims: [], timeline: [], aborted: false, recovered: false, replacements: [], buckets: [] };
+  const say = (line: string) => progress('chaos', `${target.name}: ${line}`);
+  if (!target.entrypoint) return { ...out, notRun: `target "${target.name}" has no entrypoint: set targets[].entrypoint to the fleet's load balancer URL` };
+  if (!target.environment || !config.safety.allowedEnvironments.includes(target.environment)) {
+    return { ...out, notRun: `target "${target.name}" is in environment "${target.environment ?? '(none)'}", not one of safety.allowedEnvironments (${config.safety.allowedEnvironments.join(', ')}): chaos refused` };
+  }
+  const inv = await providerFor(target, config);
+  let before: Host[];
+  let victims: Host[];
+  try {
+    before = await inv.list();
+    const choice = chooseVictims({ hosts: before, seed, ...(c.kill.count !== undefined ? { count: c.kill.count } : {}), ...(c.kill.percent !== undefined ? { percent: c.kill.percent } : {}), maxKills: config.safety.maxKills, optIn: config.safety.optInLabel, fleet: target.name });
+    out.eligible = choice.eligible.map((h) => h.id);
+    victims = choice.victims;
+    out.victims = victims.map((h) => h.id);
+    say(`seed ${seed}: ${choice.reason}; victims ${out.victims.join(', ')}${c.dryRun ? ' (DRY RUN: nothing will be killed)' : ''}`);
+  } catch (err) {
+    return { ...out, notRun: errorMessage(err) };
+  }
+
+  say(`steady state: ${c.load.warmupSeconds} s at ${c.load.rate} req/s`);
+  const steady = await steadyState({ url: target.entrypoint, path: c.load.path, warmupMs: c.load.warmupSeconds * 1000, rate: c.load.rate, inventory: inv });
+  if (!steady.ok) return { ...out, notRun: `no steady state before the experiment, so nothing was killed: ${steady.reason}` };
+
+  const written = await writeStateKeys(target.entrypoint, c.stateProbe.keys, `${runId}-${target.name}`, { ...(c.stateProbe.writeRequests ? { writeRequests: c.stateProbe.writeRequests } : {}) });
+  const load = startLoad({ url: target.entrypoint, path: c.load.path, rate: c.load.rate, durationMs: c.load.durationSeconds * 1000 });
+  const healthy: Array<{ t: number; healthy: number }> = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const n = (await inv.list().catch(() => [])).filter((h) => h.state === 'running').length;
+      healthy.push({ t: loadClock(load, new Date()), healthy: n });
+      await sleep(250);
+    }
+  })();
+  await sleep(1000); // a second of load before the first kill, so the chart shows the baseline
+  const exp = await runExperiment({
+    inventory: inv,
+    victims,
+    kind: c.kinds[0] ?? 'sigkill',
+    dryRun: c.dryRun,
+    abortWhen: () => errorRate(load.liveBuckets().slice(-5)) > c.abortErrorRate,
+    abortReason: () => `error rate over the last 0.5 s crossed chaos.abortErrorRate ${c.abortErrorRate}`,
+    recoveryDeadlineMs: c.slo.recoverySeconds * 1000,
+    onEvent: (e) => say(`${e.kind}${e.host ? ` ${e.host}` : ''}: ${e.message}`),
+  });
+  const rec = await load.done;
+  sampling = false;
+  await sampler;
+
+  out.timeline = exp.timeline;
+  out.aborted = exp.aborted;
+  out.recovered = !!exp.capacity;
+  if (exp.recoveryError) out.recoveryError = exp.recoveryError;
+  out.buckets = rec.buckets;
+  out.achievedRate = rec.achievedRate;
+  const sustained = checkSustained(rec);
+  if (!sustained.ok) out.rateProblem = sustained.message!;
+  const kills = exp.killed.map((k) => ({ t: loadClock(rec, k.at), host: k.host.id }));
+  if (kills.length) {
+    const from = kills[0]!.t;
+    const inWindow = rec.records.filter((r) => r.t >= from);
+    out.chaosWindow = { fromMs: from, toMs: rec.elapsedMs, requests: inWindow.length, errorRate: errorRate(rec.buckets, from), p99Ms: p99(rec.records, from) };
+    const ttr = timeToRecovery(from, rec.buckets, exp.capacity ? loadClock(rec, exp.capacity.reachedAt) : undefined);
+    if (ttr !== undefined) out.timeToRecoveryMs = ttr;
+  }
+  const after = await inv.list();
+  const service = before.find((h) => victims.some((v) => v.id === h.id))?.service;
+  const digest = service !== undefined ? declaredImage(config.release.services[service], target.provider) : undefined;
+  out.replacements = exp.killed.length ? verifyReplacements(before, after, exp.killed.map((k) => k.host), digest) : [];
+  out.state = await readStateKeys(target.entrypoint, written.written, { ...(c.stateProbe.readRequests ? { readRequests: c.stateProbe.readRequests } : {}) });
+  out.svg = renderTimelineSvg({
+    title: `${target.name}: ${c.dryRun ? 'dry run' : `${c.kinds[0] ?? 'sigkill'} ${out.victims.join(', ')}`} under ${c.load.rate} req/s`,
+    subtitle: `seed ${seed}; error rate in chaos window ${((out.chaosWindow?.errorRate ?? 0) * 100).toFixed(2)}%; p99 ${out.chaosWindow?.p99Ms ?? '-'} ms`,
+    buckets: rec.buckets,
+    healthy,
+    desired: healthy.length ? Math.max(...healthy.map((h) => h.healthy)) : 0,
+    kills,
+  });
+  say(`done: ${exp.killed.length} killed, recovered ${out.recovered}, ${out.state.missing.length} keys missing, ${out.state.changed.length} changed`);
+  return out;
+}

@@ -1,0 +1,73 @@
+/** Judges one fleet's chaos experiment: the four DL-CHAOS checks. Pure: the outcome in, results out. */
+import { type CheckResult, json, Judgement } from '../../core/check-result.ts';
+import type { Config } from '../../core/config.ts';
+import type { PlannedCheck } from '../../core/plan.ts';
+import type { ChaosOutcome } from './experiment.ts';
+import { CHAOS_CONTROLS as C } from './plan.ts';
+
+export function judgeChaos(checks: PlannedCheck[], outcome: ChaosOutcome, config: Config): CheckResult[] {
+  return checks.map((check) => {
+    const j = new Judgement(check.id);
+    const o = outcome;
+    j.param('seed', String(o.seed));
+    j.attach(json('experiment', { seed: o.seed, dryRun: o.dryRun, eligible: o.eligible, victims: o.victims, timeline: o.timeline, notRun: o.notRun }));
+    if (o.notRun) return j.broken(o.notRun);
+    switch (check.control) {
+      case C.state:
+        return judgeState(j, o);
+      case C.replaced:
+        return judgeReplaced(j, o);
+      case C.recovery:
+        return judgeRecovery(j, o, config);
+      case C.slo:
+        return judgeSlo(j, o, config);
+      default:
+        return j.broken(`the chaos audit has no judgement for ${check.control}`);
+    }
+  });
+}
+
+function judgeState(j: Judgement, o: ChaosOutcome): CheckResult {
+  const s = o.state;
+  if (!s) return j.broken('the state probe did not run');
+  j.attach(json('state probe', { written: s.written.length, missing: s.missing, changed: s.changed, unreadable: s.unreadable, reads: s.reads }));
+  if (s.missing.length || s.changed.length) {
+    return j.fail('state-lost', `state lost — not stateless: ${s.missing.length} of ${s.written.length} keys missing, ${s.changed.length} changed`);
+  }
+  if (s.unreadable.length) return j.broken(`${s.unreadable.length} keys could not be read back: ${s.unreadable[0]!.error}`);
+  return j.pass();
+}
+
+function judgeReplaced(j: Judgement, o: ChaosOutcome): CheckResult {
+  j.attach(json('replacements', o.replacements));
+  if (o.dryRun) return j.skip('dry run: nothing was killed');
+  const bad = o.replacements.filter((r) => r.verdict !== 'replaced');
+  if (bad.length) {
+    const kind = bad.some((b) => b.verdict === 'restarted-in-place') ? 'not-replaced' : 'wrong-image';
+    return j.fail(kind, `victims not replaced by a new instance of the release image: ${bad.map((b) => `${b.host}: ${b.verdict} — ${b.detail}`).join('; ')}`);
+  }
+  if (o.replacements.length !== o.victims.length) {
+    return j.broken(`${o.replacements.length} replacement verdicts for ${o.victims.length} victims: not every victim was judged`);
+  }
+  return j.pass();
+}
+
+function judgeRecovery(j: Judgement, o: ChaosOutcome, config: Config): CheckResult {
+  if (o.dryRun) return j.skip('dry run: nothing was killed');
+  j.attach(json('recovery', { recovered: o.recovered, timeToRecoveryMs: o.timeToRecoveryMs, deadlineSeconds: config.chaos.slo.recoverySeconds, error: o.recoveryError }));
+  if (!o.recovered) return j.fail('slow-recovery', `not back at capacity within ${config.chaos.slo.recoverySeconds} s: ${o.recoveryError}`);
+  return j.pass();
+}
+
+function judgeSlo(j: Judgement, o: ChaosOutcome, config: Config): CheckResult {
+  if (o.svg) j.attach({ name: 'timeline.svg', contentType: 'image/svg+xml', body: o.svg });
+  j.attach(json('buckets.json', { buckets: o.buckets, chaosWindow: o.chaosWindow, achievedRate: o.achievedRate }));
+  if (o.rateProblem) return j.broken(o.rateProblem);
+  if (o.dryRun || !o.chaosWindow) return j.skip('dry run: no chaos window');
+  const w = o.chaosWindow;
+  const slo = config.chaos.slo;
+  if (o.aborted) return j.fail('slo-breach', 'the experiment was aborted: the error rate crossed chaos.abortErrorRate');
+  if (w.errorRate > slo.maxErrorRate) return j.fail('slo-breach', `error rate ${(w.errorRate * 100).toFixed(2)}% > SLO ${(slo.maxErrorRate * 100).toFixed(2)}%`);
+  if (w.p99Ms > slo.p99Ms) return j.fail('slo-breach', `p99 ${w.p99Ms} ms > SLO ${slo.p99Ms} ms`);
+  return j.pass();
+}

@@ -1,0 +1,109 @@
+/**
+ * Runs a suite's audits for a run and leaves one result per planned check in the run directory
+ * (results/<suite>.json), where the suites' tests read them. The CLI calls this while Playwright
+ * starts; a crash of the audit still writes a result for every planned check (broken, with the
+ * error), so no test waits for ever and nothing owed is silently missing.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CheckResult } from '../core/check-result.ts';
+import type { Config, Target } from '../core/config.ts';
+import type { SuiteName } from '../core/controls.ts';
+import { errorMessage } from '../core/errors.ts';
+import type { FleetSnapshot } from '../core/inventory.ts';
+import type { PlannedCheck } from '../core/plan.ts';
+import { progress, type RunContext, suiteResultsFile } from '../core/run.ts';
+import type { Provider } from '../providers/provider.ts';
+import { providerFor } from '../providers/registry.ts';
+import { runChaos } from './chaos/experiment.ts';
+import { judgeChaos } from './chaos/judge.ts';
+import { auditImages } from './image/audit.ts';
+import { judgeImages } from './image/judge.ts';
+import { auditFleets } from './ssh-edits/audit.ts';
+import { judgeSshEdits } from './ssh-edits/judge.ts';
+import { sshTargets } from './ssh-edits/plan.ts';
+
+export interface SuiteResults {
+  runId: string;
+  suite: SuiteName;
+  results: CheckResult[];
+}
+
+function writeResults(run: RunContext, suite: SuiteName, results: CheckResult[]): void {
+  const file = suiteResultsFile(run, suite);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const body: SuiteResults = { runId: run.runId, suite, results };
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(body));
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+async function listedFleets(run: RunContext, keep: (t: Target) => boolean): Promise<Array<{ snapshot: FleetSnapshot; target: Target; provider: Provider }>> {
+  const out = [];
+  for (const snapshot of run.inventory.filter((s) => !s.error)) {
+    const target = run.config.targets.find((t) => t.name === snapshot.target)!;
+    if (keep(target)) out.push({ snapshot, target, provider: await providerFor(target, run.config) });
+  }
+  return out;
+}
+
+const owed = (run: RunContext, suite: SuiteName): PlannedCheck[] => run.plan.checks.filter((c) => c.suite === suite);
+const hosts = (fleets: Array<{ snapshot: FleetSnapshot }>) => fleets.reduce((n, f) => n + f.snapshot.hosts.length, 0);
+
+async function sshEdits(run: RunContext, config: Config): Promise<CheckResult[]> {
+  const fleets = await listedFleets(run, sshTargets);
+  const t0 = Date.now();
+  progress('ssh-edits', `auditing ${hosts(fleets)} hosts over SSH, ${config.policy.ssh.concurrency} at a time (mode ${config.policy.ssh.mode})`);
+  const audits = await auditFleets(fleets, config.policy.ssh, run.runId, (done, all, violations, last) =>
+    progress('ssh-edits', `${done}/${all} hosts done, ${violations} violations so far (last: ${last.host}${last.login.ok ? '' : `, login failed: ${last.login.kind}`}${last.tainted ? ', TAINTED' : ''})`),
+  );
+  progress('ssh-edits', `audit finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return judgeSshEdits(owed(run, 'ssh-edits'), audits, run.inventory);
+}
+
+async function imageIntegrity(run: RunContext, config: Config): Promise<CheckResult[]> {
+  const fleets = await listedFleets(run, () => true);
+  const t0 = Date.now();
+  progress('image-integrity', `auditing the images of ${hosts(fleets)} hosts, ${config.policy.ssh.concurrency} at a time`);
+  const audits = await auditImages(fleets, config, (done, all, last) =>
+    progress('image-integrity', `${done}/${all} hosts done (last: ${last.host}${last.manifest?.result ? `, ${last.manifest.result.driftCount} manifest drifts` : ''})`),
+  );
+  progress('image-integrity', `audit finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return judgeImages(owed(run, 'image-integrity'), audits, run.inventory, config.release.name);
+}
+
+async function chaos(run: RunContext, config: Config): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const checks = owed(run, 'chaos-kill');
+  for (const fleet of [...new Set(checks.map((c) => c.fleet))]) {
+    const target = config.targets.find((t) => t.name === fleet)!;
+    const mine = checks.filter((c) => c.fleet === fleet);
+    try {
+      results.push(...judgeChaos(mine, await runChaos(target, config, run.seed, run.runId), config));
+    } catch (err) {
+      const why = `the chaos experiment on fleet ${fleet} failed: ${errorMessage(err)}`;
+      progress('chaos', why);
+      results.push(...mine.map((c): CheckResult => ({ check: c.id, status: 'broken', message: why, evidence: [] })));
+    }
+  }
+  return results;
+}
+
+const AUDITS: Record<SuiteName, (run: RunContext, config: Config) => Promise<CheckResult[]>> = {
+  'ssh-edits': sshEdits,
+  'image-integrity': imageIntegrity,
+  'chaos-kill': chaos,
+};
+
+/** Audits one suite and writes its results; never throws for what happens on the targets. */
+export async function gatherSuite(run: RunContext, suite: SuiteName): Promise<CheckResult[]> {
+  let results: CheckResult[];
+  try {
+    results = await AUDITS[suite](run, run.config);
+  } catch (err) {
+    const why = `the ${suite} audit failed before it could judge this check: ${errorMessage(err)}`;
+    progress(suite, why);
+    results = owed(run, suite).map((c) => ({ check: c.id, status: 'broken', message: why, evidence: [] }));
+  }
+  writeResults(run, suite, results);
+  return results;
+}

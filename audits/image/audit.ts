@@ -1,0 +1,209 @@
+/**
+ * The image integrity audit of whole fleets, done once per run: for every host, what its
+ * provider says it runs (engine inspect, events and diff; or the AMI), and its golden manifest
+ * compared with what is actually on the host, read OVER SSH (never `docker exec` into an audited
+ * host: that would itself be out-of-band access, and DL-IMG-005 would flag the harness).
+ *
+ * Per host, the engine's event history is read BEFORE anything else touches the host.
+ * Results are JSON-safe facts; audits/image/judge.ts turns them into check results.
+ */
+import fs from 'node:fs';
+import type { Config, ReleaseService, Target } from '../../core/config.ts';
+import { mapLimit } from '../../core/concurrency.ts';
+import { errorMessage } from '../../core/errors.ts';
+import type { FleetSnapshot, SnapshotHost } from '../../core/inventory.ts';
+import { buildManifest, type Manifest, MANIFEST_DEFAULTS, manifestDigest, parseManifestStream, remoteManifestShellLine, shQuote, validateManifest } from '../../probes/manifest.ts';
+import { SshSession } from '../../probes/ssh.ts';
+import type { AmiFacts, ContainerFacts, EventFacts, ImageSource, Provider } from '../../providers/provider.ts';
+import { sshLoginFor } from '../../providers/ssh-login.ts';
+import { classifyChanges, compareManifests, type DiffKind, type ManifestComparison, smallChangedFiles, unifiedDiff } from './compare.ts';
+import { declaredFor } from './plan.ts';
+
+/** At most this many paths are kept per list in the result (the count is always exact). */
+const MAX_LISTED = 500;
+const MANIFEST_TIMEOUT_MS = 180_000;
+
+export interface ManifestAudit extends ManifestComparison {
+  /** Where the golden manifest came from: the release's manifest file, or the declared image. */
+  expectedSource: string;
+  expectedDigest: string;
+  actualDigest: string;
+  login: { user: string; address: string; hostKey: string };
+  command: string;
+  durationMs: number;
+  entries: { expected: number; actual: number };
+  /** Unified diffs of small changed text files (image vs host), where both could be read. */
+  textDiffs: Array<{ path: string; diff: string }>;
+  stderr?: string;
+}
+
+export interface HostImageAudit {
+  host: string;
+  fleet: string;
+  provider: Target['provider'];
+  instanceId: string;
+  service?: string;
+  /** The release's entry for this host's service; undefined: not declared. */
+  declared?: ReleaseService;
+  image: SnapshotHost['image'];
+  launchedAt?: string;
+  container?: ContainerFacts;
+  diff?: {
+    error?: string;
+    drift: Array<{ path: string; kind: DiffKind }>;
+    driftCount: number;
+    ignored: Array<{ path: string; kind: DiffKind; why: string }>;
+    writablePaths: string[];
+  };
+  events?: EventFacts;
+  manifest?: { error?: string; skipped?: string; result?: ManifestAudit };
+  ami?: AmiFacts;
+}
+
+type Golden = Map<string, Promise<Manifest>>;
+
+/** The golden manifest: the release's manifest file, or the declared image's (once per image). */
+async function expectedManifest(declared: ReleaseService | undefined, service: string | undefined, images: ImageSource | undefined, golden: Golden): Promise<{ manifest: Manifest; source: string }> {
+  if (declared?.manifest) {
+    const file = declared.manifest;
+    // read and validated once per audit, not once per host
+    if (!golden.has(`file:${file}`)) {
+      golden.set(
+        `file:${file}`,
+        (async () => {
+          const m = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
+          const v = validateManifest(m);
+          if (!v.ok) throw new Error(`the release's manifest file ${file} is not a valid manifest: ${v.errors.slice(0, 3).join('; ')}`);
+          return m;
+        })(),
+      );
+    }
+    return { manifest: await golden.get(`file:${file}`)!, source: `file:${file}` };
+  }
+  if (!declared?.digest) throw new Error(`the release declares no image digest and no manifest for service ${service ?? '(none)'}: no golden manifest to compare with`);
+  if (!images) throw new Error(`the release names no manifest file for service ${service ?? '(none)'}, and this provider cannot read image ${declared.digest}`);
+  const digest = declared.digest;
+  if (!golden.has(digest)) golden.set(digest, images.manifest(digest, MANIFEST_DEFAULTS.paths, MANIFEST_DEFAULTS.excludes));
+  return { manifest: await golden.get(digest)!, source: `image:${digest}` };
+}
+
+async function manifestOverSsh(host: SnapshotHost, target: Target, expected: Manifest, imageFile?: (file: string) => Promise<Buffer | undefined>): Promise<Omit<ManifestAudit, 'expectedSource'>> {
+  const st = sshLoginFor(host, target);
+  if ('error' in st) throw new Error(st.error);
+  const session = await SshSession.connect(st);
+  try {
+    const r = await session.exec(remoteManifestShellLine(expected.paths, expected.excludes), MANIFEST_TIMEOUT_MS);
+    let entries;
+    try {
+      entries = parseManifestStream(r.stdout);
+    } catch (err) {
+      throw new Error(`${errorMessage(err)} (exit ${r.exitCode}${r.stderr.trim() ? `; stderr: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''})`);
+    }
+    const actual = buildManifest(entries, { root: `ssh:${st.user}@${st.host}:${st.port}`, paths: expected.paths, excludes: expected.excludes });
+    const cmp = compareManifests(expected, actual);
+    const textDiffs: ManifestAudit['textDiffs'] = [];
+    if (imageFile) {
+      for (const c of smallChangedFiles(cmp.changed)) {
+        try {
+          const want = await imageFile(c.path);
+          const got = await session.exec(`cat -- ${shQuote(c.path)}`);
+          if (!want || got.exitCode !== 0) continue;
+          const diff = unifiedDiff(c.path, host.id, want, got.stdout);
+          if (diff) textDiffs.push({ path: c.path, diff });
+        } catch {
+          // optional evidence: the drift itself is already recorded
+        }
+      }
+    }
+    return {
+      expectedDigest: manifestDigest(expected),
+      actualDigest: manifestDigest(actual),
+      login: { user: st.user, address: `${st.host}:${st.port}`, hostKey: session.hostKey },
+      command: 'sh -c <remoteManifestCommand(paths, excludes)>',
+      durationMs: r.durationMs,
+      entries: { expected: expected.entries.length, actual: actual.entries.length },
+      ...cmp,
+      added: cmp.added.slice(0, MAX_LISTED),
+      removed: cmp.removed.slice(0, MAX_LISTED),
+      changed: cmp.changed.slice(0, MAX_LISTED),
+      couldNotRead: cmp.couldNotRead.slice(0, MAX_LISTED),
+      textDiffs,
+      ...(r.stderr.trim() ? { stderr: r.stderr.slice(-2000) } : {}),
+    };
+  } finally {
+    session.close();
+  }
+}
+
+async function auditManifest(host: SnapshotHost, target: Target, images: ImageSource | undefined, golden: Golden, res: HostImageAudit): Promise<void> {
+  try {
+    const { manifest, source } = await expectedManifest(res.declared, res.service, images, golden);
+    const reader = source.startsWith('image:') && images ? images.files(source.slice('image:'.length)) : undefined;
+    try {
+      res.manifest = { result: { expectedSource: source, ...(await manifestOverSsh(host, target, manifest, reader?.read)) } };
+    } finally {
+      await reader?.close();
+    }
+  } catch (err) {
+    res.manifest = { error: errorMessage(err) };
+  }
+}
+
+async function auditHost(host: SnapshotHost, target: Target, provider: Provider, config: Config, golden: Golden, res: HostImageAudit): Promise<void> {
+  // 1. what the provider says (inspect, events, diff; or the AMI), 2. the manifest over SSH
+  const facts = await provider.imageFacts(host);
+  if (facts.kind === 'docker') {
+    res.container = facts.container;
+    if (facts.container.error) {
+      const msg = facts.container.error;
+      res.diff = { error: msg, drift: [], driftCount: 0, ignored: [], writablePaths: [] };
+      res.events = { error: msg, since: '', until: '', complete: false, starts: [], execs: [] };
+      res.manifest = { error: msg };
+      return;
+    }
+    if (facts.events) res.events = facts.events;
+    const writablePaths = config.policy.ssh.writablePaths.filter((p) => p.startsWith('/'));
+    if (!facts.changes || facts.changes.error) {
+      res.diff = { error: facts.changes?.error ?? `no filesystem diff of ${host.id} was taken`, drift: [], driftCount: 0, ignored: [], writablePaths };
+    } else {
+      const c = classifyChanges(facts.changes.list, { writablePaths, mounts: facts.container.mounts ?? [] });
+      res.diff = { drift: c.drift.slice(0, MAX_LISTED), driftCount: c.drift.length, ignored: c.ignored.slice(0, MAX_LISTED), writablePaths };
+    }
+    await auditManifest(host, target, provider.images, golden, res);
+  } else {
+    if (facts.kind === 'ec2') res.ami = facts.ami;
+    if (res.declared?.manifest) await auditManifest(host, target, provider.images, golden, res);
+  }
+}
+
+export async function auditImages(
+  fleets: Array<{ snapshot: FleetSnapshot; target: Target; provider: Provider }>,
+  config: Config,
+  onProgress: (done: number, total: number, last: HostImageAudit) => void = () => {},
+): Promise<HostImageAudit[]> {
+  const golden: Golden = new Map();
+  const work = fleets.flatMap(({ snapshot, target, provider }) => snapshot.hosts.map((host) => ({ host, target, provider })));
+  let done = 0;
+  return mapLimit(work, config.policy.ssh.concurrency, async ({ host, target, provider }) => {
+    const service = host.service ?? target.service;
+    const declared = declaredFor(config, service);
+    const res: HostImageAudit = {
+      host: host.id,
+      fleet: target.name,
+      provider: target.provider,
+      instanceId: host.instanceId,
+      ...(service !== undefined ? { service } : {}),
+      ...(declared ? { declared } : {}),
+      image: host.image,
+      ...(host.launchedAt ? { launchedAt: host.launchedAt } : {}),
+    };
+    try {
+      await auditHost(host, target, provider, config, golden, res);
+    } catch (err) {
+      res.manifest ??= { error: errorMessage(err) };
+    }
+    done++;
+    onProgress(done, work.length, res);
+    return res;
+  });
+}

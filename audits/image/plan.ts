@@ -1,0 +1,73 @@
+/** The checks the image-integrity suite owes per host, by provider kind and what the release declares. */
+import type { Config, ReleaseService } from '../../core/config.ts';
+import type { ControlId } from '../../core/controls.ts';
+import type { FleetSnapshot, ProviderKind } from '../../core/inventory.ts';
+import { checkId, type NotApplicable, type PlannedCheck } from '../../core/plan.ts';
+
+const suite = 'image-integrity' as const;
+
+export const IMAGE_CONTROLS = {
+  declaredImage: 'DL-IMG-001',
+  noFilesystemDrift: 'DL-IMG-002',
+  readOnlyRoot: 'DL-IMG-003',
+  replacedNotRestarted: 'DL-IMG-004',
+  noOutOfBandAccess: 'DL-IMG-005',
+  goldenManifest: 'DL-IMG-006',
+  amiAvailable: 'DL-IMG-007',
+  launchedAfterDeploy: 'DL-IMG-008',
+} as const satisfies Record<string, ControlId>;
+
+const C = IMAGE_CONTROLS;
+
+/** Test title and story of each check, in the order the suite lists them. */
+const CHECKS: Array<{ control: ControlId; title: string; story: string; severity?: 'blocker' }> = [
+  { control: C.declaredImage, title: 'runs the image the release declares', story: 'declared image', severity: 'blocker' },
+  { control: C.noFilesystemDrift, title: 'no filesystem drift from the image', story: 'no filesystem drift' },
+  { control: C.readOnlyRoot, title: 'root filesystem is read-only', story: 'read-only root' },
+  { control: C.replacedNotRestarted, title: 'replaced, not restarted in place', story: 'replaced, not restarted' },
+  { control: C.noOutOfBandAccess, title: 'no out-of-band access (docker exec)', story: 'no out-of-band access' },
+  { control: C.goldenManifest, title: 'files match the golden manifest (over SSH)', story: 'golden manifest' },
+  { control: C.amiAvailable, title: 'AMI exists and is available', story: 'AMI available' },
+  { control: C.launchedAfterDeploy, title: 'launched after the release was deployed', story: 'replaced on deploy' },
+];
+
+/** Which image checks a host of this provider kind gets. */
+export function imageChecksFor(provider: ProviderKind, declared: ReleaseService | undefined): ControlId[] {
+  if (provider === 'docker') return [C.declaredImage, C.noFilesystemDrift, C.readOnlyRoot, C.replacedNotRestarted, C.noOutOfBandAccess, C.goldenManifest];
+  if (provider === 'ec2') return [C.declaredImage, C.amiAvailable, C.launchedAfterDeploy, ...(declared?.manifest ? [C.goldenManifest] : [])];
+  return declared?.manifest ? [C.goldenManifest] : [];
+}
+
+export function declaredFor(config: Config, service: string | undefined): ReleaseService | undefined {
+  return service !== undefined ? config.release.services[service] : undefined;
+}
+
+export function planImages(config: Config, inventory: FleetSnapshot[]): { checks: PlannedCheck[]; notApplicable: NotApplicable[] } {
+  const checks: PlannedCheck[] = [];
+  const notApplicable: NotApplicable[] = [];
+  for (const snap of inventory) {
+    const target = config.targets.find((t) => t.name === snap.target)!;
+    if (snap.error) {
+      checks.push({ id: checkId(snap.target, undefined, C.declaredImage, 'inventory'), control: C.declaredImage, suite, fleet: snap.target, item: 'inventory', title: `${C.declaredImage} hosts of fleet ${snap.target} can be listed`, story: 'inventory' });
+      continue;
+    }
+    for (const host of snap.hosts) {
+      const service = host.service ?? target.service;
+      const owed = new Set(imageChecksFor(snap.provider, declaredFor(config, service)));
+      for (const c of CHECKS) {
+        if (!owed.has(c.control)) continue;
+        checks.push({
+          id: checkId(snap.target, host.id, c.control),
+          control: c.control,
+          suite,
+          fleet: snap.target,
+          host: host.id,
+          title: `${c.control} ${c.title}`,
+          story: c.story,
+          ...(c.severity ? { severity: c.severity } : {}),
+        });
+      }
+    }
+  }
+  return { checks, notApplicable };
+}

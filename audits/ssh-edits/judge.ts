@@ -1,0 +1,74 @@
+/**
+ * Judges the SSH edit audit: one result per planned check. Pure: facts in, results out.
+ * A login that failed, an edit that did not run, an outcome that could not be read: broken,
+ * never passed.
+ */
+import { type CheckResult, json, Judgement } from '../../core/check-result.ts';
+import type { FleetSnapshot } from '../../core/inventory.ts';
+import type { PlannedCheck } from '../../core/plan.ts';
+import { CONTROLS } from '../../probes/edits.ts';
+import type { HostAudit } from './audit.ts';
+
+const TAINTED = 'TAINTED: changed in place during the audit: replace it';
+
+export function judgeSshEdits(checks: PlannedCheck[], audits: HostAudit[], inventory: FleetSnapshot[]): CheckResult[] {
+  const byHost = new Map(audits.map((a) => [`${a.fleet}/${a.host}`, a]));
+  return checks.map((check) => {
+    const j = new Judgement(check.id);
+    if (check.item === 'inventory') {
+      const snap = inventory.find((s) => s.target === check.fleet);
+      return j.broken(`could not list the hosts of fleet ${check.fleet}: ${snap?.error ?? 'unknown error'}`);
+    }
+    const a = byHost.get(`${check.fleet}/${check.host}`);
+    if (!a) return j.broken(`no SSH audit result for ${check.host} in fleet ${check.fleet}: the audit did not reach it`);
+    if (check.control === CONTROLS.login) return judgeLogin(j, a);
+    if (check.control === CONTROLS.sweep) return judgeSweep(j, a);
+    return judgeEdit(j, a, check.item!);
+  });
+}
+
+function judgeLogin(j: Judgement, a: HostAudit): CheckResult {
+  j.attach(json('login', a.login));
+  if (!a.login.ok && a.login.kind !== 'auth-denied' && a.login.kind !== 'closed') return j.broken(a.login.message ?? 'login failed for an unknown reason');
+  if (a.login.ok) return j.fail('mutable-host', `ALLOWED: ${a.host} accepted a login as ${a.login.user} (uid ${a.login.uid}): any login is a violation under policy "forbidden"`);
+  return j.pass();
+}
+
+function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
+  if (!a.login.ok) {
+    j.attach(json('login', a.login));
+    return j.broken(`could not log in to ${a.host}, so this edit could not be tried: ${a.login.message}`);
+  }
+  const r = a.edits.find((e) => e.edit.id === item);
+  if (!r) return j.broken(`${a.host}: the audit stopped before this edit: ${a.error ?? 'no result'}`);
+  j.attach(
+    json('evidence', {
+      host: a.host,
+      address: a.address,
+      user: a.login.user,
+      outcome: r.outcome,
+      reason: r.reason,
+      errno: r.errno,
+      command: r.evidence.command,
+      exitCode: r.evidence.exitCode,
+      stdout: r.evidence.stdout,
+      stderr: r.evidence.stderr,
+      durationMs: r.evidence.durationMs,
+      tainted: r.tainted,
+      reverted: r.reverted,
+    }),
+  );
+  if (r.tainted) j.taint();
+  if (r.outcome === 'NOT_APPLICABLE') return j.skip(`${item}: ${r.reason}`);
+  if (r.outcome === 'UNKNOWN') return j.broken(`${a.host}: ${r.reason}`);
+  if (r.outcome === 'ALLOWED') return j.fail('mutable-host', `ALLOWED on ${a.host}: ${r.reason}${r.tainted ? ` — ${TAINTED}` : ''}`);
+  return j.pass();
+}
+
+function judgeSweep(j: Judgement, a: HostAudit): CheckResult {
+  if (!a.login.ok) return j.broken(`could not log in to ${a.host} to sweep: ${a.login.message}`);
+  if (!a.sweep || a.sweep.error) return j.broken(`${a.host}: the sweep did not finish: ${a.sweep?.error ?? a.error}`);
+  j.attach(json('sweep', { remaining: a.sweep.remaining, command: a.sweep.evidence.command, stderr: a.sweep.evidence.stderr, tainted: a.tainted }));
+  if (a.sweep.remaining.length) return j.fail('canary-left', `canaries of this run left on ${a.host}: ${a.sweep.remaining.join(', ')}`);
+  return j.pass();
+}

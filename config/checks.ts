@@ -1,0 +1,124 @@
+/**
+ * What the schema cannot see: files that must exist, environment variables that must be set,
+ * names that must be unique or must refer to something. Messages name variables, never values.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Ec2Target, Release, SshAuth, Target } from '../core/config.ts';
+import type { Ctx } from './context.ts';
+import { problem } from './errors.ts';
+import { resolveLocal, unreadableFile } from './paths.ts';
+
+const isSet = (env: NodeJS.ProcessEnv, name: string) => (env[name] ?? '') !== '';
+
+/** Where the AWS SDK's default chain would find credentials, without asking any server. */
+export const AWS_CREDENTIAL_ENV = [
+  'AWS_ACCESS_KEY_ID',
+  'AWS_PROFILE',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+] as const;
+
+export function awsCredentialsAvailable(env: NodeJS.ProcessEnv, home: string): boolean {
+  if (AWS_CREDENTIAL_ENV.some((n) => isSet(env, n))) return true;
+  const file = env.AWS_SHARED_CREDENTIALS_FILE || path.join(home, '.aws', 'credentials');
+  return fs.existsSync(file);
+}
+
+/** Checks an ssh block and returns it with its files made absolute. */
+function checkSsh(ssh: SshAuth, at: string, ctx: Ctx): SshAuth {
+  const out: SshAuth = { ...ssh };
+  const files = [
+    ['identityFile', 'identity file'],
+    ['knownHostsFile', 'known_hosts file'],
+  ] as const;
+  for (const [key, what] of files) {
+    const written = ssh[key];
+    if (!written) continue;
+    const abs = resolveLocal(written, ctx.baseDir, ctx.home);
+    const why = unreadableFile(what, written, abs);
+    if (why) ctx.problems.push(problem(ctx.display, `${at}/${key}`, why));
+    out[key] = abs;
+  }
+  if (ssh.passphraseEnv && !isSet(ctx.env, ssh.passphraseEnv)) {
+    ctx.problems.push(
+      problem(ctx.display, `${at}/passphraseEnv`,
+        `environment variable ${ssh.passphraseEnv} is not set: export it with the key's passphrase, or remove passphraseEnv if the key has none`),
+    );
+  }
+  if (ssh.agent && !ssh.identityFile && !isSet(ctx.env, 'SSH_AUTH_SOCK')) {
+    ctx.problems.push(
+      problem(ctx.display, `${at}/agent`, 'SSH_AUTH_SOCK is not set: start an agent (eval "$(ssh-agent)"; ssh-add <key>), or set identityFile'),
+    );
+  }
+  return out;
+}
+
+function checkEc2(t: Ec2Target, at: string, ctx: Ctx): void {
+  const creds = t.ec2.credentials;
+  if (!creds) {
+    if (!awsCredentialsAvailable(ctx.env, ctx.home)) {
+      ctx.problems.push(
+        problem(ctx.display, `${at}/ec2/credentials`,
+          'no AWS credentials available: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or name env vars in credentials'),
+      );
+    }
+    return;
+  }
+  for (const key of ['accessKeyIdEnv', 'secretAccessKeyEnv', 'sessionTokenEnv'] as const) {
+    const name = creds[key];
+    if (name && !isSet(ctx.env, name)) {
+      ctx.problems.push(problem(ctx.display, `${at}/ec2/credentials/${key}`, `environment variable ${name} is not set`));
+    }
+  }
+}
+
+/** Checks every target and returns them with local paths absolute. */
+export function checkTargets(targets: Target[], ctx: Ctx): Target[] {
+  const firstByName = new Map<string, number>();
+  return targets.map((t, i) => {
+    const at = `/targets/${i}`;
+    const first = firstByName.get(t.name);
+    if (first === undefined) firstByName.set(t.name, i);
+    else {
+      ctx.problems.push(
+        problem(ctx.display, `${at}/name`, `duplicate target name "${t.name}" (also /targets/${first}/name): target names must be unique`),
+      );
+    }
+    const out = { ...t } as Target;
+    if (t.ssh) out.ssh = checkSsh(t.ssh, `${at}/ssh`, ctx);
+    if (out.provider === 'docker' && out.docker.socketPath) {
+      out.docker = { ...out.docker, socketPath: resolveLocal(out.docker.socketPath, ctx.baseDir, ctx.home) };
+    }
+    if (t.provider === 'ec2') checkEc2(t, at, ctx);
+    if (t.provider === 'ssh') {
+      const seen = new Map<string, number>();
+      t.hosts.forEach((h, j) => {
+        const prev = seen.get(h.id);
+        if (prev === undefined) seen.set(h.id, j);
+        else {
+          ctx.problems.push(
+            problem(ctx.display, `${at}/hosts/${j}/id`, `duplicate host id "${h.id}" (also ${at}/hosts/${prev}/id): host ids must be unique`),
+          );
+        }
+      });
+    }
+    return out;
+  });
+}
+
+/** Every service a target or static host names must be in the (merged) release. */
+export function checkServices(targets: Target[], release: Release, ctx: Ctx): void {
+  const known = Object.keys(release.services);
+  const listed = known.length ? known.join(', ') : 'none';
+  const check = (service: string | undefined, at: string) => {
+    if (service !== undefined && !Object.hasOwn(release.services, service)) {
+      ctx.problems.push(problem(ctx.display, at, `service "${service}" is not in the release (release services: ${listed})`));
+    }
+  };
+  targets.forEach((t, i) => {
+    check(t.service, `/targets/${i}/service`);
+    if (t.provider === 'ssh') t.hosts.forEach((h, j) => check(h.service, `/targets/${i}/hosts/${j}/service`));
+  });
+}

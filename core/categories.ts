@@ -1,0 +1,48 @@
+/**
+ * What a failed or broken check means to an auditor: the categories of the report, in the order
+ * they should be read, and the violation kinds a judgement may record, each filed under one.
+ */
+
+export const CATEGORIES = [
+  { name: 'Mutable host', description: 'The host can be changed in place: a forbidden edit got through, or nothing stops one.' },
+  { name: 'Drift', description: 'The filesystem differs from the image the host was started from.' },
+  { name: 'Wrong image', description: 'The host runs an image (digest, AMI) the release does not declare for it.' },
+  { name: 'State lost', description: 'Data written before an instance died was gone or changed after: the fleet is not stateless.' },
+  { name: 'Not replaced', description: 'A dead or released instance was restarted or patched in place, not replaced by a new one.' },
+  { name: 'Slow recovery', description: 'The fleet was not back at its desired capacity by the deadline.' },
+  { name: 'SLO breach', description: 'Errors or latency while instances died exceeded the SLO.' },
+  { name: 'Out-of-band access', description: 'Someone entered a host outside the deploy path (docker exec).' },
+  { name: 'Other violation', description: 'A failed check whose judgement named no kind: read its message.' },
+  { name: 'Probe error', description: 'The harness could not tell (login failed, host unreachable, unreadable result): this host is NOT proven compliant.' },
+] as const;
+
+export type Category = (typeof CATEGORIES)[number]['name'];
+export const CATEGORY_NAMES: readonly Category[] = CATEGORIES.map((c) => c.name);
+export const PROBE_ERROR: Category = 'Probe error';
+export const OTHER_VIOLATION: Category = 'Other violation';
+
+/** Every kind of violation a judgement can record, and the category it is filed under. */
+export const VIOLATION_CATEGORY = {
+  'mutable-host': 'Mutable host',
+  tainted: 'Mutable host',
+  'writable-root': 'Mutable host',
+  'canary-left': 'Mutable host',
+  'out-of-band-access': 'Out-of-band access',
+  'filesystem-drift': 'Drift',
+  'manifest-drift': 'Drift',
+  'wrong-image': 'Wrong image',
+  'undeclared-image': 'Wrong image',
+  'ami-unavailable': 'Wrong image',
+  'state-lost': 'State lost',
+  'restarted-in-place': 'Not replaced',
+  'not-replaced': 'Not replaced',
+  'not-replaced-on-deploy': 'Not replaced',
+  'slow-recovery': 'Slow recovery',
+  'slo-breach': 'SLO breach',
+} as const satisfies Record<string, Category>;
+
+export type ViolationKind = keyof typeof VIOLATION_CATEGORY;
+
+export function isViolationKind(s: string): s is ViolationKind {
+  return Object.hasOwn(VIOLATION_CATEGORY, s);
+}

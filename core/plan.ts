@@ -1,0 +1,50 @@
+/**
+ * The run plan: every check a run owes, computed before any probing (audits/plan.ts), and every
+ * control that does not apply, with the reason. The plan is the contract: a check the plan owes
+ * and no result answers is never a pass.
+ */
+import { createHash } from 'node:crypto';
+import type { ControlId, SuiteName } from './controls.ts';
+
+export interface PlannedCheck {
+  /** Unique within the plan: fleet/host/control[:item]. */
+  id: string;
+  control: ControlId;
+  suite: SuiteName;
+  fleet: string;
+  /** Absent for a fleet-wide check. */
+  host?: string;
+  /** Which of several checks of one control on one host (e.g. the edit "canary:/etc"). */
+  item?: string;
+  /** The test's title in the report. */
+  title: string;
+  /** Allure story: what is tried, in a few words. */
+  story: string;
+  severity?: 'blocker' | 'critical' | 'normal' | 'minor';
+}
+
+export interface NotApplicable {
+  fleet: string;
+  host?: string;
+  suite: SuiteName;
+  /** Absent: the whole suite does not apply to the fleet. */
+  control?: ControlId;
+  reason: string;
+}
+
+export interface RunPlan {
+  suites: SuiteName[];
+  checks: PlannedCheck[];
+  notApplicable: NotApplicable[];
+}
+
+export function checkId(fleet: string, host: string | undefined, control: string, item?: string): string {
+  return `${fleet}/${host ?? '-'}/${control}${item ? `:${item}` : ''}`;
+}
+
+/** A digest of what the plan owes (ids only): shards of one run must agree on it. */
+export function planHash(plan: RunPlan): string {
+  const h = createHash('sha256');
+  for (const id of plan.checks.map((c) => c.id).sort()) h.update(id).update('\n');
+  return `sha256:${h.digest('hex')}`;
+}

@@ -1,0 +1,61 @@
+/**
+ * SSH material for the lab, generated at run time into the lab's state directory (never committed):
+ * the harness's login key pair, and one host key per host slot, recorded in known_hosts form
+ * and as fingerprints so the harness can pin them.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { LabError } from '../core/errors.ts';
+import { fingerprintOfPublicKey } from '../probes/hostkey.ts';
+import type { LabPlan } from './plan.ts';
+
+export function keygen(file: string, comment: string): void {
+  if (fs.existsSync(file)) return;
+  try {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { stdio: 'pipe' });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new LabError(
+      e.code === 'ENOENT'
+        ? 'ssh-keygen is not installed: install openssh-client (Debian: apt-get install -y openssh-client)'
+        : `ssh-keygen failed for ${file}: ${String((err as { stderr?: Buffer }).stderr ?? e.message)}`,
+    );
+  }
+}
+
+export interface LabKeys {
+  identityFile: string;
+  knownHostsFile: string;
+  fingerprints: Record<string, string>;
+}
+
+export function labKeyPaths(plan: LabPlan) {
+  return {
+    identityFile: path.join(plan.dir, 'id_ed25519'),
+    authorizedKeys: path.join(plan.dir, 'authorized_keys'),
+    knownHostsFile: path.join(plan.dir, 'known_hosts'),
+    hostKeyDir: (name: string) => path.join(plan.dir, 'hostkeys', name),
+  };
+}
+
+export function ensureKeys(plan: LabPlan): LabKeys {
+  const p = labKeyPaths(plan);
+  fs.mkdirSync(plan.dir, { recursive: true, mode: 0o700 });
+  keygen(p.identityFile, 'driftless-lab-auditor');
+  fs.writeFileSync(p.authorizedKeys, fs.readFileSync(p.identityFile + '.pub'), { mode: 0o644 });
+  fs.chmodSync(p.authorizedKeys, 0o644);
+  const known: string[] = [];
+  const fingerprints: Record<string, string> = {};
+  for (const h of plan.hosts) {
+    const dir = p.hostKeyDir(h.name);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    keygen(path.join(dir, 'ssh_host_ed25519_key'), `${h.name}-hostkey`);
+    const pub = fs.readFileSync(path.join(dir, 'ssh_host_ed25519_key.pub'), 'utf8').trim();
+    const [type, blob] = pub.split(/\s+/);
+    known.push(`[127.0.0.1]:${h.sshPort} ${type} ${blob}`);
+    fingerprints[h.name] = fingerprintOfPublicKey(pub);
+  }
+  fs.writeFileSync(p.knownHostsFile, known.join('\n') + '\n');
+  return { identityFile: p.identityFile, knownHostsFile: p.knownHostsFile, fingerprints };
+}

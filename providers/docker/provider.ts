@@ -1,0 +1,191 @@
+/**
+ * A fleet of containers on a Docker engine, selected by labels.
+ *
+ * Conventions read from container labels (the lab sets them; so can any compose/stack file):
+ *   driftless.port.ssh      the host port sshd listens on (host networking)
+ *   driftless.ssh.host      the address to reach it (default 127.0.0.1)
+ *   driftless.service       the release service the container runs
+ *   driftless.fleet.desired the fleet's desired capacity
+ */
+import type { DockerTarget } from '../../core/config.ts';
+import { CapacityTimeoutError, ProviderError, errorMessage } from '../../core/errors.ts';
+import { type CapacityReport, type Host, type KillKind, matchesOptIn, type SnapshotHost, type WaitOptions } from '../../core/inventory.ts';
+import {
+  connectEngine,
+  containerChanges,
+  containerEvents,
+  containersWithLabels,
+  type Engine,
+  type EngineTarget,
+  imageFileReader,
+  inspectContainer,
+  killContainer,
+  repoDigestsOf,
+} from '../../probes/docker.ts';
+import { manifestOfImage } from '../../probes/manifest.ts';
+import { sleep } from '../../probes/net.ts';
+import type { EventFacts, ImageFacts, ImageSource, Provider } from '../provider.ts';
+
+export interface DockerFleet {
+  name: string;
+  engine?: EngineTarget;
+  labels: Record<string, string>;
+  service?: string;
+  /** "key=value": containers carrying it may be chosen as chaos victims. */
+  optInLabel?: string;
+}
+
+export function dockerFleetOf(target: DockerTarget, optInLabel: string | undefined): DockerFleet {
+  const d = target.docker;
+  return {
+    name: target.name,
+    engine: { ...(d.socketPath ? { socketPath: d.socketPath } : {}), ...(d.host ? { host: d.host, port: d.port ?? 2375 } : {}) },
+    labels: d.labels,
+    ...(target.service ? { service: target.service } : {}),
+    ...(optInLabel ? { optInLabel } : {}),
+  };
+}
+
+/** The largest desired capacity any member declares; without a label, however many exist. */
+function desiredOf(hosts: Host[]): number {
+  const declared = hosts.map((h) => Number(h.labels['driftless.fleet.desired'])).filter((n) => Number.isInteger(n) && n > 0);
+  return declared.length ? Math.max(...declared) : hosts.length;
+}
+
+export class DockerProvider implements Provider {
+  readonly kind = 'docker' as const;
+  readonly fleet: string;
+  private docker?: Engine;
+  private digests = new Map<string, Promise<string[]>>();
+
+  constructor(
+    private readonly spec: DockerFleet,
+    docker?: Engine,
+  ) {
+    this.fleet = spec.name;
+    this.docker = docker;
+  }
+
+  async engine(): Promise<Engine> {
+    this.docker ??= await connectEngine(this.spec.engine);
+    return this.docker;
+  }
+
+  private repoDigests(docker: Engine, imageId: string): Promise<string[]> {
+    if (!this.digests.has(imageId)) this.digests.set(imageId, repoDigestsOf(docker, imageId));
+    return this.digests.get(imageId)!;
+  }
+
+  async list(): Promise<Host[]> {
+    const docker = await this.engine();
+    let rows: Awaited<ReturnType<typeof containersWithLabels>>;
+    try {
+      rows = await containersWithLabels(docker, this.spec.labels);
+    } catch (err) {
+      throw new ProviderError(`listing containers of fleet "${this.fleet}" failed: ${errorMessage(err)}`, { cause: err });
+    }
+    const hosts = await Promise.all(
+      rows.map(async (c): Promise<Host | undefined> => {
+        const info = await inspectContainer(docker, c.Id).catch(() => undefined);
+        if (!info) return undefined; // removed between list and inspect (a replacement in flight)
+        const labels = info.Config.Labels ?? {};
+        const sshPort = Number(labels['driftless.port.ssh']);
+        const service = labels['driftless.service'] ?? this.spec.service;
+        return {
+          id: info.Name.replace(/^\//, ''),
+          instanceId: info.Id,
+          fleet: this.fleet,
+          provider: 'docker',
+          ...(service !== undefined ? { service } : {}),
+          ...(Number.isInteger(sshPort) && sshPort > 0 ? { ssh: { host: labels['driftless.ssh.host'] ?? '127.0.0.1', port: sshPort } } : {}),
+          image: { id: info.Image, ref: info.Config.Image, repoDigests: await this.repoDigests(docker, info.Image) },
+          launchedAt: new Date(info.State.StartedAt),
+          labels,
+          chaosEligible: matchesOptIn(labels, this.spec.optInLabel),
+          state: info.State.Status,
+        };
+      }),
+    );
+    return hosts.filter((h): h is Host => h !== undefined).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async desiredCapacity(): Promise<number> {
+    return desiredOf(await this.list());
+  }
+
+  /** sigkill = the process crashes; stop = graceful (SIGTERM, then SIGKILL after 10 s); terminate = SIGKILL (a container has no separate "instance" to end). */
+  async kill(host: Host, kind: KillKind): Promise<void> {
+    try {
+      await killContainer(await this.engine(), host.instanceId, kind === 'stop' ? 'stop' : 'sigkill');
+    } catch (err) {
+      throw new ProviderError(`could not ${kind} container ${host.id} (${host.instanceId.slice(0, 12)}): ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async waitForCapacity(opts: WaitOptions): Promise<CapacityReport> {
+    const deadline = Date.now() + opts.timeoutMs;
+    let running = 0;
+    let desired = 0;
+    for (;;) {
+      const hosts = await this.list();
+      desired = desiredOf(hosts);
+      const up = hosts.filter((h) => h.state === 'running');
+      running = up.length;
+      if (running >= desired) return { desired, running, hosts: up, reachedAt: new Date() };
+      if (Date.now() >= deadline) throw new CapacityTimeoutError(this.fleet, desired, running, opts.timeoutMs);
+      await sleep(opts.pollMs ?? 200);
+    }
+  }
+
+  /** Inspect, then the engine's events (before anything of ours could touch the host), then its diff. */
+  async imageFacts(host: SnapshotHost): Promise<ImageFacts> {
+    const docker = await this.engine();
+    let info;
+    try {
+      info = await inspectContainer(docker, host.instanceId);
+      if (!info) throw new Error('no such container');
+    } catch (err) {
+      const error = `could not inspect container ${host.id} (${host.instanceId.slice(0, 12)}): ${errorMessage(err)}`;
+      return { kind: 'docker', container: { error } };
+    }
+    const container = {
+      created: info.Created,
+      startedAt: info.State.StartedAt,
+      restartCount: info.RestartCount,
+      readonlyRootfs: info.HostConfig.ReadonlyRootfs === true,
+      state: info.State.Status,
+      mounts: (info.Mounts ?? []).map((m) => m.Destination),
+    };
+    const since = Math.floor(Date.parse(info.Created) / 1000);
+    const until = Math.ceil(Date.now() / 1000);
+    const window = { since: new Date(since * 1000).toISOString(), until: new Date(until * 1000).toISOString() };
+    let events: EventFacts;
+    try {
+      const [lifecycle, execs] = await Promise.all([
+        containerEvents(docker, info.Id, since, until, ['create', 'start']),
+        containerEvents(docker, info.Id, since, until, ['exec_create', 'exec_start']),
+      ]);
+      events = {
+        ...window,
+        complete: lifecycle.some((e) => e.action === 'create'),
+        starts: lifecycle.filter((e) => e.action === 'start'),
+        execs,
+      };
+    } catch (err) {
+      events = { error: `could not read the engine's events for ${host.id}: ${errorMessage(err)}`, ...window, complete: false, starts: [], execs: [] };
+    }
+    let changes: { error?: string; list: Array<{ Path: string; Kind: number }> };
+    try {
+      changes = { list: await containerChanges(docker, info.Id) };
+    } catch (err) {
+      changes = { error: `could not read the filesystem diff of ${host.id}: ${errorMessage(err)}`, list: [] };
+    }
+    return { kind: 'docker', container, events, changes };
+  }
+
+  /** The declared image's golden manifest and files are read on the target's own engine. */
+  readonly images: ImageSource = {
+    manifest: async (image, paths, excludes) => manifestOfImage(await this.engine(), image, paths, excludes),
+    files: (image) => imageFileReader(() => this.engine(), image),
+  };
+}

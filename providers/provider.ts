@@ -1,0 +1,66 @@
+/**
+ * One interface for every kind of fleet (docker, ec2, ssh): list its hosts, say what each runs,
+ * kill one, and know the fleet's desired capacity. The audits and the chaos experiment see only
+ * this; the kinds live in providers/<kind>/ and are found through providers/registry.ts.
+ */
+import type { CapacityReport, Host, KillKind, ProviderKind, SnapshotHost, WaitOptions } from '../core/inventory.ts';
+import type { EngineEvent } from '../probes/docker.ts';
+import type { Manifest } from '../probes/manifest.ts';
+
+export interface Provider {
+  readonly fleet: string;
+  readonly kind: ProviderKind;
+  /** Hosts of this fleet as they are now (running ones; stopped ones with their state), sorted by id. */
+  list(): Promise<Host[]>;
+  /** How many hosts the fleet should have (ASG desired capacity, lab label, static count). */
+  desiredCapacity(): Promise<number>;
+  /** Kills one host. Kinds that cannot (static SSH) throw UnsupportedOperationError. */
+  kill(host: Host, kind: KillKind): Promise<void>;
+  /** Resolves when `desired` hosts are running; throws CapacityTimeoutError at the deadline. */
+  waitForCapacity(opts: WaitOptions): Promise<CapacityReport>;
+  /** What the provider itself can say about what a host runs (engine or cloud API facts). */
+  imageFacts(host: SnapshotHost): Promise<ImageFacts>;
+  /** Reads the golden manifest and single files of a declared image, where the provider can (Docker). */
+  readonly images?: ImageSource;
+}
+
+export interface ImageSource {
+  manifest(image: string, paths: readonly string[], excludes: readonly string[]): Promise<Manifest>;
+  /** A reader of the image's files; `close` removes anything it created. */
+  files(image: string): { read: (file: string) => Promise<Buffer | undefined>; close: () => Promise<void> };
+}
+
+export interface ContainerFacts {
+  error?: string;
+  created?: string;
+  startedAt?: string;
+  restartCount?: number;
+  readonlyRootfs?: boolean;
+  state?: string;
+  mounts?: string[];
+}
+
+export interface EventFacts {
+  error?: string;
+  since: string;
+  until: string;
+  /**
+   * The engine still holds this container's `create` event, so the history since creation is
+   * complete. False: the engine keeps only its last few hundred events in memory and has
+   * dropped the start of this container's history.
+   */
+  complete: boolean;
+  starts: EngineEvent[];
+  execs: EngineEvent[];
+}
+
+export interface AmiFacts {
+  error?: string;
+  info?: { imageId: string; exists: boolean; state?: string; name?: string; creationDate?: string; reason?: string };
+}
+
+/** JSON-safe: cached in the run directory with the audit's results. */
+export type ImageFacts =
+  | { kind: 'docker'; container: ContainerFacts; events?: EventFacts; changes?: { error?: string; list: Array<{ Path: string; Kind: number }> } }
+  | { kind: 'ec2'; ami: AmiFacts }
+  | { kind: 'none' };

@@ -123,7 +123,7 @@ describe('the file itself', () => {
 
   test('a JSON file that ends early', () => {
     const f = write('{"version": 1, "targets": [', 'json');
-    assert.deepEqual(problems(f), [`${f}:1:28: JSON syntax error: expected a value, found the end of the file`]);
+    assert.deepEqual(problems(f), [`${f}:1:28: JSON syntax error: expected ',' or ']', found the end of the file`]);
   });
 });
 

@@ -19,10 +19,7 @@ export default defineConfig({
   // (a violation) costs a worker restart, which two workers halve.
   fullyParallel: true,
   retries: 0,
-  reporter: [
-    ['list'],
-    ['allure-playwright', { resultsDir: run.resultsDir, detail: false, suiteTitle: true }],
-  ],
+  reporter: [['list'], ['allure-playwright', { resultsDir: run.resultsDir, detail: false, suiteTitle: true }]],
   projects: [
     { name: 'audit', testMatch: ['ssh-edits.spec.ts', 'image-integrity.spec.ts'] },
     { name: 'chaos', testMatch: ['chaos-kill.spec.ts'] },

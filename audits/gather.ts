@@ -54,7 +54,10 @@ async function sshEdits(run: RunContext, config: Config): Promise<CheckResult[]>
   const t0 = Date.now();
   progress('ssh-edits', `auditing ${hosts(fleets)} hosts over SSH, ${config.policy.ssh.concurrency} at a time (mode ${config.policy.ssh.mode})`);
   const audits = await auditFleets(fleets, config.policy.ssh, run.runId, (done, all, violations, last) =>
-    progress('ssh-edits', `${done}/${all} hosts done, ${violations} violations so far (last: ${last.host}${last.login.ok ? '' : `, login failed: ${last.login.kind}`}${last.tainted ? ', TAINTED' : ''})`),
+    progress(
+      'ssh-edits',
+      `${done}/${all} hosts done, ${violations} violations so far (last: ${last.host}${last.login.ok ? '' : `, login failed: ${last.login.kind}`}${last.tainted ? ', TAINTED' : ''})`,
+    ),
   );
   progress('ssh-edits', `audit finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return judgeSshEdits(owed(run, 'ssh-edits'), audits, run.inventory);
@@ -65,7 +68,10 @@ async function imageIntegrity(run: RunContext, config: Config): Promise<CheckRes
   const t0 = Date.now();
   progress('image-integrity', `auditing the images of ${hosts(fleets)} hosts, ${config.policy.ssh.concurrency} at a time`);
   const audits = await auditImages(fleets, config, (done, all, last) =>
-    progress('image-integrity', `${done}/${all} hosts done (last: ${last.host}${last.manifest?.result ? `, ${last.manifest.result.driftCount} manifest drifts` : ''})`),
+    progress(
+      'image-integrity',
+      `${done}/${all} hosts done (last: ${last.host}${last.manifest?.result ? `, ${last.manifest.result.driftCount} manifest drifts` : ''})`,
+    ),
   );
   progress('image-integrity', `audit finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return judgeImages(owed(run, 'image-integrity'), audits, run.inventory, config.release.name);

@@ -23,7 +23,8 @@ export function benchPortBase(): number {
   // Below Linux's ephemeral range (32768-60999): load generators' client sockets never take these.
   if (v === undefined || v === '') return 23000;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1024 || n > 32000) throw new LabError(`${PORT_BASE_SETTING}=${v} is not a port base: use an integer from 1024 to 32000 (below the ephemeral port range)`);
+  if (!Number.isInteger(n) || n < 1024 || n > 32000)
+    throw new LabError(`${PORT_BASE_SETTING}=${v} is not a port base: use an integer from 1024 to 32000 (below the ephemeral port range)`);
   return n;
 }
 
@@ -122,7 +123,10 @@ export async function startFleet(docker: Docker, opts: { n: number; image: strin
   if (leftovers) log(`removed ${leftovers} bench containers of an earlier run`);
   const hosts: BenchHost[] = Array.from({ length: opts.n }, (_, i) => ({ name: `dl-bench-${i + 1}`, sshPort: base + i + 1 }));
   for (const h of hosts) if (!(await portIsFree(h.sshPort))) throw new PortInUseError(h.sshPort, `${h.name} ssh`, PORT_BASE_SETTING);
-  const keys = ensureBenchKeys(opts.dir, hosts.map((h) => h.sshPort));
+  const keys = ensureBenchKeys(
+    opts.dir,
+    hosts.map((h) => h.sshPort),
+  );
   // Create sequentially (the engine serialises them anyway), start in small batches.
   for (let i = 0; i < hosts.length; i += 10) {
     await Promise.all(
@@ -142,7 +146,8 @@ export async function startFleet(docker: Docker, opts: { n: number; image: strin
     const answers = await Promise.all(pending.map((h) => sshBanner(h.sshPort, '127.0.0.1', 1500)));
     pending = pending.filter((_, i) => !answers[i]);
     if (!pending.length) break;
-    if (Date.now() > deadline) throw new LabError(`bench hosts did not answer on SSH within 120 s: ${pending.map((h) => h.name).join(', ')} (see \`docker logs <name>\`)`);
+    if (Date.now() > deadline)
+      throw new LabError(`bench hosts did not answer on SSH within 120 s: ${pending.map((h) => h.name).join(', ')} (see \`docker logs <name>\`)`);
     await sleep(250);
   }
   return { hosts, image: opts.image, keys, startSeconds: Math.round(performance.now() - t0) / 1000 };

@@ -24,6 +24,4 @@ if (unhashed > 0) {
   process.stderr.write(`hash-worker: ${unhashed} files not hashed under ${dir}\n`);
   process.exit(1);
 }
-process.stdout.write(
-  `${JSON.stringify({ seconds, files: files.length, bytes: files.reduce((s, e) => s + e.size, 0), entries: m.entries.length })}\n`,
-);
+process.stdout.write(`${JSON.stringify({ seconds, files: files.length, bytes: files.reduce((s, e) => s + e.size, 0), entries: m.entries.length })}\n`);

@@ -236,7 +236,10 @@ export async function benchHashing(opts: HashOptions = {}): Promise<HashResult> 
     methods: {
       driftless: method('driftless', `${pinPrefix}${workerArgs.join(' ')}  (times manifestOfDirectory only)`),
       sha256sum: method('sha256sum', `${pinPrefix}sh -c ${shQuote(shaScript)}`),
-      remoteScript: method('remoteScript', `${pinPrefix}sh -c "$(remoteManifestCommand(MANIFEST_DEFAULTS.paths, MANIFEST_DEFAULTS.excludes, { root: dir }))" >/dev/null`),
+      remoteScript: method(
+        'remoteScript',
+        `${pinPrefix}sh -c "$(remoteManifestCommand(MANIFEST_DEFAULTS.paths, MANIFEST_DEFAULTS.excludes, { root: dir }))" >/dev/null`,
+      ),
     },
     driftlessProcessSeconds: summarize(processSeconds),
     ratioSha256sumOverDriftless: 0,
@@ -248,7 +251,7 @@ export async function benchHashing(opts: HashOptions = {}): Promise<HashResult> 
       'and its output is discarded here instead of parsed. Page cache warm (one unrecorded pass of each method first). ' +
       'Each driftless pass is a fresh process, so it includes first-call costs (the manifest schema compile, JIT warm-up), as a CLI run does. ' +
       'Hashing itself differs: node hashes through OpenSSL (SHA extensions when the CPU has them), coreutils sha256sum uses its own portable code, ' +
-      'so the walk, not the hash, dominates driftless\'s time on a tree of many small files.',
+      "so the walk, not the hash, dominates driftless's time on a tree of many small files.",
   };
   result.ratioSha256sumOverDriftless = ratio(result.methods.sha256sum.seconds.median, result.methods.driftless.seconds.median);
   result.ratioRemoteScriptOverDriftless = ratio(result.methods.remoteScript.seconds.median, result.methods.driftless.seconds.median);

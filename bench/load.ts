@@ -206,7 +206,11 @@ function ensureWrk(): void {
     throw new Error('wrk is not installed and this is not root: install it with `sudo apt-get install -y wrk` and run the bench again');
   }
   log('load: wrk missing, installing it with apt-get install -y wrk');
-  const r = spawnSync('apt-get', ['install', '-y', 'wrk'], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const r = spawnSync('apt-get', ['install', '-y', 'wrk'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
   if (r.status !== 0) throw new Error(`apt-get install -y wrk failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
 }
 

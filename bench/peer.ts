@@ -37,7 +37,11 @@ export function ensurePeer(): PeerVersions {
       execFileSync(path.join(VENV, 'bin', 'pip'), ['install', '-q', '--disable-pip-version-check', '-r', REQUIREMENTS], { stdio: 'pipe' });
     } catch (err) {
       const e = err as { stderr?: Buffer; message: string };
-      throw new LabError(`could not install the peer with pip (python3 -m venv + pip install -r bench/peer/requirements.txt): ${String(e.stderr ?? e.message).trim().slice(-400)}`);
+      throw new LabError(
+        `could not install the peer with pip (python3 -m venv + pip install -r bench/peer/requirements.txt): ${String(e.stderr ?? e.message)
+          .trim()
+          .slice(-400)}`,
+      );
     }
     fs.writeFileSync(stamp, wanted);
   }
@@ -91,9 +95,14 @@ export async function runPeer(opts: { fleet: BenchFleet; golden: GoldenManifest;
   const sshConfig = writeSshConfig(opts.fleet, opts.workDir);
   const hosts = opts.fleet.hosts.map((h) => `ssh://audit@127.0.0.1:${h.sshPort}`).join(',');
   const args = [
-    '-m', 'pytest', path.join(PEER_DIR, 'test_file_hashes.py'),
-    '-q', '-p', 'no:cacheprovider',
-    '-n', String(opts.concurrency),
+    '-m',
+    'pytest',
+    path.join(PEER_DIR, 'test_file_hashes.py'),
+    '-q',
+    '-p',
+    'no:cacheprovider',
+    '-n',
+    String(opts.concurrency),
     `--hosts=${hosts}`,
     `--ssh-config=${sshConfig}`,
   ];
@@ -102,10 +111,48 @@ export async function runPeer(opts: { fleet: BenchFleet; golden: GoldenManifest;
   const r = await runMeasured(path.join(VENV, 'bin', 'python'), args, { cwd: opts.workDir, env: { ...process.env, BENCH_GOLDEN_MANIFEST: opts.golden.file } });
   const { exitCode, wallSeconds, cpuSeconds, memory } = r;
   const out = `${r.stdout}\n${r.stderr}`;
-  const n = (word: string) => Number(new RegExp(`(\\d+) ${word}`).exec(out.split('\n').filter((l) => / in [\d.]+s/.test(l)).pop() ?? '')?.[1] ?? 0);
+  const n = (word: string) =>
+    Number(
+      new RegExp(`(\\d+) ${word}`).exec(
+        out
+          .split('\n')
+          .filter((l) => / in [\d.]+s/.test(l))
+          .pop() ?? '',
+      )?.[1] ?? 0,
+    );
   const counts = { passed: n('passed'), failed: n('failed'), errors: n('error') };
   const valid = exitCode === 0 && counts.passed === opts.fleet.hosts.length;
-  const problem = valid ? undefined : `exit ${exitCode}, ${counts.passed}/${opts.fleet.hosts.length} passed: ${out.trim().split('\n').slice(-6).join(' | ').slice(0, 600)}`;
+  const problem = valid
+    ? undefined
+    : `exit ${exitCode}, ${counts.passed}/${opts.fleet.hosts.length} passed: ${out.trim().split('\n').slice(-6).join(' | ').slice(0, 600)}`;
   log(`  ${wallSeconds} s wall, ${cpuSeconds} CPU s, peak ${memory.peakTreeMiB} MiB, ${counts.passed} passed${valid ? '' : `, INVALID: ${problem}`}`);
-  return { tool: 'testinfra', hosts: opts.fleet.hosts.length, concurrency: opts.concurrency, wallSeconds, cpuSeconds, memory, exitCode, counts, valid, ...(problem ? { problem } : {}), command };
+  return {
+    tool: 'testinfra',
+    hosts: opts.fleet.hosts.length,
+    concurrency: opts.concurrency,
+    wallSeconds,
+    cpuSeconds,
+    memory,
+    exitCode,
+    counts,
+    valid,
+    ...(problem ? { problem } : {}),
+    command,
+  };
+}
+
+/** One driftless/testinfra pair on the same hosts (bench/run.ts pairs them, bench/readme.ts prints them). */
+export interface PeerComparison {
+  scope: string;
+  hosts: number;
+  concurrency: number;
+  driftlessSeconds: number;
+  testinfraSeconds: number;
+  /** testinfra time / driftless time: how many times faster driftless was (> 1 = faster). */
+  speedup: number;
+  driftlessCpuSeconds: number;
+  testinfraCpuSeconds: number;
+  /** testinfra CPU / driftless CPU: what each harness itself costs (the hosts' sshd and hashing excluded). */
+  cpuRatio: number;
+  valid: boolean;
 }

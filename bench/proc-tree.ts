@@ -114,7 +114,10 @@ export async function runMeasured(cmd: string, args: string[], opts: { cwd: stri
   let cpuSeconds = Number.NaN;
   if (at >= 0) {
     // second line of `times`: the children's user and system time, e.g. "0m5.652000s 0m0.400000s"
-    const lines = stderr.slice(at + TIMES_MARK.length).trim().split('\n');
+    const lines = stderr
+      .slice(at + TIMES_MARK.length)
+      .trim()
+      .split('\n');
     const secs = (t: string) => {
       const m = /^(\d+)m([\d.]+)s$/.exec(t.trim());
       return m ? Number(m[1]) * 60 + Number(m[2]) : Number.NaN;

@@ -6,9 +6,8 @@ import fs from 'node:fs';
 import type { HashResult } from './hash.ts';
 import type { LoadBenchResult } from './load.ts';
 import type { MachineDetails } from './machine.ts';
-import type { PeerRun } from './peer.ts';
+import type { PeerComparison, PeerRun } from './peer.ts';
 import type { RecoveryResult } from './recovery.ts';
-import type { PeerComparison } from './run.ts';
 import type { ScaleRun } from './scale.ts';
 
 export interface BenchResults {
@@ -32,8 +31,7 @@ export interface BenchResults {
 }
 
 const row = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
-const table = (head: string[], rows: Array<Array<string | number>>) =>
-  [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
+const table = (head: string[], rows: Array<Array<string | number>>) => [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
 const s = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(1));
 const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
 
@@ -53,7 +51,17 @@ export function renderTables(r: BenchResults): string {
       '',
       table(
         ['suite', 'hosts', 'concurrency', 'checks', 'wall s', 'audit s', 'harness CPU s', 'peak MiB', 'all passed'],
-        r.scale.map((x) => [x.suite, x.hosts, x.concurrency, x.counts.passed + x.counts.failed + x.counts.broken + x.counts.skipped, s(x.wallSeconds), s(x.auditSeconds), s(x.cpuSeconds), x.memory.peakTreeMiB.toFixed(0), x.valid ? 'yes' : `NO: ${x.problem ?? ''}`]),
+        r.scale.map((x) => [
+          x.suite,
+          x.hosts,
+          x.concurrency,
+          x.counts.passed + x.counts.failed + x.counts.broken + x.counts.skipped,
+          s(x.wallSeconds),
+          s(x.auditSeconds),
+          s(x.cpuSeconds),
+          x.memory.peakTreeMiB.toFixed(0),
+          x.valid ? 'yes' : `NO: ${x.problem ?? ''}`,
+        ]),
       ),
     );
   }
@@ -66,12 +74,36 @@ export function renderTables(r: BenchResults): string {
         `vs pytest-testinfra ${v.testinfra ?? '?'} + pytest-xdist ${v.xdist ?? '?'} (ssh backend, xdist workers = concurrency), run back to back on the same hosts.`,
       '',
       table(
-        ['scope', 'hosts', 'concurrency', 'driftless s', 'testinfra s', 'wall: testinfra / driftless', 'driftless CPU s', 'testinfra CPU s', 'CPU: testinfra / driftless', 'driftless peak MiB', 'testinfra peak MiB'],
+        [
+          'scope',
+          'hosts',
+          'concurrency',
+          'driftless s',
+          'testinfra s',
+          'wall: testinfra / driftless',
+          'driftless CPU s',
+          'testinfra CPU s',
+          'CPU: testinfra / driftless',
+          'driftless peak MiB',
+          'testinfra peak MiB',
+        ],
         r.peer.comparisons.map((c) => {
           const i = r.peer!.comparisons.indexOf(c); // runs are recorded in the same order
           const d = r.peer!.driftless[i];
           const p = r.peer!.testinfra[i];
-          return [c.scope, c.hosts, c.concurrency, s(c.driftlessSeconds), s(c.testinfraSeconds), `**${c.speedup.toFixed(2)}×**${c.valid ? '' : ' (invalid)'}`, s(c.driftlessCpuSeconds), s(c.testinfraCpuSeconds), `${c.cpuRatio.toFixed(2)}×`, d?.memory.peakTreeMiB.toFixed(0) ?? '—', p?.memory.peakTreeMiB.toFixed(0) ?? '—'];
+          return [
+            c.scope,
+            c.hosts,
+            c.concurrency,
+            s(c.driftlessSeconds),
+            s(c.testinfraSeconds),
+            `**${c.speedup.toFixed(2)}×**${c.valid ? '' : ' (invalid)'}`,
+            s(c.driftlessCpuSeconds),
+            s(c.testinfraCpuSeconds),
+            `${c.cpuRatio.toFixed(2)}×`,
+            d?.memory.peakTreeMiB.toFixed(0) ?? '—',
+            p?.memory.peakTreeMiB.toFixed(0) ?? '—',
+          ];
         }),
       ),
     );

@@ -84,7 +84,10 @@ async function containerEvents(docker: Docker, sinceMs: number, untilMs: number)
   } as Docker.GetEventsOptions);
   let text = '';
   for await (const chunk of stream as AsyncIterable<Buffer | string>) text += chunk.toString();
-  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as EngineEvent);
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as EngineEvent);
 }
 
 const actionOf = (e: EngineEvent) => e.Action ?? e.status ?? '';

@@ -29,7 +29,7 @@ import { startFleet, stopFleet } from './fleet.ts';
 import { benchHashing } from './hash.ts';
 import { benchLoad } from './load.ts';
 import { machineDetails } from './machine.ts';
-import { ensurePeer, type PeerRun, runPeer } from './peer.ts';
+import { ensurePeer, type PeerComparison, type PeerRun, runPeer } from './peer.ts';
 import { renderTables, updateReadme } from './readme.ts';
 import { benchRecovery } from './recovery.ts';
 import { type HashScope, runDriftless, type ScaleRun, type SuiteName, writeBenchConfig, writeGolden } from './scale.ts';
@@ -48,21 +48,6 @@ const ints = (s: string, what: string): number[] => {
   if (v.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--${what} ${s}: must be positive integers separated by commas`);
   return v;
 };
-
-export interface PeerComparison {
-  scope: string;
-  hosts: number;
-  concurrency: number;
-  driftlessSeconds: number;
-  testinfraSeconds: number;
-  /** testinfra time / driftless time: how many times faster driftless was (> 1 = faster). */
-  speedup: number;
-  driftlessCpuSeconds: number;
-  testinfraCpuSeconds: number;
-  /** testinfra CPU / driftless CPU: what each harness itself costs (the hosts' sshd and hashing excluded). */
-  cpuRatio: number;
-  valid: boolean;
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -110,7 +95,8 @@ async function main(): Promise<number> {
     const peerVersions = parts.includes('peer') ? ensurePeer() : undefined;
     const golden = await writeGolden(docker, image, scope, workDir);
     const peerGolden = await writeGolden(docker, image, peerScope, workDir);
-    for (const g of peerScope.name === scope.name ? [golden] : [golden, peerGolden]) log(`golden manifest (${g.scope.name}): ${g.files} files, ${(g.bytes / 1e6).toFixed(1)} MB per host`);
+    for (const g of peerScope.name === scope.name ? [golden] : [golden, peerGolden])
+      log(`golden manifest (${g.scope.name}): ${g.files} files, ${(g.bytes / 1e6).toFixed(1)} MB per host`);
     const fleetStarts: Array<{ hosts: number; seconds: number }> = [];
     try {
       const largest = Math.max(...sizes);
@@ -122,7 +108,8 @@ async function main(): Promise<number> {
         for (const c of cs) {
           if (parts.includes('scale')) {
             const cfg = writeBenchConfig(fleet, golden, c, workDir, 'docker');
-            for (const suite of ['ssh-edits', 'image-integrity'] as SuiteName[]) scale.push(await runDriftless({ suite, provider: 'docker', scope: scope.name, configFile: cfg, hosts: n, concurrency: c, workDir }));
+            for (const suite of ['ssh-edits', 'image-integrity'] as SuiteName[])
+              scale.push(await runDriftless({ suite, provider: 'docker', scope: scope.name, configFile: cfg, hosts: n, concurrency: c, workDir }));
           }
           if (parts.includes('peer')) {
             // Same hosts, same moment: driftless's golden-manifest check (static SSH fleet, one
@@ -131,14 +118,28 @@ async function main(): Promise<number> {
             const goldens = n === largest && c === concurrency && peerScope.name !== scope.name ? [peerGolden, golden] : [peerGolden];
             for (const g of goldens) {
               const cfg = writeBenchConfig(fleet, g, c, workDir, 'ssh');
-              const d = await runDriftless({ suite: 'image-integrity', provider: 'ssh', scope: g.scope.name, configFile: cfg, hosts: n, concurrency: c, workDir });
+              const d = await runDriftless({
+                suite: 'image-integrity',
+                provider: 'ssh',
+                scope: g.scope.name,
+                configFile: cfg,
+                hosts: n,
+                concurrency: c,
+                workDir,
+              });
               const p = await runPeer({ fleet, golden: g, concurrency: c, workDir });
               peerDriftless.push(d);
               peer.push(p);
               comparisons.push({
-                scope: g.scope.name, hosts: n, concurrency: c,
-                driftlessSeconds: d.wallSeconds, testinfraSeconds: p.wallSeconds, speedup: ratio(p.wallSeconds, d.wallSeconds),
-                driftlessCpuSeconds: d.cpuSeconds, testinfraCpuSeconds: p.cpuSeconds, cpuRatio: ratio(p.cpuSeconds, d.cpuSeconds),
+                scope: g.scope.name,
+                hosts: n,
+                concurrency: c,
+                driftlessSeconds: d.wallSeconds,
+                testinfraSeconds: p.wallSeconds,
+                speedup: ratio(p.wallSeconds, d.wallSeconds),
+                driftlessCpuSeconds: d.cpuSeconds,
+                testinfraCpuSeconds: p.cpuSeconds,
+                cpuRatio: ratio(p.cpuSeconds, d.cpuSeconds),
                 valid: d.valid && p.valid,
               });
             }
@@ -179,7 +180,13 @@ async function main(): Promise<number> {
   // quick runs check the bench itself: their figures are not kept with the real ones
   const dir = path.join(REPO_ROOT, 'bench', quick ? 'tmp' : 'results');
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${startedAt.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z')}${quick ? '-quick' : ''}.json`);
+  const file = path.join(
+    dir,
+    `${startedAt
+      .toISOString()
+      .replace(/[:]/g, '')
+      .replace(/\.\d+Z$/, 'Z')}${quick ? '-quick' : ''}.json`,
+  );
   fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
   log(`results: ${path.relative(REPO_ROOT, file)}`);
   const tables = renderTables(out);

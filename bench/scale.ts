@@ -55,7 +55,14 @@ export function writeBenchConfig(fleet: BenchFleet, golden: GoldenManifest, conc
   const target =
     provider === 'docker'
       ? { name: 'bench', provider, environment: 'bench', service: BENCH_SERVICE, docker: { labels: { [BENCH_LABEL]: 'true' } }, ssh }
-      : { name: 'bench', provider, environment: 'bench', service: BENCH_SERVICE, ssh, hosts: fleet.hosts.map((h) => ({ id: h.name, address: '127.0.0.1', port: h.sshPort })) };
+      : {
+          name: 'bench',
+          provider,
+          environment: 'bench',
+          service: BENCH_SERVICE,
+          ssh,
+          hosts: fleet.hosts.map((h) => ({ id: h.name, address: '127.0.0.1', port: h.sshPort })),
+        };
   const config = {
     version: 1,
     targets: [target],
@@ -114,18 +121,31 @@ function whyNotPassed(resultsDir: string): string {
     const key = `${r.name.split(' ')[0]}: ${(r.statusDetails?.message ?? r.status).replace(/dl-bench-\d+/g, 'dl-bench-<i>').slice(0, 160)}`;
     reasons.set(key, (reasons.get(key) ?? 0) + 1);
   }
-  return [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `${n}× ${k}`).join('; ');
+  return [...reasons]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([k, n]) => `${n}× ${k}`)
+    .join('; ');
 }
 
 /** The environment of a new run: nothing inherited from an earlier run in this process tree. */
 function freshRunEnv(reportsDir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, DRIFTLESS_REPORTS_DIR: reportsDir };
-  for (const k of ['DRIFTLESS_RUN_ID', 'DRIFTLESS_RUN_DIR', 'DRIFTLESS_SEED', 'DRIFTLESS_STARTED_AT', 'DRIFTLESS_CONFIG', 'DRIFTLESS_RESULTS_DIR']) delete env[k];
+  for (const k of ['DRIFTLESS_RUN_ID', 'DRIFTLESS_RUN_DIR', 'DRIFTLESS_SEED', 'DRIFTLESS_STARTED_AT', 'DRIFTLESS_CONFIG', 'DRIFTLESS_RESULTS_DIR'])
+    delete env[k];
   return env;
 }
 
 /** One `driftless run --suite <suite>` against the bench fleet. */
-export async function runDriftless(opts: { suite: SuiteName; provider: BenchProvider; scope: string; configFile: string; hosts: number; concurrency: number; workDir: string }): Promise<ScaleRun> {
+export async function runDriftless(opts: {
+  suite: SuiteName;
+  provider: BenchProvider;
+  scope: string;
+  configFile: string;
+  hosts: number;
+  concurrency: number;
+  workDir: string;
+}): Promise<ScaleRun> {
   const reportsDir = path.join(opts.workDir, `reports-${opts.suite}-${opts.provider}-${opts.scope}-n${opts.hosts}-c${opts.concurrency}`);
   fs.rmSync(reportsDir, { recursive: true, force: true });
   const args = [path.join(REPO_ROOT, 'bin', 'driftless.js'), 'run', '--config', opts.configFile, '--suite', opts.suite];
@@ -142,9 +162,12 @@ export async function runDriftless(opts: { suite: SuiteName; provider: BenchProv
     problem = `no verdict written (exit ${exitCode}): ${(stderr + stdout).trim().split('\n').slice(-5).join(' | ')}`;
   }
   const valid = !problem && exitCode === 0 && counts.failed === 0 && counts.broken === 0 && counts.passed > 0;
-  if (!valid && !problem) problem = `exit ${exitCode}: ${counts.failed} failed, ${counts.broken} broken: ${whyNotPassed(path.join(reportsDir, 'allure-results'))} (see ${path.relative(REPO_ROOT, reportsDir)})`;
+  if (!valid && !problem)
+    problem = `exit ${exitCode}: ${counts.failed} failed, ${counts.broken} broken: ${whyNotPassed(path.join(reportsDir, 'allure-results'))} (see ${path.relative(REPO_ROOT, reportsDir)})`;
   if (valid) fs.rmSync(reportsDir, { recursive: true, force: true }); // keep only what needs looking at
-  log(`  ${wallSeconds} s wall${audit ? `, audit ${audit[1]} s` : ''}, ${cpuSeconds} CPU s, peak ${memory.peakTreeMiB} MiB, ${counts.passed} passed${valid ? '' : `, INVALID: ${problem}`}`);
+  log(
+    `  ${wallSeconds} s wall${audit ? `, audit ${audit[1]} s` : ''}, ${cpuSeconds} CPU s, peak ${memory.peakTreeMiB} MiB, ${counts.passed} passed${valid ? '' : `, INVALID: ${problem}`}`,
+  );
   return {
     tool: 'driftless',
     suite: opts.suite,

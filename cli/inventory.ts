@@ -18,7 +18,10 @@ export async function inventoryCommand(argv: string[]): Promise<number> {
   else if (!values.snapshot) {
     for (const f of snap) {
       process.stdout.write(`${f.target} (${f.provider}): ${f.error ? `ERROR ${f.error}` : `${f.hosts.length} hosts`}\n`);
-      for (const h of f.hosts) process.stdout.write(`  ${h.id}  ${h.state}  ${h.image.id ?? h.image.ami ?? '-'}  ${h.ssh ? `${h.ssh.host}:${h.ssh.port}` : '-'}${h.chaosEligible ? '  chaos opt-in' : ''}\n`);
+      for (const h of f.hosts)
+        process.stdout.write(
+          `  ${h.id}  ${h.state}  ${h.image.id ?? h.image.ami ?? '-'}  ${h.ssh ? `${h.ssh.host}:${h.ssh.port}` : '-'}${h.chaosEligible ? '  chaos opt-in' : ''}\n`,
+        );
     }
   }
   return snap.some((f) => f.error) ? ExitCode.HarnessFailure : ExitCode.Compliant;

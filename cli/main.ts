@@ -45,7 +45,7 @@ const commands: Record<string, Command> = {
 
 export async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { help: { type: 'boolean', short: 'h' } } });
-  const [name, ...rest] = positionals;
+  const [name] = positionals;
   if (!name || name === 'help' || (values.help && !name)) {
     process.stdout.write(HELP);
     return ExitCode.Compliant;
@@ -64,7 +64,12 @@ if (isEntry) {
     (code) => process.exit(code),
     (err: unknown) => {
       if (err instanceof DriftlessError) {
-        process.stderr.write(err.message.split('\n').map((l) => `driftless: ${l}`).join('\n') + '\n');
+        process.stderr.write(
+          err.message
+            .split('\n')
+            .map((l) => `driftless: ${l}`)
+            .join('\n') + '\n',
+        );
         process.exit(err.exitCode);
       }
       // node:util parseArgs: an unknown or malformed flag is a usage error, not a crash.

@@ -9,7 +9,12 @@ import { type Manifest, MANIFEST_DEFAULTS, manifestDigest, manifestOfDirectory, 
 const USAGE = 'usage: driftless manifest <image | rootfs dir> -o manifest.json [--paths /etc,/usr/bin,...] [--excludes /etc/hostname,...]';
 
 const list = (s: string | undefined, dflt: readonly string[]): string[] =>
-  s === undefined ? [...dflt] : s.split(',').map((x) => x.trim()).filter(Boolean);
+  s === undefined
+    ? [...dflt]
+    : s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
 
 /** A path-looking argument, or anything that exists on disk, is a directory; the rest names an image. */
 function looksLikeDirectory(arg: string): boolean {

@@ -19,7 +19,9 @@ export async function reportCommand(argv: string[]): Promise<number> {
   });
   const v = r.verdict;
   const log = (s: string) => process.stdout.write(s + '\n');
-  log(`report: ${r.reportDir}/index.html (serve it: npx allure open ${path.relative(process.cwd(), r.reportDir) || '.'})${r.historyCarried ? '; history carried from the previous report' : ''}`);
+  log(
+    `report: ${r.reportDir}/index.html (serve it: npx allure open ${path.relative(process.cwd(), r.reportDir) || '.'})${r.historyCarried ? '; history carried from the previous report' : ''}`,
+  );
   if (r.singleFile) {
     const mb = (r.singleFile.bytes / 1024 / 1024).toFixed(1);
     log(`single file for auditors: ${r.singleFile.file} (${mb} MB; budget ${SINGLE_FILE_BUDGET_BYTES / 1024 / 1024} MB; opens from disk)`);

@@ -59,7 +59,19 @@ export async function runCommand(argv: string[]): Promise<number> {
   for (const f of inventory) process.stdout.write(`  fleet ${f.target} (${f.provider}): ${f.error ? `cannot list: ${f.error}` : `${f.hosts.length} hosts`}\n`);
   const selected = SUITES.filter((s) => suites.includes(s));
   const plan = computePlan(config, inventory, selected);
-  const run: RunContext = { version: 1, runId, seed, startedAt, harnessVersion: harnessVersion(), runDir, resultsDir, ownerPid: process.pid, config, inventory, plan };
+  const run: RunContext = {
+    version: 1,
+    runId,
+    seed,
+    startedAt,
+    harnessVersion: harnessVersion(),
+    runDir,
+    resultsDir,
+    ownerPid: process.pid,
+    config,
+    inventory,
+    plan,
+  };
   const runFile = writeRunContext(run);
   writeRunMetadata(resultsDir, {
     runId,
@@ -68,7 +80,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     harnessVersion: run.harnessVersion,
     config: config.source,
     fleets: inventory.map((f) => ({ name: f.target, provider: f.provider, hosts: f.hosts.length })),
-    release: Object.fromEntries(Object.entries(config.release.services).map(([k, v]) => [k, { ...(v.digest ? { digest: v.digest } : {}), ...(v.ami ? { ami: v.ami } : {}) }])),
+    release: Object.fromEntries(
+      Object.entries(config.release.services).map(([k, v]) => [k, { ...(v.digest ? { digest: v.digest } : {}), ...(v.ami ? { ami: v.ami } : {}) }]),
+    ),
   });
 
   const pw = path.join(REPO_ROOT, 'node_modules', '@playwright', 'test', 'cli.js');
@@ -77,7 +91,15 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (mine.length === 0) continue;
     const files = mine.map((s) => `${s}.spec.ts`);
     process.stdout.write(`\n== ${phase.project}: ${files.join(', ')}\n`);
-    const args = [pw, 'test', '-c', path.join(REPO_ROOT, 'playwright.config.ts'), ...files, `--project=${phase.project}`, ...(values.shard ? ['--shard', values.shard] : [])];
+    const args = [
+      pw,
+      'test',
+      '-c',
+      path.join(REPO_ROOT, 'playwright.config.ts'),
+      ...files,
+      `--project=${phase.project}`,
+      ...(values.shard ? ['--shard', values.shard] : []),
+    ];
     // The audits run here, in this process, while Playwright starts its runner and workers;
     // the workers wait for the results the audits write into the run directory.
     const [status] = await Promise.all([playwright(args, runFile), Promise.all(mine.map((s) => gatherSuite(run, s)))]);

@@ -43,8 +43,11 @@ function checkSsh(ssh: SshAuth, at: string, ctx: Ctx): SshAuth {
   }
   if (ssh.passphraseEnv && !isSet(ctx.env, ssh.passphraseEnv)) {
     ctx.problems.push(
-      problem(ctx.display, `${at}/passphraseEnv`,
-        `environment variable ${ssh.passphraseEnv} is not set: export it with the key's passphrase, or remove passphraseEnv if the key has none`),
+      problem(
+        ctx.display,
+        `${at}/passphraseEnv`,
+        `environment variable ${ssh.passphraseEnv} is not set: export it with the key's passphrase, or remove passphraseEnv if the key has none`,
+      ),
     );
   }
   if (ssh.agent && !ssh.identityFile && !isSet(ctx.env, 'SSH_AUTH_SOCK')) {
@@ -60,8 +63,11 @@ function checkEc2(t: Ec2Target, at: string, ctx: Ctx): void {
   if (!creds) {
     if (!awsCredentialsAvailable(ctx.env, ctx.home)) {
       ctx.problems.push(
-        problem(ctx.display, `${at}/ec2/credentials`,
-          'no AWS credentials available: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or name env vars in credentials'),
+        problem(
+          ctx.display,
+          `${at}/ec2/credentials`,
+          'no AWS credentials available: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or name env vars in credentials',
+        ),
       );
     }
     return;
@@ -82,9 +88,7 @@ export function checkTargets(targets: Target[], ctx: Ctx): Target[] {
     const first = firstByName.get(t.name);
     if (first === undefined) firstByName.set(t.name, i);
     else {
-      ctx.problems.push(
-        problem(ctx.display, `${at}/name`, `duplicate target name "${t.name}" (also /targets/${first}/name): target names must be unique`),
-      );
+      ctx.problems.push(problem(ctx.display, `${at}/name`, `duplicate target name "${t.name}" (also /targets/${first}/name): target names must be unique`));
     }
     const out = { ...t } as Target;
     if (t.ssh) out.ssh = checkSsh(t.ssh, `${at}/ssh`, ctx);
@@ -98,9 +102,7 @@ export function checkTargets(targets: Target[], ctx: Ctx): Target[] {
         const prev = seen.get(h.id);
         if (prev === undefined) seen.set(h.id, j);
         else {
-          ctx.problems.push(
-            problem(ctx.display, `${at}/hosts/${j}/id`, `duplicate host id "${h.id}" (also ${at}/hosts/${prev}/id): host ids must be unique`),
-          );
+          ctx.problems.push(problem(ctx.display, `${at}/hosts/${j}/id`, `duplicate host id "${h.id}" (also ${at}/hosts/${prev}/id): host ids must be unique`));
         }
       });
     }

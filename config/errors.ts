@@ -19,9 +19,7 @@ export interface ConfigProblem {
 
 /** Builds a problem and its printed line: `file:line:col: msg`, `file: /ptr: msg` or `file: msg`. */
 export function problem(file: string, pointer: string, message: string, pos?: { line: number; column: number }): ConfigProblem {
-  const text = pos
-    ? `${file}:${pos.line}:${pos.column}: ${message}`
-    : `${file}: ${pointer === '' ? '/' : pointer}: ${message}`;
+  const text = pos ? `${file}:${pos.line}:${pos.column}: ${message}` : `${file}: ${pointer === '' ? '/' : pointer}: ${message}`;
   return { file, pointer, message, ...(pos ? { line: pos.line, column: pos.column } : {}), text };
 }
 

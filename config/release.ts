@@ -18,9 +18,7 @@ interface ReleaseFile {
 }
 
 function withManifestsResolved(services: Record<string, ReleaseService>, dir: string, home: string): Record<string, ReleaseService> {
-  return Object.fromEntries(
-    Object.entries(services).map(([name, s]) => [name, s.manifest ? { ...s, manifest: resolveLocal(s.manifest, dir, home) } : s]),
-  );
+  return Object.fromEntries(Object.entries(services).map(([name, s]) => [name, s.manifest ? { ...s, manifest: resolveLocal(s.manifest, dir, home) } : s]));
 }
 
 /** Reads release.file; returns undefined (with problems recorded) when it cannot be used. */

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Ajv2020Module, { type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { InternalError } from '../core/errors.ts';
 import { REPO_ROOT } from '../core/paths.ts';
 
 // Both packages are CommonJS with a `default` property; NodeNext types the import as the module.
@@ -32,7 +33,7 @@ export function validators(): Validators {
   ajv.addSchema(schema);
   const get = (ref: string) => {
     const v = ajv.getSchema(ref);
-    if (!v) throw new Error(`schema ${ref} not found in ${SCHEMA_FILE}`);
+    if (!v) throw new InternalError(`schema ${ref} not found in ${SCHEMA_FILE}`);
     return v;
   };
   compiled = { config: get(schema.$id), releaseFile: get(`${schema.$id}#/$defs/releaseFile`) };

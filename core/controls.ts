@@ -1,7 +1,7 @@
 /**
  * The controls registry: every check driftless can make, in one place. A control's id is stable
  * across runs (waivers, tickets and the trend refer to it); the suites, the run plan, the verdict
- * and docs/controls.md (generated: `npm run docs`) all read it from here.
+ * and docs/controls.md (generated: `npm run generate`) all read it from here.
  */
 import type { ViolationKind } from './categories.ts';
 import type { ProviderKind } from './inventory.ts';
@@ -191,7 +191,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-CHAOS-002',
-    title: 'each victim is replaced by a NEW instance (new id, new start) running the release\'s digest',
+    title: "each victim is replaced by a NEW instance (new id, new start) running the release's digest",
     suite: 'chaos-kill',
     family: 'Statelessness',
     scope: 'fleet',

@@ -65,10 +65,7 @@ export class NoEligibleHostError extends UsageError {
     optIn = 'label driftless.chaos=opt-in',
     detail = '',
   ) {
-    super(
-      `no host in fleet "${fleet}" opted in to chaos (${optIn}): nothing to kill${detail}; ` +
-        `opt hosts in, or set chaos.dryRun: true to only report`,
-    );
+    super(`no host in fleet "${fleet}" opted in to chaos (${optIn}): nothing to kill${detail}; ` + `opt hosts in, or set chaos.dryRun: true to only report`);
   }
 }
 
@@ -206,7 +203,6 @@ export class InternalError extends HarnessError {
   static override readonly code: string = 'DL_INTERNAL';
   static override readonly when: string = 'a file the harness writes does not match its own schema (a bug)';
 }
-
 
 /** Every class, for docs/errors.md and the uniqueness test. */
 export const ERROR_CLASSES = [

@@ -52,7 +52,9 @@ async function tryPull(docker: Docker, ref: string, log: Log): Promise<boolean> 
 
 async function debootstrapBase(docker: Docker, log: Log): Promise<void> {
   if (process.getuid?.() !== 0) {
-    throw new LabError('building the lab base image needs debootstrap as root (no registry answered for debian:bookworm-slim): run `driftless lab up` as root, or load debian:bookworm-slim into the engine');
+    throw new LabError(
+      'building the lab base image needs debootstrap as root (no registry answered for debian:bookworm-slim): run `driftless lab up` as root, or load debian:bookworm-slim into the engine',
+    );
   }
   const mirror = findMirror('bookworm');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'driftless-rootfs-'));
@@ -87,10 +89,12 @@ export async function ensureBase(docker: Docker, log: Log): Promise<string> {
 
 async function build(docker: Docker, dir: string, ref: string, log: Log, target?: string): Promise<string> {
   const context = path.join(REPO_ROOT, 'lab', 'images', dir);
-  const stream = await docker.buildImage(
-    { context, src: fs.readdirSync(context) },
-    { t: ref, networkmode: 'host', buildargs: { BASE: IMAGES.base }, ...(target ? { target } : {}) } as Docker.ImageBuildOptions,
-  );
+  const stream = await docker.buildImage({ context, src: fs.readdirSync(context) }, {
+    t: ref,
+    networkmode: 'host',
+    buildargs: { BASE: IMAGES.base },
+    ...(target ? { target } : {}),
+  } as Docker.ImageBuildOptions);
   let steps = 0;
   try {
     await followProgress(docker, stream, (line) => {

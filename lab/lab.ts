@@ -50,13 +50,7 @@ function hostContainer(h: HostSpec, plan: LabPlan, imageIdOf: string): Docker.Co
   return {
     name: h.name,
     Image: imageIdOf, // pinned by id, so a replacement cannot drift to a re-tagged image
-    Env: [
-      `HTTP_PORT=${h.httpPort}`,
-      `SSH_PORT=${h.sshPort}`,
-      `STATE_BACKEND=${h.stateBackend}`,
-      `REDIS_PORT=${plan.storePort}`,
-      `INSTANCE_NAME=${h.name}`,
-    ],
+    Env: [`HTTP_PORT=${h.httpPort}`, `SSH_PORT=${h.sshPort}`, `STATE_BACKEND=${h.stateBackend}`, `REDIS_PORT=${plan.storePort}`, `INSTANCE_NAME=${h.name}`],
     Labels: {
       [LABELS.lab]: 'true',
       [LABELS.role]: 'host',
@@ -81,7 +75,14 @@ function hostContainer(h: HostSpec, plan: LabPlan, imageIdOf: string): Docker.Co
   };
 }
 
-function infraContainer(name: string, role: string, image: string, cmd: string[], binds: string[], extra: Record<string, string> = {}): Docker.ContainerCreateOptions {
+function infraContainer(
+  name: string,
+  role: string,
+  image: string,
+  cmd: string[],
+  binds: string[],
+  extra: Record<string, string> = {},
+): Docker.ContainerCreateOptions {
   return {
     name,
     Image: image,
@@ -151,17 +152,29 @@ export function formatStatus(rows: HealthRow[]): string {
   const head = ['HOST', 'FLEET', 'ROLE', 'IMAGE DIGEST', 'PORTS', 'HEALTH'];
   const body = rows.map((r) => [r.name, r.fleet, r.role, r.digest, r.ports, r.health]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [head, ...body]
+    .map((cols) =>
+      cols
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 async function waitHealthy(plan: LabPlan, timeoutMs: number, log: Log): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending: string[] = [];
+  let said = Date.now();
   while (Date.now() < deadline) {
     pending = [];
     for (const h of plan.hosts) if ((await hostHealth(h)) !== 'healthy') pending.push(h.name);
     for (const lb of plan.lbs) if (!(await httpGet(`http://127.0.0.1:${lb.port}/health`, 1000)).ok) pending.push(lb.name);
     if (pending.length === 0) return;
+    if (Date.now() - said > 5000) {
+      log(`  still waiting for ${pending.join(', ')}`);
+      said = Date.now();
+    }
     await sleep(250);
   }
   throw new LabError(`the lab did not become healthy within ${timeoutMs / 1000} s: ${pending.join(', ')} not answering (see \`docker logs <name>\`)`);
@@ -176,16 +189,22 @@ export async function labDown(docker: Docker, plan: LabPlan = makePlan(), log: L
   for (const batch of [sup, rest]) {
     await Promise.all(
       batch.map(async (c) => {
-        await docker.getContainer(c.Id).remove({ force: true }).catch((err: { statusCode?: number }) => {
-          if (err.statusCode !== 404) throw err;
-        });
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch((err: { statusCode?: number }) => {
+            if (err.statusCode !== 404) throw err;
+          });
         removed.push((c.Names[0] ?? c.Id).replace(/^\//, ''));
       }),
     );
   }
   // The supervisor may have been mid-replacement when it was removed: sweep once more.
   for (const c of await labContainers(docker)) {
-    await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => {});
     removed.push((c.Names[0] ?? c.Id).replace(/^\//, ''));
   }
   fs.rmSync(statePath(plan), { force: true });
@@ -246,21 +265,37 @@ export async function labUp(opts: { portBase?: number; log?: Log } = {}): Promis
   for (const lb of plan.lbs) fs.writeFileSync(path.join(plan.dir, `haproxy-${lb.fleet}.cfg`), haproxyConfig(lb));
   await createAndStart(
     docker,
-    infraContainer(plan.names.store, 'store', images.infra,
-      ['redis-server', '--bind', '127.0.0.1', '--port', String(plan.storePort), '--save', '', '--appendonly', 'no'], []),
+    infraContainer(
+      plan.names.store,
+      'store',
+      images.infra,
+      ['redis-server', '--bind', '127.0.0.1', '--port', String(plan.storePort), '--save', '', '--appendonly', 'no'],
+      [],
+    ),
   );
   for (const h of plan.hosts) await createAndStart(docker, hostContainer(h, plan, images[h.fleet]));
   for (const lb of plan.lbs) {
     await createAndStart(
       docker,
-      infraContainer(lb.name, 'lb', images.infra, ['haproxy', '-db', '-f', '/etc/haproxy/lab.cfg'],
-        [`${path.join(plan.dir, `haproxy-${lb.fleet}.cfg`)}:/etc/haproxy/lab.cfg:ro`], { [LABELS.fleet]: lb.fleet }),
+      infraContainer(
+        lb.name,
+        'lb',
+        images.infra,
+        ['haproxy', '-db', '-f', '/etc/haproxy/lab.cfg'],
+        [`${path.join(plan.dir, `haproxy-${lb.fleet}.cfg`)}:/etc/haproxy/lab.cfg:ro`],
+        { [LABELS.fleet]: lb.fleet },
+      ),
     );
   }
   await createAndStart(
     docker,
-    infraContainer(plan.names.supervisor, 'supervisor', images.infra, ['python3', '-u', '/opt/lab/supervisor.py'],
-      ['/var/run/docker.sock:/var/run/docker.sock']),
+    infraContainer(
+      plan.names.supervisor,
+      'supervisor',
+      images.infra,
+      ['python3', '-u', '/opt/lab/supervisor.py'],
+      ['/var/run/docker.sock:/var/run/docker.sock'],
+    ),
   );
 
   log('[4/5] waiting for every host, load balancer and sshd to answer');

@@ -84,7 +84,6 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 20_000 };
 
-
 export function backoffDelay(retry: number, p: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs' | 'random'>): number {
   const ceiling = Math.min(p.maxDelayMs, p.baseDelayMs * 2 ** (retry - 1));
   return Math.floor((p.random ?? Math.random)() * ceiling);

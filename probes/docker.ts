@@ -5,7 +5,7 @@
 import Docker from 'dockerode';
 import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
-import { EngineUnavailableError } from '../core/errors.ts';
+import { EngineUnavailableError, ProviderError } from '../core/errors.ts';
 
 export interface EngineTarget {
   socketPath?: string;
@@ -29,10 +29,7 @@ export function engineClient(t: EngineTarget = {}): Docker {
 export async function connectEngine(t: EngineTarget = {}, timeoutMs = 5000): Promise<Docker> {
   const docker = engineClient(t);
   try {
-    await Promise.race([
-      docker.ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs).unref()),
-    ]);
+    await Promise.race([docker.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs).unref())]);
   } catch (err) {
     throw new EngineUnavailableError(describeEngine(t), err);
   }
@@ -47,7 +44,7 @@ export async function followProgress(docker: Docker, stream: NodeJS.ReadableStre
       (err: Error | null, out: unknown[]) => {
         if (err) return reject(err);
         const failed = out.find((o) => typeof o === 'object' && o !== null && 'error' in o) as { error?: string } | undefined;
-        if (failed?.error) return reject(new Error(failed.error));
+        if (failed?.error) return reject(new ProviderError(failed.error));
         resolve(out);
       },
       (ev: { stream?: string; status?: string }) => {
@@ -106,7 +103,10 @@ export async function inspectContainer(docker: Docker, id: string): Promise<Cont
 }
 
 export async function repoDigestsOf(docker: Docker, imageId: string): Promise<string[]> {
-  const info = await docker.getImage(imageId).inspect().catch(() => undefined);
+  const info = await docker
+    .getImage(imageId)
+    .inspect()
+    .catch(() => undefined);
   return info?.RepoDigests ?? [];
 }
 
@@ -142,7 +142,7 @@ export async function containerEvents(docker: Docker, id: string, since: number,
     const out: Array<Record<string, unknown>> = [];
     const timer = setTimeout(() => {
       (stream as unknown as { destroy?: () => void }).destroy?.();
-      reject(new Error(`the engine's event stream for ${id.slice(0, 12)} did not end within 30 s`));
+      reject(new ProviderError(`the engine's event stream for ${id.slice(0, 12)} did not end within 30 s`));
     }, 30_000);
     const flush = (final: boolean) => {
       const lines = buf.split('\n');
@@ -214,12 +214,21 @@ export async function firstFileOfTar(tar: NodeJS.ReadableStream | Buffer): Promi
  * Reads files of an image from a CREATED (never started) container: nothing runs, and no audited
  * host is touched. The container carries the temporary-container label and is removed by `close`.
  */
-export function imageFileReader(engine: () => Promise<Docker>, image: string): { read: (file: string) => Promise<Buffer | undefined>; close: () => Promise<void> } {
+export function imageFileReader(
+  engine: () => Promise<Docker>,
+  image: string,
+): { read: (file: string) => Promise<Buffer | undefined>; close: () => Promise<void> } {
   let created: Promise<Docker.Container> | undefined;
   return {
     read: async (file) => {
       const docker = await engine();
-      created ??= docker.createContainer({ Image: image, Entrypoint: ['true'], Cmd: [], Labels: { [TMP_LABEL.key]: TMP_LABEL.value }, HostConfig: { NetworkMode: 'none' } });
+      created ??= docker.createContainer({
+        Image: image,
+        Entrypoint: ['true'],
+        Cmd: [],
+        Labels: { [TMP_LABEL.key]: TMP_LABEL.value },
+        HostConfig: { NetworkMode: 'none' },
+      });
       const stream = (await (await created).getArchive({ path: file })) as NodeJS.ReadableStream;
       return firstFileOfTar(stream);
     },

@@ -151,7 +151,9 @@ export class Ec2Api {
   }
 
   async describeGroup(name: string): Promise<AutoScalingGroup> {
-    const out = await this.call('DescribeAutoScalingGroups', () => this.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] })));
+    const out = await this.call('DescribeAutoScalingGroups', () =>
+      this.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] })),
+    );
     const g = out.AutoScalingGroups?.find((x) => x.AutoScalingGroupName === name);
     if (!g) {
       throw new ProviderError(

@@ -33,7 +33,6 @@ export const CONTROLS = {
 /** Files whose append-open proves writability without changing a byte. */
 export const CRITICAL_FILES = ['/etc/passwd', '/etc/shadow', '/etc/ssh/sshd_config', '/opt/app/entrypoint.sh'];
 
-
 export function canaryName(runId: string): string {
   return `.driftless-canary-${runId}`;
 }
@@ -96,4 +95,3 @@ export function sweepCommand(runId: string, dirs: string[]): string {
   const name = canaryName(runId);
   return `for d in ${dirs.map(q).join(' ')}; do ls -A "$d" 2>/dev/null | grep -F ${q(name)} | sed "s|^|$d/|"; done; echo DL:SWEPT`;
 }
-

@@ -159,7 +159,10 @@ export function errorRate(buckets: Bucket[], from = 0, to = Infinity): number {
 
 /** p99 latency (ms from the scheduled send) of the requests scheduled in [from, to) ms. */
 export function p99(records: RequestRecord[], from = 0, to = Infinity): number {
-  const lat = records.filter((r) => r.t >= from && r.t < to).map((r) => r.latencyMs).sort((a, b) => a - b);
+  const lat = records
+    .filter((r) => r.t >= from && r.t < to)
+    .map((r) => r.latencyMs)
+    .sort((a, b) => a - b);
   return percentile(lat, 99);
 }
 
@@ -218,7 +221,6 @@ export function startLoad(opts: LoadOptions): LoadRun {
   let stopped = false;
   let stopAt: number | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let bucketTimer: NodeJS.Timeout | undefined;
   let finish!: () => void;
   const sendingDone = new Promise<void>((r) => (finish = r));
   let drained: (() => void) | undefined;
@@ -265,7 +267,7 @@ export function startLoad(opts: LoadOptions): LoadRun {
     const t = now();
     while (next < total && next * interval <= t && next * interval < durationMs) fire(next++);
     if (next >= total || t >= durationMs) return stop(true);
-    timer = setTimeout(tick, Math.max(0, Math.min(next * interval - (now()), 50)));
+    timer = setTimeout(tick, Math.max(0, Math.min(next * interval - now(), 50)));
   };
 
   // Live buckets: every BUCKET_MS, the window before last (its answers have had 100 ms to come in).
@@ -293,7 +295,7 @@ export function startLoad(opts: LoadOptions): LoadRun {
       }
     }
   };
-  bucketTimer = setInterval(() => emitLive(stopped ? (stopAt ?? now()) + BUCKET_MS : now()), BUCKET_MS);
+  const bucketTimer = setInterval(() => emitLive(stopped ? (stopAt ?? now()) + BUCKET_MS : now()), BUCKET_MS);
 
   const done = (async (): Promise<LoadRecording> => {
     if (!stopped) tick();
@@ -301,12 +303,9 @@ export function startLoad(opts: LoadOptions): LoadRun {
     const elapsedMs = Math.min(durationMs, stopAt ?? durationMs);
     // Let in-flight requests finish, within their timeout; then cut off whatever is left.
     if (inFlight > 0) {
-      await Promise.race([
-        new Promise<void>((r) => (drained = r)),
-        new Promise<void>((r) => setTimeout(r, timeoutMs + 500).unref()),
-      ]);
+      await Promise.race([new Promise<void>((r) => (drained = r)), new Promise<void>((r) => setTimeout(r, timeoutMs + 500).unref())]);
     }
-    if (bucketTimer) clearInterval(bucketTimer);
+    clearInterval(bucketTimer);
     opts.signal?.removeEventListener('abort', onAbort);
     if (inFlight > 0) {
       await pool.destroy(new Error('cut off: still unanswered at the end of the run')).catch(() => {});

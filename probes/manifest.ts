@@ -1,7 +1,7 @@
 /**
- * Golden file manifests of a rootfs directory, an image, or a running container. The format, the
- * remote command, parsing, validation, digest and diff live in manifest-format.ts and are
- * re-exported here, so callers import everything from this one module.
+ * Golden file manifests of a rootfs directory, an image, or a running container. The format,
+ * validation, digest and diff (manifest-format.ts) and the remote command and its parser
+ * (manifest-stream.ts) are re-exported here, so callers import everything from this one module.
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -10,19 +10,11 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import { execIn, TMP_LABEL } from './docker.ts';
 import { errorMessage, ManifestStreamError, UsageError } from '../core/errors.ts';
-import {
-  buildManifest,
-  ENTRY_ERRORS,
-  makeEntry,
-  type Manifest,
-  MANIFEST_DEFAULTS,
-  normalizeScope,
-  parseManifestStream,
-  type RawEntry,
-  remoteManifestCommand,
-} from './manifest-format.ts';
+import { buildManifest, ENTRY_ERRORS, makeEntry, type Manifest, MANIFEST_DEFAULTS, normalizeScope, type RawEntry } from './manifest-format.ts';
+import { parseManifestStream, remoteManifestCommand } from './manifest-stream.ts';
 
 export * from './manifest-format.ts';
+export * from './manifest-stream.ts';
 
 export { TMP_LABEL } from './docker.ts';
 
@@ -252,7 +244,8 @@ export async function manifestOfImage(
   try {
     imageId = (await docker.getImage(imageRef).inspect()).Id;
   } catch (err) {
-    if (statusCode(err) === 404) throw new UsageError(`no such image "${imageRef}" on the Docker engine: build or pull it first (\`docker images\` lists what is there)`);
+    if (statusCode(err) === 404)
+      throw new UsageError(`no such image "${imageRef}" on the Docker engine: build or pull it first (\`docker images\` lists what is there)`);
     throw err;
   }
   const c = await docker.createContainer({
@@ -267,7 +260,9 @@ export async function manifestOfImage(
     try {
       await c.start();
     } catch (err) {
-      throw new ManifestStreamError(`could not start a container from image "${imageRef}" to scan it (does it have \`sleep\` and \`sh\`?): ${errorMessage(err)}`);
+      throw new ManifestStreamError(
+        `could not start a container from image "${imageRef}" to scan it (does it have \`sleep\` and \`sh\`?): ${errorMessage(err)}`,
+      );
     }
     return await manifestOfContainer(docker, c.id, paths, excludes, `image:${imageRef}@${imageId}`);
   } finally {
@@ -292,5 +287,7 @@ async function removeTmpContainer(docker: Docker, id: string): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new ManifestStreamError(`temporary container ${id.slice(0, 12)} (label ${TMP_LABEL.key}=${TMP_LABEL.value}) was not removed within 10 s: remove it with \`docker rm -f ${id.slice(0, 12)}\``);
+  throw new ManifestStreamError(
+    `temporary container ${id.slice(0, 12)} (label ${TMP_LABEL.key}=${TMP_LABEL.value}) was not removed within 10 s: remove it with \`docker rm -f ${id.slice(0, 12)}\``,
+  );
 }

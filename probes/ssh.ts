@@ -49,7 +49,11 @@ function readIdentity(t: SshTarget): Buffer | undefined {
 }
 
 export class SshSession {
-  private constructor(private readonly client: Client, readonly target: SshTarget, readonly hostKey: string) {}
+  private constructor(
+    private readonly client: Client,
+    readonly target: SshTarget,
+    readonly hostKey: string,
+  ) {}
 
   static connect(t: SshTarget): Promise<SshSession> {
     const privateKey = readIdentity(t);
@@ -135,12 +139,21 @@ function classifyConnectError(t: SshTarget, err: Error & { level?: string; code?
   const msg = err.message ?? String(err);
   if (/host key verification failed|Host denied/i.test(msg) || (presented && !t.pinned.includes(presented))) {
     if (t.pinned.length === 0) {
-      return new SshError('host-key-unknown', `${where} presented host key ${presented || '(none)'} but no key is pinned for it: refusing to connect; add its fingerprint (ssh.knownHostsFile or hosts[].hostKey) after checking it out of band`);
+      return new SshError(
+        'host-key-unknown',
+        `${where} presented host key ${presented || '(none)'} but no key is pinned for it: refusing to connect; add its fingerprint (ssh.knownHostsFile or hosts[].hostKey) after checking it out of band`,
+      );
     }
-    return new SshError('host-key-mismatch', `${where} presented host key ${presented}, not the pinned ${t.pinned.join(' or ')}: possible man-in-the-middle, refusing to connect; if the host was legitimately rebuilt, update its pinned fingerprint`);
+    return new SshError(
+      'host-key-mismatch',
+      `${where} presented host key ${presented}, not the pinned ${t.pinned.join(' or ')}: possible man-in-the-middle, refusing to connect; if the host was legitimately rebuilt, update its pinned fingerprint`,
+    );
   }
   if (/Encrypted .*private .*key.*no passphrase|no passphrase given/i.test(msg)) {
-    return new SshError('identity', `identity file ${t.identityFile} is encrypted and no passphrase was given: set ssh.passphraseEnv to the name of an environment variable holding it`);
+    return new SshError(
+      'identity',
+      `identity file ${t.identityFile} is encrypted and no passphrase was given: set ssh.passphraseEnv to the name of an environment variable holding it`,
+    );
   }
   if (/Cannot parse privateKey|Unsupported key format|bad passphrase|Failed to decrypt/i.test(msg)) {
     return new SshError('identity', `identity file ${t.identityFile} could not be used (${msg}): check the key and its passphrase`);

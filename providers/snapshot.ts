@@ -9,7 +9,11 @@ export async function snapshotFleets(config: Config): Promise<FleetSnapshot[]> {
     config.targets.map(async (t): Promise<FleetSnapshot> => {
       try {
         const hosts = await (await providerFor(t, config)).list();
-        return { target: t.name, provider: t.provider, hosts: hosts.map(({ launchedAt, ...h }) => ({ ...h, ...(launchedAt ? { launchedAt: launchedAt.toISOString() } : {}) })) };
+        return {
+          target: t.name,
+          provider: t.provider,
+          hosts: hosts.map(({ launchedAt, ...h }) => ({ ...h, ...(launchedAt ? { launchedAt: launchedAt.toISOString() } : {}) })),
+        };
       } catch (err) {
         return { target: t.name, provider: t.provider, hosts: [], error: errorMessage(err) };
       }

@@ -39,12 +39,30 @@ export function writeRunMetadata(resultsDir: string, meta: RunMeta): void {
     fleets: meta.fleets.map((f) => `${f.name} (${f.provider}, ${f.hosts} hosts)`).join('; '),
   };
   for (const [svc, r] of Object.entries(meta.release)) env[`release.${svc}`] = [r.digest, r.ami].filter(Boolean).join(' ');
-  fs.writeFileSync(path.join(resultsDir, 'environment.properties'), Object.entries(env).map(([k, v]) => `${k} = ${v.replace(/\n/g, ' ')}`).join('\n') + '\n');
+  fs.writeFileSync(
+    path.join(resultsDir, 'environment.properties'),
+    Object.entries(env)
+      .map(([k, v]) => `${k} = ${v.replace(/\n/g, ' ')}`)
+      .join('\n') + '\n',
+  );
   // allure-playwright does not write executor.json; the report's "Executors" widget reads it.
-  const ci = process.env.GITHUB_RUN_ID ? { buildUrl: `${process.env.GITHUB_SERVER_URL}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}` } : {};
+  const ci = process.env.GITHUB_RUN_ID
+    ? { buildUrl: `${process.env.GITHUB_SERVER_URL}/${process.env.GITHUB_REPOSITORY}/actions/runs/${process.env.GITHUB_RUN_ID}` }
+    : {};
   fs.writeFileSync(
     path.join(resultsDir, 'executor.json'),
-    JSON.stringify({ name: `driftless ${meta.harnessVersion}`, type: 'driftless', buildName: `run ${meta.runId} (seed ${meta.seed})`, buildOrder: Date.parse(meta.startedAt), reportName: 'driftless compliance report', ...ci }, null, 2),
+    JSON.stringify(
+      {
+        name: `driftless ${meta.harnessVersion}`,
+        type: 'driftless',
+        buildName: `run ${meta.runId} (seed ${meta.seed})`,
+        buildOrder: Date.parse(meta.startedAt),
+        reportName: 'driftless compliance report',
+        ...ci,
+      },
+      null,
+      2,
+    ),
   );
   fs.writeFileSync(path.join(resultsDir, 'categories.json'), JSON.stringify(allureCategories(), null, 2));
   fs.writeFileSync(path.join(resultsDir, RUN_META), JSON.stringify(meta, null, 2));

@@ -106,7 +106,12 @@ export function verdictOf(results: AllureResult[], meta: { runId: string; seed?:
     const message = firstLine(r.statusDetails?.message);
     if (cat === PROBE_ERROR) {
       const key = `${fleet}/${host ?? '(fleet)'}`;
-      if (!unchecked.has(key)) unchecked.set(key, { host: host ?? `(fleet ${fleet})`, ...(fleet ? { fleet } : {}), reason: message.replace(/^(\w*Error: )?PROBE ERROR \(the harness could not tell\): /, '') });
+      if (!unchecked.has(key))
+        unchecked.set(key, {
+          host: host ?? `(fleet ${fleet})`,
+          ...(fleet ? { fleet } : {}),
+          reason: message.replace(/^(\w*Error: )?PROBE ERROR \(the harness could not tell\): /, ''),
+        });
       continue;
     }
     if (host && labels(r, 'violation').includes('tainted')) tainted.add(host);

@@ -2,7 +2,7 @@
 # One bootstrap for `.ci/run`, `npm test` and `npm run demo`, so they cannot drift apart.
 # It installs what a brand-new Debian machine lacks (as root), makes sure a Docker engine
 # answers, and then does what was asked:
-#   bootstrap.sh ci     install everything, npm ci, then npm test
+#   bootstrap.sh ci     install everything, npm ci, npm run lint, then npm test
 #   bootstrap.sh test   the test suite (what `npm test` runs)
 #   bootstrap.sh demo   lab up, all suites, Allure report (what `npm run demo` runs)
 #   bootstrap.sh env    only make sure the machine is ready
@@ -74,6 +74,7 @@ case "$mode" in
   ci)
     ensure_machine
     ensure_moto
+    npm run lint
     npm test
     ;;
   test)

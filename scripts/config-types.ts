@@ -30,13 +30,15 @@ function afterValidation(node: unknown, primitives: Node): unknown {
   }
   const out: Node = {};
   for (const [k, v] of Object.entries(src)) {
-    if (k === 'x-errors' || k === 'default' || k === 'description' && ref) continue;
+    if (k === 'x-errors' || k === 'default' || (k === 'description' && ref)) continue;
     if ((k === 'anyOf' || k === 'oneOf') && onlyRules(v)) continue;
     out[k] = afterValidation(v, primitives);
   }
   const props = out.properties as Node | undefined;
   if (props) {
-    const defaulted = Object.entries((node as Node).properties as Node).filter(([, v]) => v && typeof v === 'object' && 'default' in (v as Node)).map(([k]) => k);
+    const defaulted = Object.entries((node as Node).properties as Node)
+      .filter(([, v]) => v && typeof v === 'object' && 'default' in (v as Node))
+      .map(([k]) => k);
     if (defaulted.length) out.required = [...new Set([...((out.required as string[]) ?? []), ...defaulted])];
   }
   return out;
@@ -44,7 +46,9 @@ function afterValidation(node: unknown, primitives: Node): unknown {
 
 export async function configTypes(): Promise<string> {
   const raw = JSON.parse(fs.readFileSync(schemaFile('config'), 'utf8')) as Node;
-  const primitives = Object.fromEntries(Object.entries(raw.$defs as Node).filter(([, d]) => ['string', 'integer', 'number'].includes((d as Node).type as string)));
+  const primitives = Object.fromEntries(
+    Object.entries(raw.$defs as Node).filter(([, d]) => ['string', 'integer', 'number'].includes((d as Node).type as string)),
+  );
   const schema = afterValidation(raw, primitives) as Node;
   for (const name of Object.keys(primitives)) delete (schema.$defs as Node)[name];
   const defs = schema.$defs as Node;
@@ -52,7 +56,11 @@ export async function configTypes(): Promise<string> {
   const kinds = ['ssh', 'docker', 'ec2'];
   for (const kind of kinds) {
     const def = defs[`${kind}Target`] as Node;
-    def.properties = { ...(def.properties as Node), name: { type: 'string', description: 'The fleet name: unique, used in reports.' }, provider: { const: kind } };
+    def.properties = {
+      ...(def.properties as Node),
+      name: { type: 'string', description: 'The fleet name: unique, used in reports.' },
+      provider: { const: kind },
+    };
     def.required = ['name', 'provider', ...((def.required as string[]) ?? [])];
   }
   defs.target = { oneOf: kinds.map((k) => ({ $ref: `#/$defs/${k}Target` })) };

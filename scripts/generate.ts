@@ -79,7 +79,7 @@ for (const [rel, body] of Object.entries(docs)) {
   const now = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   if (now === body) continue;
   if (check) {
-    process.stderr.write(`${rel} is stale: it is generated from the registry; run \`npm run docs\` and commit it\n`);
+    process.stderr.write(`${rel} is stale: it is generated from the registry; run \`npm run generate\` and commit it\n`);
     stale++;
   } else {
     fs.writeFileSync(file, body);

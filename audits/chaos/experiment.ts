@@ -42,18 +42,40 @@ export interface ChaosOutcome {
 
 export async function runChaos(target: Target, config: Config, seed: number, runId: string): Promise<ChaosOutcome> {
   const c = config.chaos;
-  const out: ChaosOutcome = { fleet: target.name, seed, dryRun: c.dryRun, eligible: [], victims: [], timeline: [], aborted: false, recovered: false, replacements: [], buckets: [] };
+  const out: ChaosOutcome = {
+    fleet: target.name,
+    seed,
+    dryRun: c.dryRun,
+    eligible: [],
+    victims: [],
+    timeline: [],
+    aborted: false,
+    recovered: false,
+    replacements: [],
+    buckets: [],
+  };
   const say = (line: string) => progress('chaos', `${target.name}: ${line}`);
   if (!target.entrypoint) return { ...out, notRun: `target "${target.name}" has no entrypoint: set targets[].entrypoint to the fleet's load balancer URL` };
   if (!target.environment || !config.safety.allowedEnvironments.includes(target.environment)) {
-    return { ...out, notRun: `target "${target.name}" is in environment "${target.environment ?? '(none)'}", not one of safety.allowedEnvironments (${config.safety.allowedEnvironments.join(', ')}): chaos refused` };
+    return {
+      ...out,
+      notRun: `target "${target.name}" is in environment "${target.environment ?? '(none)'}", not one of safety.allowedEnvironments (${config.safety.allowedEnvironments.join(', ')}): chaos refused`,
+    };
   }
   const inv = await providerFor(target, config);
   let before: Host[];
   let victims: Host[];
   try {
     before = await inv.list();
-    const choice = chooseVictims({ hosts: before, seed, ...(c.kill.count !== undefined ? { count: c.kill.count } : {}), ...(c.kill.percent !== undefined ? { percent: c.kill.percent } : {}), maxKills: config.safety.maxKills, optIn: config.safety.optInLabel, fleet: target.name });
+    const choice = chooseVictims({
+      hosts: before,
+      seed,
+      ...(c.kill.count !== undefined ? { count: c.kill.count } : {}),
+      ...(c.kill.percent !== undefined ? { percent: c.kill.percent } : {}),
+      maxKills: config.safety.maxKills,
+      optIn: config.safety.optInLabel,
+      fleet: target.name,
+    });
     out.eligible = choice.eligible.map((h) => h.id);
     victims = choice.victims;
     out.victims = victims.map((h) => h.id);
@@ -66,7 +88,9 @@ export async function runChaos(target: Target, config: Config, seed: number, run
   const steady = await steadyState({ url: target.entrypoint, path: c.load.path, warmupMs: c.load.warmupSeconds * 1000, rate: c.load.rate, inventory: inv });
   if (!steady.ok) return { ...out, notRun: `no steady state before the experiment, so nothing was killed: ${steady.reason}` };
 
-  const written = await writeStateKeys(target.entrypoint, c.stateProbe.keys, `${runId}-${target.name}`, { ...(c.stateProbe.writeRequests ? { writeRequests: c.stateProbe.writeRequests } : {}) });
+  const written = await writeStateKeys(target.entrypoint, c.stateProbe.keys, `${runId}-${target.name}`, {
+    ...(c.stateProbe.writeRequests ? { writeRequests: c.stateProbe.writeRequests } : {}),
+  });
   const load = startLoad({ url: target.entrypoint, path: c.load.path, rate: c.load.rate, durationMs: c.load.durationSeconds * 1000 });
   const healthy: Array<{ t: number; healthy: number }> = [];
   let sampling = true;
@@ -111,7 +135,14 @@ export async function runChaos(target: Target, config: Config, seed: number, run
   const after = await inv.list();
   const service = before.find((h) => victims.some((v) => v.id === h.id))?.service;
   const digest = service !== undefined ? declaredImage(config.release.services[service], target.provider) : undefined;
-  out.replacements = exp.killed.length ? verifyReplacements(before, after, exp.killed.map((k) => k.host), digest) : [];
+  out.replacements = exp.killed.length
+    ? verifyReplacements(
+        before,
+        after,
+        exp.killed.map((k) => k.host),
+        digest,
+      )
+    : [];
   out.state = await readStateKeys(target.entrypoint, written.written, { ...(c.stateProbe.readRequests ? { readRequests: c.stateProbe.readRequests } : {}) });
   out.svg = renderTimelineSvg({
     title: `${target.name}: ${c.dryRun ? 'dry run' : `${c.kinds[0] ?? 'sigkill'} ${out.victims.join(', ')}`} under ${c.load.rate} req/s`,

@@ -54,7 +54,14 @@ function judgeReplaced(j: Judgement, o: ChaosOutcome): CheckResult {
 
 function judgeRecovery(j: Judgement, o: ChaosOutcome, config: Config): CheckResult {
   if (o.dryRun) return j.skip('dry run: nothing was killed');
-  j.attach(json('recovery', { recovered: o.recovered, timeToRecoveryMs: o.timeToRecoveryMs, deadlineSeconds: config.chaos.slo.recoverySeconds, error: o.recoveryError }));
+  j.attach(
+    json('recovery', {
+      recovered: o.recovered,
+      timeToRecoveryMs: o.timeToRecoveryMs,
+      deadlineSeconds: config.chaos.slo.recoverySeconds,
+      error: o.recoveryError,
+    }),
+  );
   if (!o.recovered) return j.fail('slow-recovery', `not back at capacity within ${config.chaos.slo.recoverySeconds} s: ${o.recoveryError}`);
   return j.pass();
 }
@@ -67,7 +74,8 @@ function judgeSlo(j: Judgement, o: ChaosOutcome, config: Config): CheckResult {
   const w = o.chaosWindow;
   const slo = config.chaos.slo;
   if (o.aborted) return j.fail('slo-breach', 'the experiment was aborted: the error rate crossed chaos.abortErrorRate');
-  if (w.errorRate > slo.maxErrorRate) return j.fail('slo-breach', `error rate ${(w.errorRate * 100).toFixed(2)}% > SLO ${(slo.maxErrorRate * 100).toFixed(2)}%`);
+  if (w.errorRate > slo.maxErrorRate)
+    return j.fail('slo-breach', `error rate ${(w.errorRate * 100).toFixed(2)}% > SLO ${(slo.maxErrorRate * 100).toFixed(2)}%`);
   if (w.p99Ms > slo.p99Ms) return j.fail('slo-breach', `p99 ${w.p99Ms} ms > SLO ${slo.p99Ms} ms`);
   return j.pass();
 }

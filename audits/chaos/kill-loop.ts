@@ -87,7 +87,13 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     if (opts.abortWhen?.()) {
       result.aborted = true;
       const why = opts.abortReason?.() ?? 'the abort condition is met';
-      emit({ kind: 'abort', message: `stopped killing at once: ${why}; ${victims.length - i} victim(s) spared: ${victims.slice(i).map((x) => x.id).join(', ')}` });
+      emit({
+        kind: 'abort',
+        message: `stopped killing at once: ${why}; ${victims.length - i} victim(s) spared: ${victims
+          .slice(i)
+          .map((x) => x.id)
+          .join(', ')}`,
+      });
       break;
     }
     try {
@@ -104,7 +110,10 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     const timeoutMs = opts.recoveryDeadlineMs ?? 30_000;
     try {
       result.capacity = await inventory.waitForCapacity({ timeoutMs });
-      emit({ kind: 'recovered', message: `fleet "${inventory.fleet}" back at desired capacity ${result.capacity.desired} (${result.capacity.running} running)` });
+      emit({
+        kind: 'recovered',
+        message: `fleet "${inventory.fleet}" back at desired capacity ${result.capacity.desired} (${result.capacity.running} running)`,
+      });
       result.timeline[result.timeline.length - 1]!.t = result.capacity.reachedAt;
     } catch (err) {
       result.recoveryError = errorMessage(err);

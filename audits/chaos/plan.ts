@@ -5,7 +5,10 @@ import { checkId, type NotApplicable, type PlannedCheck } from '../../core/plan.
 
 const suite = 'chaos-kill' as const;
 
-export const CHAOS_CONTROLS = { state: 'DL-CHAOS-001', replaced: 'DL-CHAOS-002', recovery: 'DL-CHAOS-003', slo: 'DL-CHAOS-004' } as const satisfies Record<string, ControlId>;
+export const CHAOS_CONTROLS = { state: 'DL-CHAOS-001', replaced: 'DL-CHAOS-002', recovery: 'DL-CHAOS-003', slo: 'DL-CHAOS-004' } as const satisfies Record<
+  string,
+  ControlId
+>;
 
 const CHECKS: Array<{ control: ControlId; title: string; story: string }> = [
   { control: CHAOS_CONTROLS.state, title: 'no state is lost when instances die', story: 'state survives' },
@@ -19,7 +22,11 @@ export function planChaos(config: Config): { checks: PlannedCheck[]; notApplicab
   const notApplicable: NotApplicable[] = [];
   for (const t of config.targets) {
     if (t.provider === 'ssh') {
-      notApplicable.push({ fleet: t.name, suite, reason: `target "${t.name}" is a static list of SSH hosts: driftless cannot kill them, chaos not applicable` });
+      notApplicable.push({
+        fleet: t.name,
+        suite,
+        reason: `target "${t.name}" is a static list of SSH hosts: driftless cannot kill them, chaos not applicable`,
+      });
       continue;
     }
     if (!t.entrypoint) {

@@ -21,7 +21,6 @@ export interface ReplacementCheck {
   expected?: string;
 }
 
-
 /**
  * Per victim: was it replaced by a NEW instance (new instance id, later start) running the SAME
  * image (the release's digest when given, else the victim's own)? A replacement is found under the
@@ -56,23 +55,33 @@ export function verifyReplacements(before: Host[], after: Host[], victims: Host[
     const later = v.launchedAt && now.launchedAt ? now.launchedAt.getTime() > v.launchedAt.getTime() : undefined;
     if (now.instanceId === v.instanceId) {
       return later
-        ? { ...found, verdict: 'restarted-in-place', detail: `${v.id} was restarted in place, not replaced: same instance ${v.instanceId.slice(0, 12)}, started again at ${now.launchedAt!.toISOString()}` }
+        ? {
+            ...found,
+            verdict: 'restarted-in-place',
+            detail: `${v.id} was restarted in place, not replaced: same instance ${v.instanceId.slice(0, 12)}, started again at ${now.launchedAt!.toISOString()}`,
+          }
         : {
             ...found,
             verdict: 'unchanged',
-            detail: later === false
-              ? `${v.id} is the same instance with the same start time: the kill did not take effect`
-              : `${v.id} is the same instance and its start times are unknown: not replaced`,
+            detail:
+              later === false
+                ? `${v.id} is the same instance with the same start time: the kill did not take effect`
+                : `${v.id} is the same instance and its start times are unknown: not replaced`,
           };
     }
     if (expected && !runsImage(now.image, expected)) {
-      return { ...found, verdict: 'wrong-image', detail: `${v.id} was replaced by ${now.id} (${now.instanceId.slice(0, 12)}) running ${runningImage(now.image) ?? 'an unknown image'}, not ${expected}` };
+      return {
+        ...found,
+        verdict: 'wrong-image',
+        detail: `${v.id} was replaced by ${now.id} (${now.instanceId.slice(0, 12)}) running ${runningImage(now.image) ?? 'an unknown image'}, not ${expected}`,
+      };
     }
     const startNote = later === false ? ` (but its start time ${now.launchedAt!.toISOString()} is not after the victim's)` : '';
     return {
       ...found,
       verdict: 'replaced',
-      detail: `${v.id} was replaced by a new instance ${now.instanceId.slice(0, 12)} of the same image ${runningImage(now.image) ?? expected ?? ''}${startNote}`.trim(),
+      detail:
+        `${v.id} was replaced by a new instance ${now.instanceId.slice(0, 12)} of the same image ${runningImage(now.image) ?? expected ?? ''}${startNote}`.trim(),
     };
   });
 }

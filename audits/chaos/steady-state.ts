@@ -53,10 +53,8 @@ export async function steadyState(opts: SteadyStateOptions): Promise<SteadyState
     problems.push(`entrypoint ${origin} does not answer: ${bad[0]!.error ?? 'no response'}`);
   } else if (bad.length > 0) {
     const first = bad[0]!;
-    const what = first.status === 0 ? first.error ?? 'network error' : String(first.status);
-    problems.push(
-      `${bad.length} errors of ${recording.records.length} requests in warm-up (first: ${what} at ${(first.t / 1000).toFixed(1)} s)`,
-    );
+    const what = first.status === 0 ? (first.error ?? 'network error') : String(first.status);
+    problems.push(`${bad.length} errors of ${recording.records.length} requests in warm-up (first: ${what} at ${(first.t / 1000).toFixed(1)} s)`);
   }
   const sustained = checkSustained(recording);
   if (!sustained.ok && problems.length === 0) problems.push(sustained.message!);

@@ -20,7 +20,16 @@ export interface TimelineChartInput {
   height?: number;
 }
 
-const COLORS = { sent: '#1f6feb', errors: '#d1242f', healthy: '#1a7f37', desired: '#8c959f', kill: '#9a3412', mark: '#6f42c1', grid: '#e6e8eb', axis: '#57606a' };
+const COLORS = {
+  sent: '#1f6feb',
+  errors: '#d1242f',
+  healthy: '#1a7f37',
+  desired: '#8c959f',
+  kill: '#9a3412',
+  mark: '#6f42c1',
+  grid: '#e6e8eb',
+  axis: '#57606a',
+};
 
 export function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
@@ -50,13 +59,7 @@ export function renderTimelineSvg(input: TimelineChartInput): string {
   const marks = input.marks ?? [];
   const perSec = 1000 / BUCKET_MS;
 
-  const endMs = Math.max(
-    BUCKET_MS,
-    ...buckets.map((b) => b.t + BUCKET_MS),
-    ...healthy.map((h) => h.t),
-    ...kills.map((k) => k.t),
-    ...marks.map((k) => k.t),
-  );
+  const endMs = Math.max(BUCKET_MS, ...buckets.map((b) => b.t + BUCKET_MS), ...healthy.map((h) => h.t), ...kills.map((k) => k.t), ...marks.map((k) => k.t));
   const xStep = niceStep(endMs / 1000, 10);
   const xMax = Math.ceil(endMs / 1000 / xStep) * xStep;
   const rateMax = Math.max(1, ...buckets.map((b) => b.sent * perSec));
@@ -103,11 +106,17 @@ export function renderTimelineSvg(input: TimelineChartInput): string {
   // Series (each bucket's value drawn at the bucket's middle).
   const mid = (b: Bucket) => x(b.t + BUCKET_MS / 2);
   if (buckets.length) {
-    out.push(`<polyline class="sent" fill="none" stroke="${COLORS.sent}" stroke-width="1.5" points="${buckets.map((b) => pt(mid(b), y(b.sent * perSec))).join(' ')}"/>`);
-    out.push(`<polyline class="errors" fill="none" stroke="${COLORS.errors}" stroke-width="1.5" points="${buckets.map((b) => pt(mid(b), y(b.errors * perSec))).join(' ')}"/>`);
+    out.push(
+      `<polyline class="sent" fill="none" stroke="${COLORS.sent}" stroke-width="1.5" points="${buckets.map((b) => pt(mid(b), y(b.sent * perSec))).join(' ')}"/>`,
+    );
+    out.push(
+      `<polyline class="errors" fill="none" stroke="${COLORS.errors}" stroke-width="1.5" points="${buckets.map((b) => pt(mid(b), y(b.errors * perSec))).join(' ')}"/>`,
+    );
   }
   if (input.desired !== undefined) {
-    out.push(`<line class="desired" x1="${m.left}" y1="${n1(yh(input.desired))}" x2="${m.left + pw}" y2="${n1(yh(input.desired))}" stroke="${COLORS.desired}" stroke-dasharray="2 4"/>`);
+    out.push(
+      `<line class="desired" x1="${m.left}" y1="${n1(yh(input.desired))}" x2="${m.left + pw}" y2="${n1(yh(input.desired))}" stroke="${COLORS.desired}" stroke-dasharray="2 4"/>`,
+    );
   }
   if (healthy.length) {
     const pts: string[] = [];

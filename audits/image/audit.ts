@@ -10,9 +10,18 @@
 import fs from 'node:fs';
 import type { Config, ReleaseService, Target } from '../../core/config.ts';
 import { mapLimit } from '../../core/concurrency.ts';
-import { errorMessage } from '../../core/errors.ts';
+import { ConfigInvalidError, errorMessage, ManifestStreamError } from '../../core/errors.ts';
 import type { FleetSnapshot, SnapshotHost } from '../../core/inventory.ts';
-import { buildManifest, type Manifest, MANIFEST_DEFAULTS, manifestDigest, parseManifestStream, remoteManifestShellLine, shQuote, validateManifest } from '../../probes/manifest.ts';
+import {
+  buildManifest,
+  type Manifest,
+  MANIFEST_DEFAULTS,
+  manifestDigest,
+  parseManifestStream,
+  remoteManifestShellLine,
+  shQuote,
+  validateManifest,
+} from '../../probes/manifest.ts';
 import { SshSession } from '../../probes/ssh.ts';
 import type { AmiFacts, ContainerFacts, EventFacts, ImageSource, Provider } from '../../providers/provider.ts';
 import { sshLoginFor } from '../../providers/ssh-login.ts';
@@ -63,7 +72,12 @@ export interface HostImageAudit {
 type Golden = Map<string, Promise<Manifest>>;
 
 /** The golden manifest: the release's manifest file, or the declared image's (once per image). */
-async function expectedManifest(declared: ReleaseService | undefined, service: string | undefined, images: ImageSource | undefined, golden: Golden): Promise<{ manifest: Manifest; source: string }> {
+async function expectedManifest(
+  declared: ReleaseService | undefined,
+  service: string | undefined,
+  images: ImageSource | undefined,
+  golden: Golden,
+): Promise<{ manifest: Manifest; source: string }> {
   if (declared?.manifest) {
     const file = declared.manifest;
     // read and validated once per audit, not once per host
@@ -73,23 +87,32 @@ async function expectedManifest(declared: ReleaseService | undefined, service: s
         (async () => {
           const m = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
           const v = validateManifest(m);
-          if (!v.ok) throw new Error(`the release's manifest file ${file} is not a valid manifest: ${v.errors.slice(0, 3).join('; ')}`);
+          if (!v.ok) throw new ConfigInvalidError(`the release's manifest file ${file} is not a valid manifest: ${v.errors.slice(0, 3).join('; ')}`);
           return m;
         })(),
       );
     }
     return { manifest: await golden.get(`file:${file}`)!, source: `file:${file}` };
   }
-  if (!declared?.digest) throw new Error(`the release declares no image digest and no manifest for service ${service ?? '(none)'}: no golden manifest to compare with`);
-  if (!images) throw new Error(`the release names no manifest file for service ${service ?? '(none)'}, and this provider cannot read image ${declared.digest}`);
+  if (!declared?.digest)
+    throw new ConfigInvalidError(`the release declares no image digest and no manifest for service ${service ?? '(none)'}: no golden manifest to compare with`);
+  if (!images)
+    throw new ConfigInvalidError(
+      `the release names no manifest file for service ${service ?? '(none)'}, and this provider cannot read image ${declared.digest}`,
+    );
   const digest = declared.digest;
   if (!golden.has(digest)) golden.set(digest, images.manifest(digest, MANIFEST_DEFAULTS.paths, MANIFEST_DEFAULTS.excludes));
   return { manifest: await golden.get(digest)!, source: `image:${digest}` };
 }
 
-async function manifestOverSsh(host: SnapshotHost, target: Target, expected: Manifest, imageFile?: (file: string) => Promise<Buffer | undefined>): Promise<Omit<ManifestAudit, 'expectedSource'>> {
+async function manifestOverSsh(
+  host: SnapshotHost,
+  target: Target,
+  expected: Manifest,
+  imageFile?: (file: string) => Promise<Buffer | undefined>,
+): Promise<Omit<ManifestAudit, 'expectedSource'>> {
   const st = sshLoginFor(host, target);
-  if ('error' in st) throw new Error(st.error);
+  if ('error' in st) throw new ConfigInvalidError(st.error);
   const session = await SshSession.connect(st);
   try {
     const r = await session.exec(remoteManifestShellLine(expected.paths, expected.excludes), MANIFEST_TIMEOUT_MS);
@@ -97,7 +120,10 @@ async function manifestOverSsh(host: SnapshotHost, target: Target, expected: Man
     try {
       entries = parseManifestStream(r.stdout);
     } catch (err) {
-      throw new Error(`${errorMessage(err)} (exit ${r.exitCode}${r.stderr.trim() ? `; stderr: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''})`);
+      throw new ManifestStreamError(
+        `${errorMessage(err)} (exit ${r.exitCode}${r.stderr.trim() ? `; stderr: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''})`,
+        { cause: err },
+      );
     }
     const actual = buildManifest(entries, { root: `ssh:${st.user}@${st.host}:${st.port}`, paths: expected.paths, excludes: expected.excludes });
     const cmp = compareManifests(expected, actual);

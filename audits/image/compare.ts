@@ -117,7 +117,5 @@ export function unifiedDiff(file: string, hostName: string, want: Buffer, got: s
   if (!isText(want) || !isText(got)) return undefined;
   const before = want.toString('utf8');
   if (before === got) return undefined;
-  return createTwoFilesPatch(`image${file}`, `${hostName}${file}`, before, got, undefined, undefined, { context: 3 })
-    .replace(/^=+\n/, '')
-    .slice(0, 16_000);
+  return createTwoFilesPatch(`image${file}`, `${hostName}${file}`, before, got, undefined, undefined, { context: 3 }).replace(/^=+\n/, '').slice(0, 16_000);
 }

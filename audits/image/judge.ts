@@ -1,8 +1,9 @@
 /** Judges the image audit: one result per planned check, from the facts gathered per host. Pure. */
-import { type CheckResult, json, Judgement, text } from '../../core/check-result.ts';
+import { type CheckResult, json, type Judgement, text } from '../../core/check-result.ts';
 import type { FleetSnapshot } from '../../core/inventory.ts';
 import type { PlannedCheck } from '../../core/plan.ts';
 import { declaredImage, runsImage } from '../declared-image.ts';
+import { judgePerHost } from '../per-host.ts';
 import type { HostImageAudit } from './audit.ts';
 import { START_GRACE_MS } from './compare.ts';
 import { IMAGE_CONTROLS as C } from './plan.ts';
@@ -10,15 +11,7 @@ import { IMAGE_CONTROLS as C } from './plan.ts';
 const list = (xs: string[], n = 20) => (xs.length > n ? `${xs.slice(0, n).join(', ')} … (${xs.length} in all)` : xs.join(', '));
 
 export function judgeImages(checks: PlannedCheck[], audits: HostImageAudit[], inventory: FleetSnapshot[], releaseName: string | undefined): CheckResult[] {
-  const byHost = new Map(audits.map((a) => [`${a.fleet}/${a.host}`, a]));
-  return checks.map((check) => {
-    const j = new Judgement(check.id);
-    if (check.item === 'inventory') {
-      const snap = inventory.find((s) => s.target === check.fleet);
-      return j.broken(`could not list the hosts of fleet ${check.fleet}: ${snap?.error ?? 'unknown error'}`);
-    }
-    const a = byHost.get(`${check.fleet}/${check.host}`);
-    if (!a) return j.broken(`no image audit result for ${check.host} in fleet ${check.fleet}: the audit did not reach it`);
+  return judgePerHost('image audit', checks, audits, inventory, (j, a, check) => {
     switch (check.control) {
       case C.declaredImage:
         return judgeDeclaredImage(j, a, releaseName);
@@ -45,16 +38,30 @@ export function judgeImages(checks: PlannedCheck[], audits: HostImageAudit[], in
 function judgeDeclaredImage(j: Judgement, a: HostImageAudit, releaseName: string | undefined): CheckResult {
   const ec2 = a.provider === 'ec2';
   const running = ec2 ? a.image.ami : a.image.id;
-  j.attach(json('image', { host: a.host, service: a.service, running, ref: a.image.ref, repoDigests: a.image.repoDigests ?? [], declared: a.declared ?? null, release: releaseName ?? null }));
+  j.attach(
+    json('image', {
+      host: a.host,
+      service: a.service,
+      running,
+      ref: a.image.ref,
+      repoDigests: a.image.repoDigests ?? [],
+      declared: a.declared ?? null,
+      release: releaseName ?? null,
+    }),
+  );
   if (!running) return j.broken(`${a.host}: the provider did not say which ${ec2 ? 'AMI' : 'image'} it runs`);
   const digests = list(a.image.repoDigests ?? []) || 'none';
-  if (!a.declared) return j.fail('undeclared-image', `image ${running} is not declared in the release (service ${a.service ?? '(none)'}); repo digests: ${digests}`);
+  if (!a.declared)
+    return j.fail('undeclared-image', `image ${running} is not declared in the release (service ${a.service ?? '(none)'}); repo digests: ${digests}`);
   const want = declaredImage(a.declared, a.provider);
   if (!want) return j.broken(`the release declares no ${ec2 ? 'ami' : 'digest'} for service ${a.service}`);
   if (runsImage(a.image, want)) return j.pass();
   return ec2
     ? j.fail('wrong-image', `${a.host} runs AMI ${running}, the release declares ${want} (service ${a.service})`)
-    : j.fail('wrong-image', `${a.host} runs image ${running} (${a.image.ref ?? 'no tag'}; repo digests: ${digests}), the release declares ${want} for service ${a.service}`);
+    : j.fail(
+        'wrong-image',
+        `${a.host} runs image ${running} (${a.image.ref ?? 'no tag'}; repo digests: ${digests}), the release declares ${want} for service ${a.service}`,
+      );
 }
 
 function judgeDiff(j: Judgement, a: HostImageAudit): CheckResult {
@@ -84,7 +91,17 @@ function judgeNotRestarted(j: Judgement, a: HostImageAudit): CheckResult {
   const starts = ev.starts;
   // Every start moves StartedAt: a run that began well after creation is a later start.
   const startGapMs = Date.parse(c.startedAt ?? '') - Date.parse(c.created ?? '');
-  j.attach(json('starts', { host: a.host, created: c.created, startedAt: c.startedAt, startGapMs, restartCount: c.restartCount, startEvents: starts, history: { since: ev.since, until: ev.until, complete: ev.complete } }));
+  j.attach(
+    json('starts', {
+      host: a.host,
+      created: c.created,
+      startedAt: c.startedAt,
+      startGapMs,
+      restartCount: c.restartCount,
+      startEvents: starts,
+      history: { since: ev.since, until: ev.until, complete: ev.complete },
+    }),
+  );
   const byEvents = ev.complete && starts.length > 1;
   const byStartTime = !ev.complete && startGapMs > START_GRACE_MS;
   if (!((c.restartCount ?? 0) > 0 || byEvents || byStartTime)) return j.pass();
@@ -105,7 +122,10 @@ function judgeNoExec(j: Judgement, a: HostImageAudit): CheckResult {
   const shown = (creates.length ? creates : ev.execs).map((e) => `${e.time} ${e.command ?? e.action}${e.execId ? ` (exec ${e.execId.slice(0, 12)})` : ''}`);
   if (ev.execs.length) {
     j.attach(text('exec commands', shown.join('\n')));
-    return j.fail('out-of-band-access', `${a.host} was entered out of band: ${creates.length || ev.execs.length} docker exec since ${ev.since}: ${list(shown, 5)}`);
+    return j.fail(
+      'out-of-band-access',
+      `${a.host} was entered out of band: ${creates.length || ev.execs.length} docker exec since ${ev.since}: ${list(shown, 5)}`,
+    );
   }
   if (!ev.complete) {
     return j.broken(
@@ -117,7 +137,8 @@ function judgeNoExec(j: Judgement, a: HostImageAudit): CheckResult {
 }
 
 function judgeManifest(j: Judgement, a: HostImageAudit): CheckResult {
-  if (!a.manifest || a.manifest.error || !a.manifest.result) return j.broken(`${a.host}: the golden manifest could not be compared: ${a.manifest?.error ?? 'not taken'}`);
+  if (!a.manifest || a.manifest.error || !a.manifest.result)
+    return j.broken(`${a.host}: the golden manifest could not be compared: ${a.manifest?.error ?? 'not taken'}`);
   const m = a.manifest.result;
   j.attach(
     json('manifest', {
@@ -132,7 +153,11 @@ function judgeManifest(j: Judgement, a: HostImageAudit): CheckResult {
   );
   for (const d of m.textDiffs) j.attach({ name: `diff ${d.path}`, contentType: 'text/x-diff', body: d.diff });
   if (m.couldNotRead.length) j.attach(json('could not read (compared on metadata only)', m.couldNotRead));
-  const drift = [...m.added.map((p) => `added ${p}`), ...m.removed.map((p) => `removed ${p}`), ...m.changed.map((c) => `changed ${c.path} (${c.fields.join(', ')})`)];
+  const drift = [
+    ...m.added.map((p) => `added ${p}`),
+    ...m.removed.map((p) => `removed ${p}`),
+    ...m.changed.map((c) => `changed ${c.path} (${c.fields.join(', ')})`),
+  ];
   if (!m.driftCount) return j.pass();
   j.attach(text('drift', drift.join('\n')));
   return j.fail('manifest-drift', `${a.host} differs from its golden manifest (${m.expectedSource}): ${m.driftCount} entries: ${list(drift)}`);
@@ -143,7 +168,10 @@ function judgeAmi(j: Judgement, a: HostImageAudit): CheckResult {
   const info = a.ami.info;
   j.attach(json('ami', info));
   if (info.exists && info.state === 'available') return j.pass();
-  return j.fail('ami-unavailable', `${a.host} runs AMI ${info.imageId}, which ${info.exists ? `is ${info.state ?? 'in an unknown state'}` : `does not exist${info.reason ? ` (${info.reason})` : ''}`}`);
+  return j.fail(
+    'ami-unavailable',
+    `${a.host} runs AMI ${info.imageId}, which ${info.exists ? `is ${info.state ?? 'in an unknown state'}` : `does not exist${info.reason ? ` (${info.reason})` : ''}`}`,
+  );
 }
 
 function judgeLaunch(j: Judgement, a: HostImageAudit): CheckResult {
@@ -152,5 +180,8 @@ function judgeLaunch(j: Judgement, a: HostImageAudit): CheckResult {
   if (!a.declared.deployedAt) return j.broken(`the release declares no deployedAt for service ${a.service}`);
   if (!a.launchedAt) return j.broken(`EC2 did not report a launch time for ${a.host}`);
   if (Date.parse(a.launchedAt) >= Date.parse(a.declared.deployedAt)) return j.pass();
-  return j.fail('not-replaced-on-deploy', `${a.host} was launched at ${a.launchedAt}, before the release was deployed at ${a.declared.deployedAt}: not replaced on deploy`);
+  return j.fail(
+    'not-replaced-on-deploy',
+    `${a.host} was launched at ${a.launchedAt}, before the release was deployed at ${a.declared.deployedAt}: not replaced on deploy`,
+  );
 }

@@ -3,6 +3,7 @@ import type { Config, ReleaseService } from '../../core/config.ts';
 import type { ControlId } from '../../core/controls.ts';
 import type { FleetSnapshot, ProviderKind } from '../../core/inventory.ts';
 import { checkId, type NotApplicable, type PlannedCheck } from '../../core/plan.ts';
+import { listingCheck } from '../per-host.ts';
 
 const suite = 'image-integrity' as const;
 
@@ -48,7 +49,7 @@ export function planImages(config: Config, inventory: FleetSnapshot[]): { checks
   for (const snap of inventory) {
     const target = config.targets.find((t) => t.name === snap.target)!;
     if (snap.error) {
-      checks.push({ id: checkId(snap.target, undefined, C.declaredImage, 'inventory'), control: C.declaredImage, suite, fleet: snap.target, item: 'inventory', title: `${C.declaredImage} hosts of fleet ${snap.target} can be listed`, story: 'inventory' });
+      checks.push(listingCheck(suite, snap.target, C.declaredImage));
       continue;
     }
     for (const host of snap.hosts) {

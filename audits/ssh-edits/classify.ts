@@ -44,7 +44,12 @@ export function classify(edit: Edit, r: CommandResult): EditResult {
   if (has('DL:ROOT')) return { ...base, outcome: 'ALLOWED', reason: 'logged in as root (uid 0): no escalation needed' };
   if (has('DL:SUDO_OK')) return { ...base, outcome: 'ALLOWED', reason: 'sudo -n true succeeded: the login user can escalate without a password' };
   if (has('DL:NO_SUDO')) return { ...base, outcome: 'BLOCKED', reason: 'sudo is not installed', errno: 'ENOENT' };
-  if (has('DL:CHMOD_OK')) return { ...base, outcome: 'ALLOWED', reason: created ? 'created a canary and changed its mode' : 'changed the mode of an existing file (to its own current mode)' };
+  if (has('DL:CHMOD_OK'))
+    return {
+      ...base,
+      outcome: 'ALLOWED',
+      reason: created ? 'created a canary and changed its mode' : 'changed the mode of an existing file (to its own current mode)',
+    };
   if (has('DL:OPENED')) return { ...base, outcome: 'ALLOWED', reason: 'opened for append: the file is writable (zero bytes written)' };
   if (created) {
     const what = has('DL:REMOUNTED') ? 'remounted / read-write' : 'created the canary';
@@ -52,8 +57,16 @@ export function classify(edit: Edit, r: CommandResult): EditResult {
   }
   if (has('DL:REFUSED')) {
     if (why) return { ...base, outcome: 'BLOCKED', reason: why.reason, errno: why.errno };
-    return { ...base, outcome: 'UNKNOWN', reason: `refused, but the reason could not be read (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200) || 'no stderr'}` };
+    return {
+      ...base,
+      outcome: 'UNKNOWN',
+      reason: `refused, but the reason could not be read (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200) || 'no stderr'}`,
+    };
   }
   if (r.exitCode !== 0 && why) return { ...base, outcome: 'BLOCKED', reason: why.reason, errno: why.errno };
-  return { ...base, outcome: 'UNKNOWN', reason: `no result marker in the output (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 200) || 'no output'}` };
+  return {
+    ...base,
+    outcome: 'UNKNOWN',
+    reason: `no result marker in the output (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 200) || 'no output'}`,
+  };
 }

@@ -3,24 +3,17 @@
  * A login that failed, an edit that did not run, an outcome that could not be read: broken,
  * never passed.
  */
-import { type CheckResult, json, Judgement } from '../../core/check-result.ts';
+import { type CheckResult, json, type Judgement } from '../../core/check-result.ts';
 import type { FleetSnapshot } from '../../core/inventory.ts';
 import type { PlannedCheck } from '../../core/plan.ts';
 import { CONTROLS } from '../../probes/edits.ts';
+import { judgePerHost } from '../per-host.ts';
 import type { HostAudit } from './audit.ts';
 
 const TAINTED = 'TAINTED: changed in place during the audit: replace it';
 
 export function judgeSshEdits(checks: PlannedCheck[], audits: HostAudit[], inventory: FleetSnapshot[]): CheckResult[] {
-  const byHost = new Map(audits.map((a) => [`${a.fleet}/${a.host}`, a]));
-  return checks.map((check) => {
-    const j = new Judgement(check.id);
-    if (check.item === 'inventory') {
-      const snap = inventory.find((s) => s.target === check.fleet);
-      return j.broken(`could not list the hosts of fleet ${check.fleet}: ${snap?.error ?? 'unknown error'}`);
-    }
-    const a = byHost.get(`${check.fleet}/${check.host}`);
-    if (!a) return j.broken(`no SSH audit result for ${check.host} in fleet ${check.fleet}: the audit did not reach it`);
+  return judgePerHost('SSH audit', checks, audits, inventory, (j, a, check) => {
     if (check.control === CONTROLS.login) return judgeLogin(j, a);
     if (check.control === CONTROLS.sweep) return judgeSweep(j, a);
     return judgeEdit(j, a, check.item!);
@@ -30,7 +23,11 @@ export function judgeSshEdits(checks: PlannedCheck[], audits: HostAudit[], inven
 function judgeLogin(j: Judgement, a: HostAudit): CheckResult {
   j.attach(json('login', a.login));
   if (!a.login.ok && a.login.kind !== 'auth-denied' && a.login.kind !== 'closed') return j.broken(a.login.message ?? 'login failed for an unknown reason');
-  if (a.login.ok) return j.fail('mutable-host', `ALLOWED: ${a.host} accepted a login as ${a.login.user} (uid ${a.login.uid}): any login is a violation under policy "forbidden"`);
+  if (a.login.ok)
+    return j.fail(
+      'mutable-host',
+      `ALLOWED: ${a.host} accepted a login as ${a.login.user} (uid ${a.login.uid}): any login is a violation under policy "forbidden"`,
+    );
   return j.pass();
 }
 

@@ -2,6 +2,7 @@
 import type { Config, Target } from '../../core/config.ts';
 import type { FleetSnapshot } from '../../core/inventory.ts';
 import { checkId, type NotApplicable, type PlannedCheck } from '../../core/plan.ts';
+import { listingCheck } from '../per-host.ts';
 import { catalogue, CONTROLS } from '../../probes/edits.ts';
 
 const suite = 'ssh-edits' as const;
@@ -27,7 +28,7 @@ export function planSshEdits(config: Config, inventory: FleetSnapshot[]): { chec
       continue;
     }
     if (snap.error) {
-      checks.push({ id: checkId(snap.target, undefined, CONTROLS.login, 'inventory'), control: CONTROLS.login, suite, fleet: snap.target, item: 'inventory', title: `${CONTROLS.login} hosts of fleet ${snap.target} can be listed`, story: 'inventory' });
+      checks.push(listingCheck(suite, snap.target, CONTROLS.login));
       continue;
     }
     for (const host of snap.hosts) {

@@ -124,13 +124,11 @@ export class DockerProvider implements Provider {
 
   async waitForCapacity(opts: WaitOptions): Promise<CapacityReport> {
     const deadline = Date.now() + opts.timeoutMs;
-    let running = 0;
-    let desired = 0;
     for (;;) {
       const hosts = await this.list();
-      desired = desiredOf(hosts);
+      const desired = desiredOf(hosts);
       const up = hosts.filter((h) => h.state === 'running');
-      running = up.length;
+      const running = up.length;
       if (running >= desired) return { desired, running, hosts: up, reachedAt: new Date() };
       if (Date.now() >= deadline) throw new CapacityTimeoutError(this.fleet, desired, running, opts.timeoutMs);
       await sleep(opts.pollMs ?? 200);
@@ -143,7 +141,7 @@ export class DockerProvider implements Provider {
     let info;
     try {
       info = await inspectContainer(docker, host.instanceId);
-      if (!info) throw new Error('no such container');
+      if (!info) throw new ProviderError('no such container (removed since the inventory was taken)');
     } catch (err) {
       const error = `could not inspect container ${host.id} (${host.instanceId.slice(0, 12)}): ${errorMessage(err)}`;
       return { kind: 'docker', container: { error } };

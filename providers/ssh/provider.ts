@@ -34,7 +34,9 @@ export class StaticSshProvider implements Provider {
   }
 
   async kill(host: Host, _kind: KillKind): Promise<void> {
-    throw new UnsupportedOperationError(`fleet "${this.fleet}" is a static list of SSH hosts: driftless cannot kill ${host.id}; use a docker or ec2 target for chaos`);
+    throw new UnsupportedOperationError(
+      `fleet "${this.fleet}" is a static list of SSH hosts: driftless cannot kill ${host.id}; use a docker or ec2 target for chaos`,
+    );
   }
 
   async waitForCapacity(_opts: WaitOptions): Promise<CapacityReport> {

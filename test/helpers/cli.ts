@@ -11,7 +11,10 @@ export interface CliResult {
 
 export const BIN = path.join(REPO_ROOT, 'bin', 'driftless.js');
 
-export function driftless(args: string[], opts: { env?: Record<string, string | undefined>; timeoutMs?: number; onStdout?: (chunk: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<CliResult> {
+export function driftless(
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; timeoutMs?: number; onStdout?: (chunk: string, child: ReturnType<typeof spawn>) => void } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

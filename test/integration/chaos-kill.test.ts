@@ -25,15 +25,22 @@ before(async () => {
   const lab = labDir();
   const ssh = { user: 'audit', identityFile: path.join(lab, 'id_ed25519'), knownHostsFile: path.join(lab, 'known_hosts') };
   const fleet = (name: string, port: number) => ({
-    name, provider: 'docker', environment: 'lab', service: `${name}-web`, entrypoint: `http://127.0.0.1:${port}`,
-    docker: { labels: { 'driftless.fleet': name, 'driftless.lab.role': 'host' } }, ssh,
+    name,
+    provider: 'docker',
+    environment: 'lab',
+    service: `${name}-web`,
+    entrypoint: `http://127.0.0.1:${port}`,
+    docker: { labels: { 'driftless.fleet': name, 'driftless.lab.role': 'host' } },
+    ssh,
   });
   const config = {
     version: 1,
     targets: [fleet('cattle', 42000), fleet('snowflake', 42001)],
     release: { file: path.join(lab, 'release.json') },
     chaos: {
-      kill: { count: 1 }, kinds: ['sigkill'], dryRun: false,
+      kill: { count: 1 },
+      kinds: ['sigkill'],
+      dryRun: false,
       load: { rate: 40, durationSeconds: 6, warmupSeconds: 2, path: '/health' },
       stateProbe: { keys: 10 },
       slo: { maxErrorRate: 0.05, p99Ms: 1000, recoverySeconds: 20 },

@@ -10,9 +10,12 @@ import { labUp } from '../../lab/lab.ts';
 import { IMAGES } from '../../lab/plan.ts';
 import { connectEngine } from '../../probes/docker.ts';
 
-before(async () => {
-  await labUp(); // a no-op of a few seconds when the lab is already up
-}, { timeout: 15 * 60_000 });
+before(
+  async () => {
+    await labUp(); // a no-op of a few seconds when the lab is already up
+  },
+  { timeout: 15 * 60_000 },
+);
 
 test('the default config is the lab config, and it validates', async () => {
   const config = loadConfig();

@@ -17,7 +17,10 @@ before(async () => {
 });
 
 test('both fleets are listed with the digests they run, their labels, ssh ports and chaos eligibility', async () => {
-  for (const [name, n] of [['cattle', 3], ['snowflake', 2]] as const) {
+  for (const [name, n] of [
+    ['cattle', 3],
+    ['snowflake', 2],
+  ] as const) {
     const inv = fleet(name);
     const hosts = await inv.list();
     const expected = (await docker.getImage(IMAGES[name]).inspect()).Id;

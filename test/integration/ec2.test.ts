@@ -152,7 +152,10 @@ describe('list()', () => {
     assert.deepEqual(hosts.map((h) => h.instanceId).sort(), [...staticIds].sort());
     for (const id of otherIds) assert.ok(!hosts.some((h) => h.instanceId === id), `${id} (fleet=other) must be filtered out`);
     assert.ok(counting.pages() >= 3, `expected ≥ 3 DescribeInstances pages, saw ${counting.pages()}`);
-    assert.ok(counting.maxResults().every((m) => m === 5), `MaxResults sent: ${counting.maxResults().join(',')}`);
+    assert.ok(
+      counting.maxResults().every((m) => m === 5),
+      `MaxResults sent: ${counting.maxResults().join(',')}`,
+    );
 
     const h0 = hosts.find((h) => h.labels.Name === 'static-0')!;
     assert.equal(h0.id, h0.instanceId);
@@ -188,7 +191,10 @@ describe('list()', () => {
   });
 
   test('with an Auto Scaling group, only its instances (private IP for ssh)', async () => {
-    const inv = new Ec2Provider(target('web', { autoScalingGroup: 'web-asg', pageSize: 5, filters: [{ name: 'instance-type', values: ['t3.micro'] }] }), OPT_IN);
+    const inv = new Ec2Provider(
+      target('web', { autoScalingGroup: 'web-asg', pageSize: 5, filters: [{ name: 'instance-type', values: ['t3.micro'] }] }),
+      OPT_IN,
+    );
     const hosts = await inv.list();
     const g = await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['web-asg'] }));
     const members = g.AutoScalingGroups![0]!.Instances!.map((i) => i.InstanceId!).sort();
@@ -264,7 +270,10 @@ describe('Auto Scaling group: chaos kill and replacement', () => {
   test('kill refuses a host without the opt-in tag, and a host of another fleet, without calling AWS', async () => {
     const inv = new Ec2Provider(target('web', { autoScalingGroup: 'web-asg' }), OPT_IN);
     const [h] = await inv.list();
-    await assert.rejects(inv.kill({ ...h!, chaosEligible: false }, 'terminate'), (e: unknown) => e instanceof UsageError && /opt-in/.test((e as Error).message));
+    await assert.rejects(
+      inv.kill({ ...h!, chaosEligible: false }, 'terminate'),
+      (e: unknown) => e instanceof UsageError && /opt-in/.test((e as Error).message),
+    );
     await assert.rejects(inv.kill({ ...h!, fleet: 'static' }, 'terminate'), UsageError);
     assert.equal(await stateOf(h!.instanceId), 'running');
   });

@@ -41,7 +41,8 @@ describe('lab up from nothing', () => {
     assert.equal((await labContainers(docker)).length, 0);
     const r = await driftless(['lab', 'up']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    for (const h of plan.hosts) assert.match(r.stdout, new RegExp(`${h.name}\\s+${h.fleet}\\s+host\\s+sha256:[0-9a-f]{64}\\s+http ${h.httpPort}, ssh ${h.sshPort}\\s+healthy`));
+    for (const h of plan.hosts)
+      assert.match(r.stdout, new RegExp(`${h.name}\\s+${h.fleet}\\s+host\\s+sha256:[0-9a-f]{64}\\s+http ${h.httpPort}, ssh ${h.sshPort}\\s+healthy`));
     assert.equal((await labContainers(docker)).filter((c) => c.State === 'running').length, plan.hosts.length + plan.lbs.length + 2);
     assert.equal(readLabState(plan)?.status, 'up');
   });

@@ -16,14 +16,7 @@ import { newSeed } from '../../core/seed.ts';
 import { readStateKeys, writeStateKeys } from '../../probes/state-probe.ts';
 import { DockerProvider } from '../../providers/docker/provider.ts';
 import { connectEngine } from '../../probes/docker.ts';
-import {
-  checkSustained,
-  errorRate,
-  loadClock,
-  p99,
-  runLoad,
-  startLoad,
-} from '../../probes/http-load.ts';
+import { checkSustained, errorRate, loadClock, p99, runLoad, startLoad } from '../../probes/http-load.ts';
 import { sleep } from '../../probes/net.ts';
 import { renderTimelineSvg } from '../../audits/chaos/timeline-chart.ts';
 import { labUp, type LabUpResult } from '../../lab/lab.ts';
@@ -67,7 +60,10 @@ async function dieOrKillEvents(containerIds: string[], sinceMs: number, untilMs:
   } as Docker.GetEventsOptions);
   let text = '';
   for await (const chunk of stream as AsyncIterable<Buffer | string>) text += chunk.toString();
-  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as EngineEvent);
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as EngineEvent);
 }
 
 test('50 req/s for 3 s against the cattle load balancer: 150 requests, all 200, buckets cover the window', async () => {
@@ -75,8 +71,14 @@ test('50 req/s for 3 s against the cattle load balancer: 150 requests, all 200, 
   assert.equal(rec.records.length, 150);
   assert.deepEqual([...new Set(rec.records.map((r) => r.status))], [200]);
   assert.equal(rec.buckets.length, 30);
-  assert.deepEqual(rec.buckets.map((b) => b.t), Array.from({ length: 30 }, (_, i) => i * 100));
-  assert.equal(rec.buckets.reduce((s, b) => s + b.sent, 0), 150);
+  assert.deepEqual(
+    rec.buckets.map((b) => b.t),
+    Array.from({ length: 30 }, (_, i) => i * 100),
+  );
+  assert.equal(
+    rec.buckets.reduce((s, b) => s + b.sent, 0),
+    150,
+  );
   assert.ok(rec.buckets.every((b) => b.sent === 5 && b.errors === 0 && b.p50 > 0));
   assert.equal(errorRate(rec.buckets), 0);
   assert.ok(checkSustained(rec).ok, checkSustained(rec).message);
@@ -90,7 +92,10 @@ test('a closed port: every request is an error, and steadyState says the entrypo
   const url = `http://127.0.0.1:${port}`;
   const rec = await runLoad({ url, rate: 20, durationMs: 1000, timeoutMs: 500 });
   assert.equal(rec.records.length, 20);
-  assert.ok(rec.records.every((r) => r.status === 0 && r.error === 'ECONNREFUSED'), JSON.stringify(rec.records.slice(0, 3)));
+  assert.ok(
+    rec.records.every((r) => r.status === 0 && r.error === 'ECONNREFUSED'),
+    JSON.stringify(rec.records.slice(0, 3)),
+  );
   assert.equal(errorRate(rec.buckets), 1);
 
   const s = await steadyState({ url, path: '/health', warmupMs: 500, rate: 20, inventory: fleet('cattle') });
@@ -172,7 +177,10 @@ test('a cattle SIGKILL under load: back at capacity, replaced by a new instance 
   assert.ok(run.liveBuckets().length >= 85, `${run.liveBuckets().length} live buckets`);
   assert.equal(exp.killed.length, 1);
   assert.ok(exp.capacity, exp.recoveryError);
-  assert.deepEqual(exp.timeline.map((e) => e.kind), ['start', 'kill', 'recovered', 'end']);
+  assert.deepEqual(
+    exp.timeline.map((e) => e.kind),
+    ['start', 'kill', 'recovered', 'end'],
+  );
   const victim = choice.victims[0]!;
   const [verdict] = verifyReplacements(before, after, choice.victims, lab.images.cattle);
   assert.equal(verdict!.verdict, 'replaced', verdict!.detail);
@@ -191,13 +199,16 @@ test('a cattle SIGKILL under load: back at capacity, replaced by a new instance 
 
   // The engine saw the kill (the positive control for the dry-run check below).
   const events = await dieOrKillEvents([victim.instanceId], exp.timeline[0]!.t.getTime() - 1000, Date.now() + 1000);
-  assert.ok(events.some((e) => e.Action === 'die' || e.status === 'die'), JSON.stringify(events));
+  assert.ok(
+    events.some((e) => e.Action === 'die' || e.status === 'die'),
+    JSON.stringify(events),
+  );
 
   const svg = renderTimelineSvg({ title: `cattle: sigkill ${victim.id}`, buckets: rec.buckets, healthy, desired: 3, kills: [{ t: killAt, host: victim.id }] });
   assert.match(svg, new RegExp(`>kill ${victim.id}<`));
 });
 
-test('a dry run chooses and reports victims and kills nothing (per the engine\'s event log)', async () => {
+test("a dry run chooses and reports victims and kills nothing (per the engine's event log)", async () => {
   const inv = fleet('cattle');
   await inv.waitForCapacity({ timeoutMs: 20_000 });
   const before = await inv.list();
@@ -209,9 +220,19 @@ test('a dry run chooses and reports victims and kills nothing (per the engine\'s
   const after = await inv.list();
   const until = Date.now();
 
-  assert.deepEqual(exp.timeline.filter((e) => e.kind === 'dry-run').map((e) => e.host), choice.victims.map((v) => v.id));
+  assert.deepEqual(
+    exp.timeline.filter((e) => e.kind === 'dry-run').map((e) => e.host),
+    choice.victims.map((v) => v.id),
+  );
   assert.equal(exp.killed.length, 0);
-  const events = await dieOrKillEvents(choice.victims.map((v) => v.instanceId), since - 1000, until);
+  const events = await dieOrKillEvents(
+    choice.victims.map((v) => v.instanceId),
+    since - 1000,
+    until,
+  );
   assert.deepEqual(events, [], 'the engine logged die/kill events during the dry run');
-  assert.deepEqual(verifyReplacements(before, after, choice.victims).map((v) => v.verdict), ['unchanged', 'unchanged', 'unchanged']);
+  assert.deepEqual(
+    verifyReplacements(before, after, choice.victims).map((v) => v.verdict),
+    ['unchanged', 'unchanged', 'unchanged'],
+  );
 });

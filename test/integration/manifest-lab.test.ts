@@ -12,15 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import { connectEngine } from '../../probes/docker.ts';
-import {
-  diffManifests,
-  type Manifest,
-  manifestDigest,
-  manifestOfContainer,
-  manifestOfImage,
-  TMP_LABEL,
-  validateManifest,
-} from '../../probes/manifest.ts';
+import { diffManifests, type Manifest, manifestDigest, manifestOfContainer, manifestOfImage, TMP_LABEL, validateManifest } from '../../probes/manifest.ts';
 import { labUp, SNOWFLAKE_DRIFT } from '../../lab/lab.ts';
 import { IMAGES, LABELS } from '../../lab/plan.ts';
 import { driftless } from '../helpers/cli.ts';
@@ -50,9 +42,15 @@ before(async () => {
 
 after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
-  await docker?.getImage(`${NO_SHELL_IMAGE.repo}:${NO_SHELL_IMAGE.tag}`).remove({ force: true }).catch(() => {});
+  await docker
+    ?.getImage(`${NO_SHELL_IMAGE.repo}:${NO_SHELL_IMAGE.tag}`)
+    .remove({ force: true })
+    .catch(() => {});
   // the last word: whatever ran above, no temporary manifest container remains
-  assert.deepEqual((await tmpContainers()).map((c) => c.Names[0]), []);
+  assert.deepEqual(
+    (await tmpContainers()).map((c) => c.Names[0]),
+    [],
+  );
 });
 
 describe('image vs running host', () => {
@@ -62,8 +60,12 @@ describe('image vs running host', () => {
     const running = await manifestOfContainer(docker, host);
     assert.match(image.root, /^image:driftless-lab\/web:cattle@sha256:[0-9a-f]{64}$/);
     assert.ok(image.entries.length > 1000, `the image manifest has only ${image.entries.length} entries`);
-    for (const p of ['/etc/passwd', '/usr/bin/python3', '/opt/app/server.py', '/var/lib/dpkg/status', '/usr/sbin/sshd']) assert.ok(paths(image).includes(p), `${p} is in the manifest`);
-    assert.ok(image.entries.every((e) => e.error === undefined), 'every entry read in full');
+    for (const p of ['/etc/passwd', '/usr/bin/python3', '/opt/app/server.py', '/var/lib/dpkg/status', '/usr/sbin/sshd'])
+      assert.ok(paths(image).includes(p), `${p} is in the manifest`);
+    assert.ok(
+      image.entries.every((e) => e.error === undefined),
+      'every entry read in full',
+    );
     assert.deepEqual(diffManifests(image, running), { added: [], removed: [], changed: [] }, `${host} drifted from ${IMAGES.cattle}`);
     assert.equal(manifestDigest(running), manifestDigest(image));
     assert.deepEqual(await tmpContainers(), []);
@@ -75,7 +77,10 @@ describe('image vs running host', () => {
     const d = diffManifests(image, running);
     assert.deepEqual(d.added, [], 'nothing added');
     assert.deepEqual(d.removed, [], 'nothing removed');
-    assert.deepEqual(d.changed.map((c) => c.path), [SNOWFLAKE_DRIFT.path]);
+    assert.deepEqual(
+      d.changed.map((c) => c.path),
+      [SNOWFLAKE_DRIFT.path],
+    );
     assert.ok(d.changed[0]!.fields.includes('sha256'), `fields: ${d.changed[0]!.fields}`);
     assert.notEqual(manifestDigest(running), manifestDigest(image));
   });

@@ -36,7 +36,12 @@ before(async () => {
       { name: 'cattle', provider: 'docker', docker: { labels: { 'driftless.fleet': 'cattle', 'driftless.lab.role': 'host' } }, ssh: ssh('audit') },
       { name: 'snowflake', provider: 'docker', docker: { labels: { 'driftless.fleet': 'snowflake', 'driftless.lab.role': 'host' } }, ssh: ssh('root') },
       // a host nobody can reach: its checks must land as broken, and it as "could not be checked"
-      { name: 'offline', provider: 'ssh', hosts: [{ id: 'offline-1', address: '127.0.0.1', port: 9, hostKey: 'SHA256:' + 'A'.repeat(43) }], ssh: { ...ssh('audit'), knownHostsFile: undefined, connectTimeoutMs: 2000 } },
+      {
+        name: 'offline',
+        provider: 'ssh',
+        hosts: [{ id: 'offline-1', address: '127.0.0.1', port: 9, hostKey: 'SHA256:' + 'A'.repeat(43) }],
+        ssh: { ...ssh('audit'), knownHostsFile: undefined, connectTimeoutMs: 2000 },
+      },
     ],
     release: { file: path.join(lab, 'release.json') },
     policy: { ssh: { mode: 'read-only', immutablePaths: ['/etc'], writablePaths: ['/tmp', '/run'] } },
@@ -67,7 +72,10 @@ test('verdict.json is valid against its schema: categories, tainted and unchecke
   // per snowflake host: canary in /etc, 4 append-opens, chmod, sudo = 7 mutable-host violations
   assert.equal(verdict.categories['Mutable host'], 14);
   assert.deepEqual(verdict.taintedHosts, ['dl-snowflake-1', 'dl-snowflake-2']);
-  assert.deepEqual(verdict.uncheckedHosts.map((h) => h.host), ['offline-1']);
+  assert.deepEqual(
+    verdict.uncheckedHosts.map((h) => h.host),
+    ['offline-1'],
+  );
   assert.match(verdict.uncheckedHosts[0]!.reason, /unreachable \(ECONNREFUSED\)/);
   assert.ok(verdict.violations.every((v) => /^DL-SSH-\d{3}$/.test(v.control) && v.host?.startsWith('dl-snowflake-')));
 });
@@ -108,7 +116,10 @@ test('history is carried across 30 consecutive reports: the trend shows every ru
     fs.mkdirSync(dir, { recursive: true });
     for (const r of base) {
       const uuid = randomUUID();
-      fs.writeFileSync(path.join(dir, `${uuid}-result.json`), JSON.stringify({ ...r, uuid, start: night * 1000, stop: night * 1000 + 5, steps: [], attachments: [] }));
+      fs.writeFileSync(
+        path.join(dir, `${uuid}-result.json`),
+        JSON.stringify({ ...r, uuid, start: night * 1000, stop: night * 1000 + 5, steps: [], attachments: [] }),
+      );
     }
     buildReport({ inputs: [dir], out: hist, verdictFile: path.join(tmp, 'v.json'), staging: path.join(tmp, 'staging') });
     fs.rmSync(dir, { recursive: true, force: true });
@@ -116,7 +127,10 @@ test('history is carried across 30 consecutive reports: the trend shows every ru
   const trend = JSON.parse(fs.readFileSync(path.join(hist, 'history', 'history-trend.json'), 'utf8')) as unknown[];
   assert.ok(trend.length >= 20, `trend has ${trend.length} points after 30 runs`);
   const history = JSON.parse(fs.readFileSync(path.join(hist, 'history', 'history.json'), 'utf8')) as Record<string, { statistic: { total: number } }>;
-  assert.ok(Object.values(history).every((h) => h.statistic.total === 30), 'each check has all 30 runs in its history');
+  assert.ok(
+    Object.values(history).every((h) => h.statistic.total === 30),
+    'each check has all 30 runs in its history',
+  );
 });
 
 test('in chromium: the categories view lists the snowflake violations, and an evidence attachment opens', async () => {
@@ -133,12 +147,18 @@ test('in chromium: the categories view lists the snowflake violations, and an ev
     await page.goto('file://' + path.join(tmp, 'allure-single', 'index.html') + '#categories');
     await page.getByText('Mutable host').first().click();
     const titles = await page.locator('.node__title').allInnerTexts();
-    assert.ok(titles.some((t) => /ALLOWED on dl-snowflake-1/.test(t)) && titles.some((t) => /ALLOWED on dl-snowflake-2/.test(t)), 'both snowflake hosts are listed under Mutable host');
+    assert.ok(
+      titles.some((t) => /ALLOWED on dl-snowflake-1/.test(t)) && titles.some((t) => /ALLOWED on dl-snowflake-2/.test(t)),
+      'both snowflake hosts are listed under Mutable host',
+    );
     assert.ok(!titles.some((t) => /dl-cattle-/.test(t)), 'no cattle host is listed as a violation');
     await page.locator('.node__title', { hasText: 'ALLOWED on dl-snowflake-1: created the canary; reverted' }).first().click();
     await page.locator('.node__title', { hasText: 'DL-SSH-010' }).first().click();
     await page.getByText('evidence', { exact: true }).first().click();
-    await page.getByText(/"outcome": "ALLOWED"/).first().waitFor({ timeout: 15_000 });
+    await page
+      .getByText(/"outcome": "ALLOWED"/)
+      .first()
+      .waitFor({ timeout: 15_000 });
     await page.screenshot({ path: path.join(REPORTS_DIR, 'screenshots', 'evidence.png') });
   } finally {
     await browser.close();

@@ -64,8 +64,18 @@ before(async () => {
   const config = {
     version: 1,
     targets: [
-      { name: 'cattle', provider: 'docker', docker: { labels: { 'driftless.fleet': 'cattle', 'driftless.lab.role': 'host' } }, ssh: { user: 'audit', identityFile: key, knownHostsFile: path.join(lab, 'known_hosts') } },
-      { name: 'snowflake', provider: 'docker', docker: { labels: { 'driftless.fleet': 'snowflake', 'driftless.lab.role': 'host' } }, ssh: { user: 'root', identityFile: key, knownHostsFile: path.join(lab, 'known_hosts') } },
+      {
+        name: 'cattle',
+        provider: 'docker',
+        docker: { labels: { 'driftless.fleet': 'cattle', 'driftless.lab.role': 'host' } },
+        ssh: { user: 'audit', identityFile: key, knownHostsFile: path.join(lab, 'known_hosts') },
+      },
+      {
+        name: 'snowflake',
+        provider: 'docker',
+        docker: { labels: { 'driftless.fleet': 'snowflake', 'driftless.lab.role': 'host' } },
+        ssh: { user: 'root', identityFile: key, knownHostsFile: path.join(lab, 'known_hosts') },
+      },
       // dl-cattle-1's address, but pinned to another host's key: a man in the middle.
       staticTarget('mitm', cattle1.sshPort, hostFp('dl-snowflake-1'), {}),
       staticTarget('unreachable', closedPort, hostFp('dl-cattle-1'), {}),
@@ -110,7 +120,8 @@ test('snowflake: writable paths come back ALLOWED (violations), the host is TAIN
   assert.equal(snow.length, 2 * 12);
   const failedCanaries = snow.filter((r) => r.status === 'failed' && label(r, 'control') === 'DL-SSH-010');
   assert.equal(failedCanaries.length, 2 * 5);
-  for (const r of failedCanaries) assert.match(r.statusDetails?.message ?? '', /ALLOWED on dl-snowflake-\d: created the canary; reverted and checked gone — TAINTED/);
+  for (const r of failedCanaries)
+    assert.match(r.statusDetails?.message ?? '', /ALLOWED on dl-snowflake-\d: created the canary; reverted and checked gone — TAINTED/);
   const sudo = snow.filter((r) => label(r, 'control') === 'DL-SSH-040');
   for (const r of sudo) assert.equal(r.status, 'failed');
   const sweeps = snow.filter((r) => label(r, 'control') === 'DL-SSH-099');

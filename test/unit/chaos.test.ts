@@ -30,10 +30,7 @@ function host(id: string, over: Partial<Host> = {}): Host {
 }
 
 /** 10 hosts: odd ones opted in, plus one opted in but exited. */
-const mixed: Host[] = [
-  ...Array.from({ length: 10 }, (_, i) => host(`h${i}`, { chaosEligible: i % 2 === 1 })),
-  host('h-exited', { state: 'exited' }),
-];
+const mixed: Host[] = [...Array.from({ length: 10 }, (_, i) => host(`h${i}`, { chaosEligible: i % 2 === 1 })), host('h-exited', { state: 'exited' })];
 
 describe('mulberry32', () => {
   test('is deterministic per seed and stays in [0, 1)', () => {
@@ -74,7 +71,10 @@ describe('chooseVictims', () => {
     for (const seed of [0, 1, 42, 2 ** 32 - 1]) {
       const a = chooseVictims({ hosts: mixed, seed, count: 2, maxKills: 5 });
       const b = chooseVictims({ hosts: shuffled, seed, count: 2, maxKills: 5 });
-      assert.deepEqual(a.victims.map((h) => h.id), b.victims.map((h) => h.id));
+      assert.deepEqual(
+        a.victims.map((h) => h.id),
+        b.victims.map((h) => h.id),
+      );
       assert.equal(a.seed, seed >>> 0);
       assert.match(a.reason, new RegExp(`seed ${seed >>> 0} chose`));
     }
@@ -129,7 +129,10 @@ describe('chooseVictims', () => {
   });
 
   test('a cap of zero is an error, not a silent no-op; bad count/percent too', () => {
-    assert.throws(() => chooseVictims({ hosts: mixed, seed: 1, maxKills: 0 }), (e: unknown) => e instanceof ChaosSafetyError && /^safety\.maxKills is 0: /.test(e.message));
+    assert.throws(
+      () => chooseVictims({ hosts: mixed, seed: 1, maxKills: 0 }),
+      (e: unknown) => e instanceof ChaosSafetyError && /^safety\.maxKills is 0: /.test(e.message),
+    );
     assert.throws(() => chooseVictims({ hosts: mixed, seed: 1, maxKills: -1 }), ChaosSafetyError);
     assert.throws(() => chooseVictims({ hosts: mixed, seed: 1, count: 0, maxKills: 1 }), /chaos\.kill\.count is 0/);
     assert.throws(() => chooseVictims({ hosts: mixed, seed: 1, percent: 0, maxKills: 1 }), /chaos\.kill\.percent is 0/);
@@ -156,8 +159,14 @@ describe('runExperiment (against a recording inventory)', () => {
     const { inv, kills } = recorder();
     const r = await runExperiment({ inventory: inv, victims: [host('a'), host('b')], kind: 'sigkill', dryRun: true });
     assert.deepEqual(kills, []);
-    assert.deepEqual(r.timeline.filter((e) => e.kind === 'dry-run').map((e) => e.host), ['a', 'b']);
-    assert.equal(r.timeline.some((e) => e.kind === 'kill'), false);
+    assert.deepEqual(
+      r.timeline.filter((e) => e.kind === 'dry-run').map((e) => e.host),
+      ['a', 'b'],
+    );
+    assert.equal(
+      r.timeline.some((e) => e.kind === 'kill'),
+      false,
+    );
   });
 
   test('kills one by one and stops at once when the abort condition holds', async () => {
@@ -180,8 +189,14 @@ describe('runExperiment (against a recording inventory)', () => {
 
   test('refuses victims that are not opted in or of another fleet, before killing anything', async () => {
     const { inv, kills } = recorder();
-    await assert.rejects(runExperiment({ inventory: inv, victims: [host('a'), host('b', { chaosEligible: false })], kind: 'sigkill', dryRun: false }), IneligibleVictimError);
-    await assert.rejects(runExperiment({ inventory: inv, victims: [host('a', { fleet: 'other' })], kind: 'sigkill', dryRun: true }), /belongs to fleet "other"/);
+    await assert.rejects(
+      runExperiment({ inventory: inv, victims: [host('a'), host('b', { chaosEligible: false })], kind: 'sigkill', dryRun: false }),
+      IneligibleVictimError,
+    );
+    await assert.rejects(
+      runExperiment({ inventory: inv, victims: [host('a', { fleet: 'other' })], kind: 'sigkill', dryRun: true }),
+      /belongs to fleet "other"/,
+    );
     assert.deepEqual(kills, []);
   });
 });
@@ -215,7 +230,7 @@ describe('verifyReplacements', () => {
     assert.equal(by.e!.verdict, 'unchanged');
   });
 
-  test('without an expected digest the victim\'s own image is the reference; repo digests count', () => {
+  test("without an expected digest the victim's own image is the reference; repo digests count", () => {
     const victim = host('a', { image: { id: 'sha256:x', repoDigests: ['lab/web@sha256:dd'] } });
     const after = [host('a', { instanceId: 'a-i2', launchedAt: t1, image: { id: 'sha256:x' } })];
     assert.equal(verifyReplacements([victim], after, [victim])[0]!.verdict, 'replaced');
@@ -223,7 +238,7 @@ describe('verifyReplacements', () => {
     assert.equal(verifyReplacements([victim], byRepoDigest, [victim], 'sha256:dd')[0]!.verdict, 'replaced');
   });
 
-  test('EC2-style: a replacement under a new id is matched to one victim only, never a bystander\'s', () => {
+  test("EC2-style: a replacement under a new id is matched to one victim only, never a bystander's", () => {
     const ec2 = (id: string, over: Partial<Host> = {}) => host(id, { provider: 'ec2', instanceId: id, image: { ami: 'ami-1' }, ...over });
     const b = [ec2('i-1'), ec2('i-2'), ec2('i-3')];
     const after = [ec2('i-2'), ec2('i-3'), ec2('i-9', { launchedAt: t1 })];
@@ -273,15 +288,30 @@ function assertWellFormedXml(xml: string): void {
 }
 
 describe('timeline chart', () => {
-  const buckets = Array.from({ length: 120 }, (_, i): Bucket => ({ t: i * 100, sent: 5, ok: i > 40 && i < 45 ? 3 : 5, errors: i > 40 && i < 45 ? 2 : 0, p50: 2, p99: 9, max: 12 }));
+  const buckets = Array.from({ length: 120 }, (_, i): Bucket => ({
+    t: i * 100,
+    sent: 5,
+    ok: i > 40 && i < 45 ? 3 : 5,
+    errors: i > 40 && i < 45 ? 2 : 0,
+    p50: 2,
+    p99: 9,
+    max: 12,
+  }));
 
   test('a standalone, well-formed SVG with a kill marker per kill, axes, legend and title', () => {
     const svg = renderTimelineSvg({
       title: 'cattle: sigkill <2 victims> & recovery',
       buckets,
-      healthy: [{ t: 0, healthy: 3 }, { t: 4000, healthy: 1 }, { t: 5200, healthy: 3 }],
+      healthy: [
+        { t: 0, healthy: 3 },
+        { t: 4000, healthy: 1 },
+        { t: 5200, healthy: 3 },
+      ],
       desired: 3,
-      kills: [{ t: 4000, host: 'dl-cattle-1' }, { t: 4100, host: 'dl-cattle-3' }],
+      kills: [
+        { t: 4000, host: 'dl-cattle-1' },
+        { t: 4100, host: 'dl-cattle-3' },
+      ],
       marks: [{ t: 5200, label: 'recovered' }],
     });
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);

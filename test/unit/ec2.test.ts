@@ -45,7 +45,13 @@ const PAGE = {
   Reservations: [
     {
       Instances: [
-        { InstanceId: 'i-0aaa', ImageId: 'ami-1', State: { Name: 'running' as const }, PrivateIpAddress: '127.0.0.1', Tags: [{ Key: 'chaos', Value: 'opt-in' }] },
+        {
+          InstanceId: 'i-0aaa',
+          ImageId: 'ami-1',
+          State: { Name: 'running' as const },
+          PrivateIpAddress: '127.0.0.1',
+          Tags: [{ Key: 'chaos', Value: 'opt-in' }],
+        },
       ],
     },
   ],
@@ -77,11 +83,7 @@ describe('throttling', () => {
   });
 
   test('a call throttled twice, then answered, gives the answer (3 calls, 2 jittered backoffs)', async () => {
-    ec2Mock
-      .on(DescribeInstancesCommand)
-      .rejectsOnce(ec2Err('RequestLimitExceeded', 503))
-      .rejectsOnce(ec2Err('ThrottlingException', 400))
-      .resolves(PAGE);
+    ec2Mock.on(DescribeInstancesCommand).rejectsOnce(ec2Err('RequestLimitExceeded', 503)).rejectsOnce(ec2Err('ThrottlingException', 400)).resolves(PAGE);
     const { sleeps, policy } = fastRetry();
     const inv = new Ec2Provider(TARGET, 'chaos=opt-in', { env: ENV, retry: policy });
     const hosts = await inv.list();
@@ -145,7 +147,10 @@ describe('throttling', () => {
 
   test('withThrottleRetry passes non-throttling errors through untouched', async () => {
     const boom = new Error('boom');
-    await assert.rejects(withThrottleRetry(() => Promise.reject(boom), { attempts: 5 }), (e) => e === boom);
+    await assert.rejects(
+      withThrottleRetry(() => Promise.reject(boom), { attempts: 5 }),
+      (e) => e === boom,
+    );
   });
 });
 
@@ -171,12 +176,15 @@ describe('credentials', () => {
   }
 
   test('expired credentials on the Auto Scaling API, with a profile: the fix names the profile', async () => {
-    asgMock.on(DescribeAutoScalingGroupsCommand).rejects(
-      new AutoScalingServiceException({ name: 'ExpiredToken', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'expired' }),
-    );
+    asgMock
+      .on(DescribeAutoScalingGroupsCommand)
+      .rejects(new AutoScalingServiceException({ name: 'ExpiredToken', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'expired' }));
     const t: Ec2Target = { ...ASG_TARGET, ec2: { ...ASG_TARGET.ec2, credentials: { profile: 'prod-audit' } } };
     const inv = new Ec2Provider(t, undefined, { env: {}, retry: fastRetry().policy });
-    await assert.rejects(inv.desiredCapacity(), /rejected \(ExpiredToken\) during DescribeAutoScalingGroups: refresh them .*aws sso login --profile prod-audit/);
+    await assert.rejects(
+      inv.desiredCapacity(),
+      /rejected \(ExpiredToken\) during DescribeAutoScalingGroups: refresh them .*aws sso login --profile prod-audit/,
+    );
   });
 
   test('other error messages are scrubbed of credential values', async () => {

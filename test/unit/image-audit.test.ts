@@ -40,15 +40,31 @@ test('classifyChanges: /runner is not under the writable /run', () => {
   assert.deepEqual(c.drift, [{ path: '/runner', kind: 'added' }]);
 });
 
-const f = (path: string, extra: Partial<ManifestEntry> = {}): ManifestEntry => ({ path, type: 'file', mode: '0644', uid: 0, gid: 0, size: 3, sha256: 'a'.repeat(64), ...extra });
+const f = (path: string, extra: Partial<ManifestEntry> = {}): ManifestEntry => ({
+  path,
+  type: 'file',
+  mode: '0644',
+  uid: 0,
+  gid: 0,
+  size: 3,
+  sha256: 'a'.repeat(64),
+  ...extra,
+});
 const man = (entries: ManifestEntry[]): Manifest => ({ version: 1, root: 'x', paths: ['/etc'], excludes: [], entries });
 
 test('compareManifests: a file the host user cannot read is compared on metadata only, and listed', () => {
   const exp = man([f('/etc/motd'), f('/etc/shadow', { mode: '0640' }), f('/etc/x')]);
-  const act = man([f('/etc/motd', { sha256: 'b'.repeat(64), size: 4 }), f('/etc/shadow', { mode: '0640', sha256: undefined, error: ENTRY_ERRORS.unreadable }), f('/etc/x')]);
+  const act = man([
+    f('/etc/motd', { sha256: 'b'.repeat(64), size: 4 }),
+    f('/etc/shadow', { mode: '0640', sha256: undefined, error: ENTRY_ERRORS.unreadable }),
+    f('/etc/x'),
+  ]);
   delete act.entries[1]!.sha256;
   const c = compareManifests(exp, act);
-  assert.deepEqual(c.changed.map((x) => [x.path, x.fields]), [['/etc/motd', ['size', 'sha256']]]);
+  assert.deepEqual(
+    c.changed.map((x) => [x.path, x.fields]),
+    [['/etc/motd', ['size', 'sha256']]],
+  );
   assert.deepEqual(c.couldNotRead, [{ path: '/etc/shadow', side: 'actual', error: ENTRY_ERRORS.unreadable }]);
   assert.equal(c.driftCount, 1);
 });
@@ -57,7 +73,10 @@ test('compareManifests: an unreadable file whose mode changed is still drift', (
   const exp = man([f('/etc/shadow', { mode: '0640' })]);
   const act = man([{ ...f('/etc/shadow', { mode: '0666' }), error: ENTRY_ERRORS.unreadable }]);
   delete act.entries[0]!.sha256;
-  assert.deepEqual(compareManifests(exp, act).changed.map((x) => x.fields), [['mode']]);
+  assert.deepEqual(
+    compareManifests(exp, act).changed.map((x) => x.fields),
+    [['mode']],
+  );
 });
 
 test('compareManifests: contents of a directory the host user cannot list are left out', () => {

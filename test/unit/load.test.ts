@@ -25,10 +25,24 @@ const recs = (spec: Array<[number, number, number]>): RequestRecord[] => spec.ma
 
 describe('load arithmetic', () => {
   test('bucketize, errorRate and p99 over windows', () => {
-    const r = recs([[0, 200, 1], [50, 200, 3], [120, 503, 9], [150, 0, 2000], [250, 200, 2], [260, 200, 4]]);
+    const r = recs([
+      [0, 200, 1],
+      [50, 200, 3],
+      [120, 503, 9],
+      [150, 0, 2000],
+      [250, 200, 2],
+      [260, 200, 4],
+    ]);
     const b = bucketize(r, 300);
     assert.equal(b.length, 3);
-    assert.deepEqual(b.map((x) => [x.t, x.sent, x.ok, x.errors]), [[0, 2, 2, 0], [100, 2, 0, 2], [200, 2, 2, 0]]);
+    assert.deepEqual(
+      b.map((x) => [x.t, x.sent, x.ok, x.errors]),
+      [
+        [0, 2, 2, 0],
+        [100, 2, 0, 2],
+        [200, 2, 2, 0],
+      ],
+    );
     assert.equal(b[1]!.max, 2000);
     assert.equal(b[0]!.p50, 1);
     assert.equal(errorRate(b), 2 / 6);
@@ -111,7 +125,10 @@ describe('open loop against a local server', () => {
     assert.ok(p99(rec.records, 500, 1000) >= 400, `p99 during the stall: ${p99(rec.records, 500, 1000)}`);
     assert.ok(p99(rec.records, 1500, 2000) < 100, `p99 after the stall: ${p99(rec.records, 1500, 2000)}`);
     assert.equal(rec.buckets.length, 20);
-    assert.deepEqual(rec.buckets.map((b) => b.sent), Array(20).fill(10));
+    assert.deepEqual(
+      rec.buckets.map((b) => b.sent),
+      Array(20).fill(10),
+    );
   });
 
   test('live buckets each 100 ms, and stop() ends the run early', async () => {
@@ -148,6 +165,9 @@ describe('open loop against a local server', () => {
     stallUntil = 0;
     assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
     assert.equal(rec.records.length, 6);
-    assert.ok(rec.records.every((r) => r.status === 0 && r.error), JSON.stringify(rec.records));
+    assert.ok(
+      rec.records.every((r) => r.status === 0 && r.error),
+      JSON.stringify(rec.records),
+    );
   });
 });

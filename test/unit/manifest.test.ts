@@ -72,7 +72,15 @@ function makeTree(): string {
 }
 
 function expectedEntries(): ManifestEntry[] {
-  const f = (p: string, content: string, mode = '0644'): ManifestEntry => ({ path: p, type: 'file', mode, uid, gid, size: Buffer.byteLength(content), sha256: sha(content) });
+  const f = (p: string, content: string, mode = '0644'): ManifestEntry => ({
+    path: p,
+    type: 'file',
+    mode,
+    uid,
+    gid,
+    size: Buffer.byteLength(content),
+    sha256: sha(content),
+  });
   const dir = (p: string, mode = '0755'): ManifestEntry => ({ path: p, type: 'dir', mode, uid, gid, size: 0 });
   return [
     dir('/etc'),
@@ -124,7 +132,11 @@ describe('one format, two producers', () => {
     const shim = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-shim-'));
     tmpRoots.push(shim);
     const real = spawnSync('sh', ['-c', 'command -v sha256sum']).stdout.toString().trim();
-    fs.writeFileSync(path.join(shim, 'sha256sum'), `#!/bin/sh\nfor a; do [ "$a" = --zero ] && { echo "unrecognized option '--zero'" >&2; exit 1; }; done\nexec ${real} "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(shim, 'sha256sum'),
+      `#!/bin/sh\nfor a; do [ "$a" = --zero ] && { echo "unrecognized option '--zero'" >&2; exit 1; }; done\nexec ${real} "$@"\n`,
+      { mode: 0o755 },
+    );
     const env = { ...process.env, PATH: `${shim}:${process.env.PATH}` };
     const raw = spawnSync('sh', ['-c', remoteManifestCommand(PATHS, EXCLUDES, { root })], { env }).stdout.toString();
     assert.match(raw, /\0HL\0/, 'the shim forces the line format');
@@ -141,26 +153,35 @@ describe('one format, two producers', () => {
     assert.deepEqual(b.entries, a.entries);
   });
 
-  test('unreadable files and unlistable directories become entries with an error (as an unprivileged user)', { skip: uid !== 0 && 'needs root to switch to nobody' }, () => {
-    const setpriv = spawnSync('sh', ['-c', 'command -v setpriv']).stdout.toString().trim();
-    if (!setpriv) return;
-    const root = makeTree(); // etc/app.d is 0750 root: nobody cannot list it; etc/ssh/sshd_config made 0600
-    fs.chmodSync(path.join(root, 'etc/ssh/sshd_config'), 0o600);
-    const r = spawnSync(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', remoteManifestCommand(PATHS, EXCLUDES, { root })]);
-    const entries = parseManifestStream(r.stdout, { root });
-    const byPath = new Map(entries.map((e) => [e.path, e]));
-    assert.equal(byPath.get('/etc/app.d')?.error, ENTRY_ERRORS.unlistable);
-    assert.equal(byPath.has('/etc/app.d/name with space'), false);
-    assert.equal(byPath.get('/etc/ssh/sshd_config')?.error, ENTRY_ERRORS.unreadable);
-    assert.equal(byPath.get('/etc/ssh/sshd_config')?.sha256, undefined);
-    assert.equal(byPath.get('/etc/app.conf')?.sha256, sha('listen 127.0.0.1\n'));
-    // the Node walk, run as the same user, agrees
-    const script = `import { manifestOfDirectory } from ${JSON.stringify(path.join(REPO_ROOT, 'probes/manifest.ts'))};\n` +
-      `const m = await manifestOfDirectory(process.argv[1], ${JSON.stringify(PATHS)}, ${JSON.stringify(EXCLUDES)});\nprocess.stdout.write(JSON.stringify(m.entries));\n`;
-    const n = spawnSync(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, root], { cwd: REPO_ROOT });
-    assert.equal(n.status, 0, n.stderr.toString());
-    assert.deepEqual(JSON.parse(n.stdout.toString()), buildManifest(entries, { root: 'x', paths: PATHS, excludes: EXCLUDES }).entries);
-  });
+  test(
+    'unreadable files and unlistable directories become entries with an error (as an unprivileged user)',
+    { skip: uid !== 0 && 'needs root to switch to nobody' },
+    () => {
+      const setpriv = spawnSync('sh', ['-c', 'command -v setpriv']).stdout.toString().trim();
+      if (!setpriv) return;
+      const root = makeTree(); // etc/app.d is 0750 root: nobody cannot list it; etc/ssh/sshd_config made 0600
+      fs.chmodSync(path.join(root, 'etc/ssh/sshd_config'), 0o600);
+      const r = spawnSync(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', remoteManifestCommand(PATHS, EXCLUDES, { root })]);
+      const entries = parseManifestStream(r.stdout, { root });
+      const byPath = new Map(entries.map((e) => [e.path, e]));
+      assert.equal(byPath.get('/etc/app.d')?.error, ENTRY_ERRORS.unlistable);
+      assert.equal(byPath.has('/etc/app.d/name with space'), false);
+      assert.equal(byPath.get('/etc/ssh/sshd_config')?.error, ENTRY_ERRORS.unreadable);
+      assert.equal(byPath.get('/etc/ssh/sshd_config')?.sha256, undefined);
+      assert.equal(byPath.get('/etc/app.conf')?.sha256, sha('listen 127.0.0.1\n'));
+      // the Node walk, run as the same user, agrees
+      const script =
+        `import { manifestOfDirectory } from ${JSON.stringify(path.join(REPO_ROOT, 'probes/manifest.ts'))};\n` +
+        `const m = await manifestOfDirectory(process.argv[1], ${JSON.stringify(PATHS)}, ${JSON.stringify(EXCLUDES)});\nprocess.stdout.write(JSON.stringify(m.entries));\n`;
+      const n = spawnSync(
+        setpriv,
+        ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, root],
+        { cwd: REPO_ROOT },
+      );
+      assert.equal(n.status, 0, n.stderr.toString());
+      assert.deepEqual(JSON.parse(n.stdout.toString()), buildManifest(entries, { root: 'x', paths: PATHS, excludes: EXCLUDES }).entries);
+    },
+  );
 
   test('a cut-off or foreign stream is an error, never an empty manifest', () => {
     const root = makeTree();
@@ -183,12 +204,21 @@ describe('diff', () => {
     fs.writeFileSync(path.join(root, 'var/log/outside.log'), 'neither do unscanned ones\n');
     const now = await local(root);
     const d = diffManifests(before, now);
-    assert.deepEqual(d.added.map((e) => e.path), ['/etc/added.conf']);
-    assert.deepEqual(d.removed.map((e) => e.path), ['/etc/app.d/tab\there']);
-    assert.deepEqual(d.changed.map((c) => [c.path, c.fields]), [
-      ['/etc/app.conf', ['size', 'sha256']],
-      ['/usr/bin/suid-tool', ['mode']],
-    ]);
+    assert.deepEqual(
+      d.added.map((e) => e.path),
+      ['/etc/added.conf'],
+    );
+    assert.deepEqual(
+      d.removed.map((e) => e.path),
+      ['/etc/app.d/tab\there'],
+    );
+    assert.deepEqual(
+      d.changed.map((c) => [c.path, c.fields]),
+      [
+        ['/etc/app.conf', ['size', 'sha256']],
+        ['/usr/bin/suid-tool', ['mode']],
+      ],
+    );
     assert.equal(d.changed[1]!.expected.mode, '4755');
     assert.equal(d.changed[1]!.actual.mode, '0755');
     assert.deepEqual(diffManifests(now, now), { added: [], removed: [], changed: [] });
@@ -234,7 +264,13 @@ describe('schema and digest', () => {
     assert.equal(manifestDigest(a), manifestDigest(await local(root)));
     assert.equal(manifestDigest(a), manifestDigest({ ...b, root: 'host:elsewhere' }));
     // key order in the object does not matter: the digest is over canonical JSON
-    const reordered = { entries: a.entries.map((e) => Object.fromEntries(Object.entries(e).reverse())), excludes: a.excludes, paths: a.paths, root: a.root, version: 1 } as unknown as Manifest;
+    const reordered = {
+      entries: a.entries.map((e) => Object.fromEntries(Object.entries(e).reverse())),
+      excludes: a.excludes,
+      paths: a.paths,
+      root: a.root,
+      version: 1,
+    } as unknown as Manifest;
     assert.equal(manifestDigest(reordered), manifestDigest(a));
     fs.writeFileSync(path.join(root, 'etc/app.conf'), 'listen 127.0.0.2\n'); // same size, one byte
     assert.notEqual(manifestDigest(await local(root)), manifestDigest(a));

@@ -9,18 +9,27 @@ import { findMirror, parseAptSources } from '../../lab/mirror.ts';
 test('deb822 sources: the stanza carrying the suite itself, not -security', () => {
   const text = `Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\nComponents: main\n\nTypes: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n`;
   const s = parseAptSources(text, 'x.sources');
-  assert.deepEqual(s.map((x) => x.uri), ['http://security.example/debian-security', 'http://mirror.example/debian']);
+  assert.deepEqual(
+    s.map((x) => x.uri),
+    ['http://security.example/debian-security', 'http://mirror.example/debian'],
+  );
 });
 
 test('one-line sources with options and comments', () => {
-  const s = parseAptSources('# comment\ndeb [arch=amd64 signed-by=/k.gpg] http://m.example/debian bookworm main\ndeb-src http://m.example/debian bookworm main\n', 'sources.list');
+  const s = parseAptSources(
+    '# comment\ndeb [arch=amd64 signed-by=/k.gpg] http://m.example/debian bookworm main\ndeb-src http://m.example/debian bookworm main\n',
+    'sources.list',
+  );
   assert.deepEqual(s, [{ uri: 'http://m.example/debian', suites: ['bookworm'], file: 'sources.list' }]);
 });
 
 test('findMirror reads /etc/apt-like trees; disabled stanzas and other suites are skipped; none found is a clear error', () => {
   const etc = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-apt-'));
   fs.mkdirSync(path.join(etc, 'sources.list.d'));
-  fs.writeFileSync(path.join(etc, 'sources.list.d', 'a.sources'), 'Types: deb\nURIs: http://off.example/debian\nSuites: bookworm\nEnabled: no\n\nTypes: deb\nURIs: http://on.example/debian\nSuites: bookworm\n');
+  fs.writeFileSync(
+    path.join(etc, 'sources.list.d', 'a.sources'),
+    'Types: deb\nURIs: http://off.example/debian\nSuites: bookworm\nEnabled: no\n\nTypes: deb\nURIs: http://on.example/debian\nSuites: bookworm\n',
+  );
   assert.equal(findMirror('bookworm', etc), 'http://on.example/debian');
   assert.throws(() => findMirror('trixie', etc), /no apt source for Debian "trixie"/);
 });

@@ -1,0 +1,93 @@
+/** The controls registry, the categories and the error classes hold together; the generated files are current. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { computePlan } from '../../audits/plan.ts';
+import { CATEGORY_NAMES, VIOLATION_CATEGORY } from '../../core/categories.ts';
+import type { Config } from '../../core/config.ts';
+import { type Control, CONTROLS, SUITES } from '../../core/controls.ts';
+import { DriftlessError, ERROR_CLASSES, ExitCode } from '../../core/errors.ts';
+import { REPO_ROOT } from '../../core/paths.ts';
+
+test('control ids are unique, well formed, and each violation kind they name has a category', () => {
+  const ids = CONTROLS.map((c) => c.id);
+  assert.equal(new Set(ids).size, ids.length);
+  for (const c of CONTROLS) {
+    assert.match(c.id, /^DL-[A-Z]+-\d{3}$/);
+    assert.ok(SUITES.includes(c.suite), `${c.id}: unknown suite ${c.suite}`);
+    assert.ok(c.violations.length > 0, `${c.id} names no violation kind`);
+    for (const v of c.violations) assert.ok(CATEGORY_NAMES.includes(VIOLATION_CATEGORY[v]), `${c.id}: ${v}`);
+  }
+});
+
+test('every planned check names a registered control of its own suite', () => {
+  const config = {
+    targets: [
+      { name: 'd', provider: 'docker', service: 's', entrypoint: 'http://127.0.0.1:1', docker: { labels: { a: 'b' } }, ssh: { user: 'u', identityFile: '/k' } },
+      { name: 'e', provider: 'ec2', service: 's', ec2: { region: 'eu-west-1', address: 'private-ip' } },
+    ],
+    release: { services: { s: { digest: 'sha256:' + 'a'.repeat(64), ami: 'ami-12345678', manifest: '/m.json' } } },
+    policy: { ssh: { mode: 'read-only', immutablePaths: ['/etc'], writablePaths: ['/tmp'], aggressive: true, concurrency: 1 } },
+  } as unknown as Config;
+  const host = (id: string, provider: 'docker' | 'ec2') => ({
+    id,
+    instanceId: id,
+    fleet: id,
+    provider,
+    image: {},
+    labels: {},
+    chaosEligible: false,
+    state: 'running',
+  });
+  const plan = computePlan(
+    config,
+    [
+      { target: 'd', provider: 'docker', hosts: [host('h1', 'docker')] },
+      { target: 'e', provider: 'ec2', hosts: [host('i-1', 'ec2')] },
+    ],
+    SUITES,
+  );
+  const byId = new Map<string, Control>(CONTROLS.map((c) => [c.id, c]));
+  for (const check of plan.checks) {
+    const c = byId.get(check.control);
+    assert.ok(c, `${check.id}: ${check.control} is not in the registry`);
+    assert.equal(c.suite, check.suite, check.id);
+    assert.ok(!c.providers || !check.host || c.providers.includes(check.fleet === 'd' ? 'docker' : 'ec2'), `${check.id} on a provider the registry excludes`);
+  }
+  assert.equal(new Set(plan.checks.map((c) => c.id)).size, plan.checks.length, 'check ids are unique');
+  // the ec2 fleet has no ssh section: said, not silent
+  assert.ok(plan.notApplicable.some((n) => n.fleet === 'e' && n.suite === 'ssh-edits' && /no ssh section/.test(n.reason)));
+});
+
+test('every error class has its own stable code, an exit code and a description', () => {
+  const codes = ERROR_CLASSES.map((c) => c.code);
+  assert.equal(new Set(codes).size, codes.length, `duplicate codes: ${codes.join(', ')}`);
+  for (const C of ERROR_CLASSES) {
+    assert.match(C.code, /^DL_[A-Z_]+$/);
+    assert.ok((Object.values(ExitCode) as number[]).includes(C.exitCode), C.name);
+    assert.ok(C.when.length > 10, `${C.name} has no description`);
+  }
+  const e = new (ERROR_CLASSES.find((c) => c.name === 'PortInUseError') as unknown as new (p: number, w: string, s: string) => DriftlessError)(1, 'x', 'y');
+  assert.equal(e.code, 'DL_PORT_IN_USE');
+  assert.equal(e.exitCode, ExitCode.Usage);
+  assert.equal(e.name, 'PortInUseError');
+});
+
+test('the generated files are current, and a stale one is caught', () => {
+  const gen = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'generate.ts'), ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const ok = gen(['--check']);
+  assert.equal(ok.status, 0, ok.stderr);
+  const file = path.join(REPO_ROOT, 'docs', 'controls.md');
+  const before = fs.readFileSync(file, 'utf8');
+  try {
+    fs.writeFileSync(file, before.replace('DL-SSH-010', 'DL-SSH-011'));
+    const stale = gen(['--check']);
+    assert.equal(stale.status, 1);
+    assert.match(stale.stderr, /docs\/controls\.md is stale: .*npm run generate/);
+  } finally {
+    fs.writeFileSync(file, before);
+  }
+});

@@ -37,20 +37,30 @@ function writeResults(run: RunContext, suite: SuiteName, results: CheckResult[])
   fs.renameSync(`${file}.tmp`, file);
 }
 
-async function listedFleets(run: RunContext, keep: (t: Target) => boolean): Promise<Array<{ snapshot: FleetSnapshot; target: Target; provider: Provider }>> {
+const owed = (run: RunContext, suite: SuiteName): PlannedCheck[] => {
+  const mine = new Set(run.owed);
+  return run.plan.checks.filter((c) => c.suite === suite && mine.has(c.id));
+};
+
+/** The fleets of a suite, with only the hosts this run (or shard) owes checks of: nobody else is touched. */
+async function listedFleets(
+  run: RunContext,
+  suite: SuiteName,
+  keep: (t: Target) => boolean,
+): Promise<Array<{ snapshot: FleetSnapshot; target: Target; provider: Provider }>> {
+  const hosts = new Set(owed(run, suite).map((c) => `${c.fleet}/${c.host}`));
   const out = [];
   for (const snapshot of run.inventory.filter((s) => !s.error)) {
     const target = run.config.targets.find((t) => t.name === snapshot.target)!;
-    if (keep(target)) out.push({ snapshot, target, provider: await providerFor(target, run.config) });
+    const mine = { ...snapshot, hosts: snapshot.hosts.filter((h) => hosts.has(`${snapshot.target}/${h.id}`)) };
+    if (keep(target) && mine.hosts.length) out.push({ snapshot: mine, target, provider: await providerFor(target, run.config) });
   }
   return out;
 }
-
-const owed = (run: RunContext, suite: SuiteName): PlannedCheck[] => run.plan.checks.filter((c) => c.suite === suite);
 const hosts = (fleets: Array<{ snapshot: FleetSnapshot }>) => fleets.reduce((n, f) => n + f.snapshot.hosts.length, 0);
 
 async function sshEdits(run: RunContext, config: Config): Promise<CheckResult[]> {
-  const fleets = await listedFleets(run, sshTargets);
+  const fleets = await listedFleets(run, 'ssh-edits', sshTargets);
   const t0 = Date.now();
   progress('ssh-edits', `auditing ${hosts(fleets)} hosts over SSH, ${config.policy.ssh.concurrency} at a time (mode ${config.policy.ssh.mode})`);
   const audits = await auditFleets(fleets, config.policy.ssh, run.runId, (done, all, violations, last) =>
@@ -64,7 +74,7 @@ async function sshEdits(run: RunContext, config: Config): Promise<CheckResult[]>
 }
 
 async function imageIntegrity(run: RunContext, config: Config): Promise<CheckResult[]> {
-  const fleets = await listedFleets(run, () => true);
+  const fleets = await listedFleets(run, 'image-integrity', () => true);
   const t0 = Date.now();
   progress('image-integrity', `auditing the images of ${hosts(fleets)} hosts, ${config.policy.ssh.concurrency} at a time`);
   const audits = await auditImages(fleets, config, (done, all, last) =>
@@ -74,7 +84,7 @@ async function imageIntegrity(run: RunContext, config: Config): Promise<CheckRes
     ),
   );
   progress('image-integrity', `audit finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return judgeImages(owed(run, 'image-integrity'), audits, run.inventory, config.release.name);
+  return judgeImages(owed(run, 'image-integrity'), audits, run.inventory, config.release.name, config.policy.manifest.metadataOnly);
 }
 
 async function chaos(run: RunContext, config: Config): Promise<CheckResult[]> {
@@ -101,15 +111,16 @@ const AUDITS: Record<SuiteName, (run: RunContext, config: Config) => Promise<Che
 };
 
 /** Audits one suite and writes its results; never throws for what happens on the targets. */
-export async function gatherSuite(run: RunContext, suite: SuiteName): Promise<CheckResult[]> {
+export async function gatherSuite(run: RunContext, suite: SuiteName): Promise<{ ok: boolean; error?: string }> {
   let results: CheckResult[];
+  let error: string | undefined;
   try {
     results = await AUDITS[suite](run, run.config);
   } catch (err) {
-    const why = `the ${suite} audit failed before it could judge this check: ${errorMessage(err)}`;
-    progress(suite, why);
-    results = owed(run, suite).map((c) => ({ check: c.id, status: 'broken', message: why, evidence: [] }));
+    error = `the ${suite} audit failed: ${errorMessage(err)}`;
+    progress(suite, error);
+    results = owed(run, suite).map((c) => ({ check: c.id, status: 'broken', message: `${error}; so this check was not judged`, evidence: [] }));
   }
   writeResults(run, suite, results);
-  return results;
+  return error ? { ok: false, error } : { ok: true };
 }

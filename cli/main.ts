@@ -21,13 +21,15 @@ Commands:
   lab status                 table of lab hosts: id, fleet, image digest, ports, health
   inventory [--config f]     list the configured fleets' hosts, digests and SSH addresses
   validate [file]            check a driftless.config.yaml against the schema; touches no target
-  run [--config file]        run the compliance suites against the configured fleets
+  run [--config file] [--suite s]... [--seed N] [--run-id ID --shard i/n] [--results-dir d]
+                             plan every owed check, run the suites against the configured fleets
   report [--results d]... [--single-file]
                              build the Allure report (shards merged, history carried) and reports/verdict.json
   manifest <image|dir> -o f  write the golden file manifest of an image or a rootfs directory
   help                       this text
 
-Exit codes: 0 compliant, 1 violations found, 2 configuration or usage error, 3 harness failure.
+Exit codes: 0 compliant (every owed check ran and passed), 1 violations found, 2 configuration or
+usage error (nothing touched), 3 not fully checked (something owed was not checked, or the harness failed).
 Environment: DRIFTLESS_LAB_PORT_BASE (lab ports, default 42000), DRIFTLESS_LAB_DIR (lab state),
 DOCKER_HOST (engine).
 `;

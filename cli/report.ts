@@ -27,6 +27,13 @@ export async function reportCommand(argv: string[]): Promise<number> {
     log(`single file for auditors: ${r.singleFile.file} (${mb} MB; budget ${SINGLE_FILE_BUDGET_BYTES / 1024 / 1024} MB; opens from disk)`);
   }
   log(`verdict: ${path.join(reportsDir(), 'verdict.json')}: ${v.verdict} (exit ${v.exitCode})`);
+  for (const f of v.coverage.fleets) {
+    const c = f.coverage;
+    log(
+      `  fleet ${f.fleet}: ${f.verdict} — ${c.owed} owed: ${c.passed} passed, ${c.failed} failed, ${c.broken} broken, ${c.notApplicable} not applicable, ${c.skipped} skipped, ${c.missing} not run`,
+    );
+  }
+  for (const why of v.incomplete) log(`  not fully checked: ${why}`);
   for (const [cat, n] of Object.entries(v.categories)) if (n) log(`  ${cat}: ${n}`);
   if (v.taintedHosts.length) log(`  tainted hosts (changed in place during the audit: replace them): ${v.taintedHosts.join(', ')}`);
   if (v.uncheckedHosts.length) log(`  hosts that could not be checked: ${v.uncheckedHosts.map((h) => h.host).join(', ')}`);

@@ -9,16 +9,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gatherSuite } from '../audits/gather.ts';
-import { computePlan } from '../audits/plan.ts';
+import { computePlan, shardChecks } from '../audits/plan.ts';
 import { loadConfig } from '../config/load.ts';
 import { SUITES, type SuiteName } from '../core/controls.ts';
-import { UsageError } from '../core/errors.ts';
+import { InternalError, UsageError } from '../core/errors.ts';
+import { schemaProblems } from '../core/schema-check.ts';
 import { harnessVersion, REPO_ROOT, reportsDir } from '../core/paths.ts';
+import { planHash } from '../core/plan.ts';
 import { newRunId, RUN_FILE_ENV, type RunContext, writeRunContext } from '../core/run.ts';
 import { newSeed } from '../core/seed.ts';
 import { snapshotFleets } from '../providers/snapshot.ts';
 import { writeRunMetadata } from '../reports/report.ts';
-import { normalizeResults, readResults, verdictOf, writeVerdict } from '../reports/verdict.ts';
+import { normalizeResults, readResults } from '../reports/results.ts';
+import { mergeRecords, type PhaseEnd, readRunRecord, type RunRecord, writeRunRecord } from '../reports/run-record.ts';
+import { verdictOf, writeVerdict } from '../reports/verdict.ts';
 
 /** Which Playwright project runs each suite: audits read, chaos kills, and never at once. */
 const PHASES: Array<{ project: 'audit' | 'chaos'; suites: SuiteName[] }> = [
@@ -34,23 +38,28 @@ export async function runCommand(argv: string[]): Promise<number> {
       suite: { type: 'string', multiple: true },
       shard: { type: 'string' },
       seed: { type: 'string' },
+      'run-id': { type: 'string' },
       'results-dir': { type: 'string' },
-      'keep-results': { type: 'boolean' },
     },
   });
   const config = loadConfig(values.config); // invalid config: exit 2, nothing touched
   const suites = values.suite ?? [...SUITES];
   for (const s of suites) if (!(SUITES as readonly string[]).includes(s)) throw new UsageError(`--suite ${s}: no such suite (one of ${SUITES.join(', ')})`);
   if (values.seed !== undefined && !/^\d+$/.test(values.seed)) throw new UsageError(`--seed ${values.seed}: must be a non-negative integer`);
-  if (values.shard !== undefined && !/^\d+\/\d+$/.test(values.shard)) throw new UsageError(`--shard ${values.shard}: must look like 1/3`);
+  const shard = values.shard === undefined ? null : parseShard(values.shard);
+  if (values['run-id'] !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(values['run-id'])) {
+    throw new UsageError(`--run-id ${values['run-id']}: use 1 to 100 letters, digits, '.', '_' or '-' (e.g. nightly-$GITHUB_RUN_ID)`);
+  }
+  if (shard && !values['run-id'])
+    throw new UsageError(`--shard ${values.shard} needs --run-id: every shard of one run must carry the same id, so the report can merge them`);
 
   // The run's identity comes from this command only, never from the environment.
-  const runId = newRunId();
+  const runId = values['run-id'] ?? newRunId();
   const seed = values.seed !== undefined ? Number(values.seed) : newSeed();
   const startedAt = new Date().toISOString();
   const runDir = path.join(reportsDir(), 'run', runId);
   const resultsDir = path.resolve(values['results-dir'] ?? path.join(reportsDir(), 'allure-results'));
-  if (!values['keep-results']) fs.rmSync(resultsDir, { recursive: true, force: true });
+  fs.rmSync(resultsDir, { recursive: true, force: true }); // results of an earlier run never mix with this one's
   fs.mkdirSync(runDir, { recursive: true });
 
   process.stdout.write(`driftless run ${runId} (seed ${seed}) with ${config.source.file}\n`);
@@ -59,6 +68,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   for (const f of inventory) process.stdout.write(`  fleet ${f.target} (${f.provider}): ${f.error ? `cannot list: ${f.error}` : `${f.hosts.length} hosts`}\n`);
   const selected = SUITES.filter((s) => suites.includes(s));
   const plan = computePlan(config, inventory, selected);
+  const planProblems = schemaProblems('plan', plan);
+  if (planProblems.length) throw new InternalError(`internal: the run plan does not match schemas/plan.schema.json: ${planProblems.slice(0, 5).join('; ')}`);
+  const owed = shardChecks(plan, shard).map((c) => c.id);
   const run: RunContext = {
     version: 1,
     runId,
@@ -71,9 +83,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     config,
     inventory,
     plan,
+    shard,
+    owed,
   };
   const runFile = writeRunContext(run);
-  writeRunMetadata(resultsDir, {
+  const record: RunRecord = {
     runId,
     seed,
     startedAt,
@@ -83,38 +97,58 @@ export async function runCommand(argv: string[]): Promise<number> {
     release: Object.fromEntries(
       Object.entries(config.release.services).map(([k, v]) => [k, { ...(v.digest ? { digest: v.digest } : {}), ...(v.ami ? { ami: v.ami } : {}) }]),
     ),
-  });
+    planHash: planHash(plan),
+    plan,
+    shard,
+    owed,
+    dryRun: config.chaos.dryRun && selected.includes('chaos-kill'),
+  };
+  writeRunMetadata(resultsDir, record);
+  process.stdout.write(
+    `  plan: ${plan.checks.length} checks owed${shard ? `, ${owed.length} of them by shard ${shard.index}/${shard.total}` : ''}; ` +
+      `${plan.notApplicable.length} not applicable (reasons below and in verdict.json)\n`,
+  );
+  for (const n of plan.notApplicable)
+    process.stdout.write(`    not applicable: ${n.fleet}${n.host ? `/${n.host}` : ''} ${n.control ?? n.suite}: ${n.reason}\n`);
 
+  const phases: PhaseEnd[] = [];
   const pw = path.join(REPO_ROOT, 'node_modules', '@playwright', 'test', 'cli.js');
   for (const phase of PHASES) {
     const mine = phase.suites.filter((s) => selected.includes(s));
     if (mine.length === 0) continue;
     const files = mine.map((s) => `${s}.spec.ts`);
     process.stdout.write(`\n== ${phase.project}: ${files.join(', ')}\n`);
-    const args = [
-      pw,
-      'test',
-      '-c',
-      path.join(REPO_ROOT, 'playwright.config.ts'),
-      ...files,
-      `--project=${phase.project}`,
-      ...(values.shard ? ['--shard', values.shard] : []),
-    ];
+    const args = [pw, 'test', '-c', path.join(REPO_ROOT, 'playwright.config.ts'), ...files, `--project=${phase.project}`];
     // The audits run here, in this process, while Playwright starts its runner and workers;
     // the workers wait for the results the audits write into the run directory.
-    const [status] = await Promise.all([playwright(args, runFile), Promise.all(mine.map((s) => gatherSuite(run, s)))]);
-    if (status !== 0 && status !== 1) process.stderr.write(`driftless: playwright exited ${status} for ${phase.project}\n`);
+    const [status, audits] = await Promise.all([playwright(args, runFile), Promise.all(mine.map((s) => gatherSuite(run, s)))]);
+    if (status !== 0 && status !== 1) process.stderr.write(`driftless: playwright exited ${status} for ${phase.project}: its tests did not run as planned\n`);
+    const failed = audits.map((a) => a.error).filter(Boolean);
+    phases.push({ project: phase.project, runner: status, audits: failed.length ? failed.join('; ') : 'ok' });
   }
+  writeRunRecord(resultsDir, { ...record, finished: { at: new Date().toISOString(), phases } });
 
   const rewritten = normalizeResults(resultsDir);
-  const v = verdictOf(readResults(resultsDir), { runId, seed, config: config.source });
+  const v = verdictOf(readResults(resultsDir), mergeRecords([readRunRecord(resultsDir)], false));
   for (const file of [path.join(runDir, 'verdict.json'), path.join(reportsDir(), 'verdict.json')]) writeVerdict(file, v);
-  const c = v.counts;
+  const c = v.coverage.total;
   process.stdout.write(
-    `\nverdict: ${v.verdict} — ${c.passed} passed, ${c.failed} failed (violations), ${c.broken} broken (could not tell), ${c.skipped} skipped; exit ${v.exitCode}` +
+    `\nverdict${shard ? ` of shard ${shard.index}/${shard.total} (merge the shards with \`driftless report\`)` : ''}: ${v.verdict} — ${c.owed} owed: ${c.passed} passed, ${c.failed} failed (violations), ` +
+      `${c.broken} broken (could not tell), ${c.notApplicable} not applicable, ${c.skipped} skipped, ${c.missing} not run; exit ${v.exitCode}` +
       ` (${rewritten} results categorised; reports/verdict.json; build the report with \`driftless report\`)\n`,
   );
+  for (const why of v.incomplete) process.stdout.write(`  not fully checked: ${why}\n`);
+  for (const n of v.notRun.slice(0, 20)) process.stdout.write(`  not run: ${n.check}: ${n.reason}\n`);
+  if (v.notRun.length > 20) process.stdout.write(`  … ${v.notRun.length - 20} more not run (verdict.json, notRun)\n`);
   return v.exitCode;
+}
+
+function parseShard(text: string): { index: number; total: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  const index = Number(m?.[1]);
+  const total = Number(m?.[2]);
+  if (!m || total < 1 || index < 1 || index > total) throw new UsageError(`--shard ${text}: must look like 1/3 (a shard from 1 to the number of shards)`);
+  return { index, total };
 }
 
 function playwright(args: string[], runFile: string): Promise<number | string | null> {

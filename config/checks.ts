@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ec2Target, Release, SshAuth, Target } from '../core/config.ts';
+import { CONTROLS, isControlId } from '../core/controls.ts';
 import type { Ctx } from './context.ts';
 import { problem } from './errors.ts';
 import { resolveLocal, unreadableFile } from './paths.ts';
@@ -122,5 +123,20 @@ export function checkServices(targets: Target[], release: Release, ctx: Ctx): vo
   targets.forEach((t, i) => {
     check(t.service, `/targets/${i}/service`);
     if (t.provider === 'ssh') t.hosts.forEach((h, j) => check(h.service, `/targets/${i}/hosts/${j}/service`));
+  });
+}
+
+/** Every control a config names must be one driftless has (a typo must not switch a check off unnoticed). */
+export function checkControls(disabled: Array<{ control: string }>, ctx: Ctx): void {
+  const seen = new Map<string, number>();
+  disabled.forEach((d, i) => {
+    const at = `/policy/disabledControls/${i}/control`;
+    if (!isControlId(d.control))
+      ctx.problems.push(
+        problem(ctx.display, at, `unknown control "${d.control}": the controls are ${CONTROLS.map((c) => c.id).join(', ')} (docs/controls.md)`),
+      );
+    else if (seen.has(d.control))
+      ctx.problems.push(problem(ctx.display, at, `control ${d.control} is listed twice (also /policy/disabledControls/${seen.get(d.control)}/control)`));
+    seen.set(d.control, i);
   });
 }

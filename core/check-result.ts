@@ -5,7 +5,12 @@
  */
 import type { ViolationKind } from './categories.ts';
 
-export type CheckStatus = 'passed' | 'failed' | 'broken' | 'skipped';
+/**
+ * skipped: not done by an explicit, recorded choice (a dry run): never compliant.
+ * not-applicable: the judgement proved the check cannot apply to this host (the path it edits
+ * does not exist there), and says why.
+ */
+export type CheckStatus = 'passed' | 'failed' | 'broken' | 'skipped' | 'not-applicable';
 
 export interface Attachment {
   name: string;
@@ -76,5 +81,8 @@ export class Judgement {
   }
   skip(reason: string): CheckResult {
     return this.done('skipped', reason);
+  }
+  notApplicable(reason: string): CheckResult {
+    return this.done('not-applicable', reason);
   }
 }

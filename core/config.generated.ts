@@ -19,6 +19,14 @@ export interface ConfigFile {
   release: Release;
   policy: {
     ssh: SshPolicy;
+    manifest: ManifestPolicy;
+    /**
+     * Controls switched off on purpose, each with the reason: the plan leaves them out and the verdict lists them with that reason. Anything not listed here that is not checked is never compliant.
+     */
+    disabledControls: {
+      control: string;
+      reason: string;
+    }[];
   };
   chaos: Chaos;
   safety: Safety;
@@ -83,6 +91,10 @@ export interface DockerTarget {
   environment?: string;
   service?: string;
   entrypoint?: string;
+  /**
+   * The fleet may have no hosts (e.g. scaled to zero): then its checks are not applicable, with that reason. Without it, an empty fleet is never compliant.
+   */
+  mayBeEmpty: boolean;
   docker: {
     socketPath?: string;
     host?: string;
@@ -106,6 +118,10 @@ export interface Ec2Target {
   environment?: string;
   service?: string;
   entrypoint?: string;
+  /**
+   * The fleet may have no hosts (e.g. scaled to zero): then its checks are not applicable, with that reason. Without it, an empty fleet is never compliant.
+   */
+  mayBeEmpty: boolean;
   ec2: {
     region: string;
     endpoint?: string;
@@ -183,6 +199,15 @@ export interface SshPolicy {
    */
   aggressive: boolean;
   concurrency: number;
+}
+/**
+ * How the golden manifest (DL-IMG-006) is compared on the hosts.
+ */
+export interface ManifestPolicy {
+  /**
+   * Paths (files, or directories and all below) whose contents the login user may be unable to read, such as /etc/shadow: compared on type, mode, owner and size only, and listed in the evidence. Any other file the login user cannot read makes DL-IMG-006 broken.
+   */
+  metadataOnly: string[];
 }
 export interface Chaos {
   /**

@@ -141,7 +141,17 @@ export class ThrottlingExhaustedError extends ProviderError {
 }
 
 /** Why an SSH session could not be used; `kind` drives how an audit classifies the outcome. */
-export type SshFailureKind = 'host-key-mismatch' | 'host-key-unknown' | 'auth-denied' | 'unreachable' | 'timeout' | 'identity' | 'closed' | 'protocol';
+export type SshFailureKind =
+  | 'host-key-mismatch'
+  | 'host-key-unknown'
+  | 'auth-denied'
+  | 'unreachable'
+  | 'timeout'
+  | 'identity'
+  /** the server ended the connection after key exchange (during authentication) */
+  | 'closed'
+  | 'closed-before-key-exchange'
+  | 'protocol';
 
 export class SshError extends HarnessError {
   static override readonly code: string = 'DL_SSH';

@@ -28,7 +28,11 @@ export interface RunContext {
   ownerPid: number;
   config: Config;
   inventory: FleetSnapshot[];
+  /** Every check the run owes, all shards together. */
   plan: RunPlan;
+  /** This process's share of the plan: all of it unless the run is sharded. */
+  shard: { index: number; total: number } | null;
+  owed: string[];
 }
 
 export function newRunId(now = new Date()): string {

@@ -32,6 +32,25 @@ export const LABELS = {
 
 export type FleetName = 'cattle' | 'snowflake';
 
+/**
+ * Files of the lab's image the unprivileged login user (audit) cannot read: the golden manifest
+ * compares them on metadata only (policy.manifest.metadataOnly in the lab config; the tests and
+ * the bench use this list in the configs they write).
+ */
+export const LAB_METADATA_ONLY = [
+  '/etc/shadow',
+  '/etc/shadow-',
+  '/etc/gshadow',
+  '/etc/gshadow-',
+  '/etc/sudoers',
+  '/etc/sudoers.d',
+  '/etc/security/opasswd',
+  '/etc/.pwd.lock',
+  '/var/lib/dpkg/lock',
+  '/var/lib/dpkg/lock-frontend',
+  '/var/lib/dpkg/triggers/Lock',
+];
+
 export interface HostSpec {
   name: string;
   fleet: FleetName;

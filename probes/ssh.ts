@@ -61,6 +61,9 @@ export class SshSession {
       const client = new Client();
       let presented = '';
       let settled = false;
+      // Key exchange done: a close after this is the server ending authentication (a refusal);
+      // a close before it proves nothing about logins (a proxy, a crash, a tarpit).
+      let keyExchanged = false;
       const fail = (err: SshError) => {
         if (settled) return;
         settled = true;
@@ -86,7 +89,17 @@ export class SshSession {
         resolve(new SshSession(client, t, presented));
       });
       client.on('error', (err: Error & { level?: string; code?: string }) => fail(classifyConnectError(t, err, presented)));
-      client.on('close', () => fail(new SshError('closed', `${t.name} (${t.host}:${t.port}) closed the connection during login`)));
+      client.on('handshake', () => (keyExchanged = true));
+      client.on('close', () =>
+        fail(
+          keyExchanged
+            ? new SshError('closed', `${t.name} (${t.host}:${t.port}) closed the connection during authentication`)
+            : new SshError(
+                'closed-before-key-exchange',
+                `${t.name} (${t.host}:${t.port}) closed the connection before the SSH key exchange: nothing about logins can be told`,
+              ),
+        ),
+      );
       try {
         client.connect(cfg);
       } catch (err) {

@@ -7,28 +7,19 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../core/paths.ts';
-import { ProviderError } from '../core/errors.ts';
+import { ProviderError, RunContextError } from '../core/errors.ts';
 import { allureCategories } from './categories.ts';
-import { normalizeResults, readResults, type Verdict, verdictOf, writeVerdict } from './verdict.ts';
+import { normalizeResults, readResults } from './results.ts';
+import { mergeRecords, readRunRecord, RUN_RECORD, type RunRecord, writeRunRecord } from './run-record.ts';
+import { type Verdict, verdictOf, writeVerdict } from './verdict.ts';
 
 const ALLURE = path.join(REPO_ROOT, 'node_modules', 'allure-commandline', 'dist', 'bin', 'allure');
-export const RUN_META = 'driftless-run.json';
 /** A single-file report of a lab run must open from disk and stay small enough to mail. */
 export const SINGLE_FILE_BUDGET_BYTES = 25 * 1024 * 1024;
 
-export interface RunMeta {
-  runId: string;
-  seed: number;
-  startedAt: string;
-  harnessVersion: string;
-  config: { file: string; sha256: string };
-  fleets: Array<{ name: string; provider: string; hosts: number }>;
-  release: Record<string, { digest?: string; ami?: string }>;
-}
-
-/** environment.properties, executor.json, categories.json and our own run metadata. */
-export function writeRunMetadata(resultsDir: string, meta: RunMeta): void {
-  fs.mkdirSync(resultsDir, { recursive: true });
+/** The run record (what is owed), environment.properties, executor.json and categories.json. */
+export function writeRunMetadata(resultsDir: string, meta: RunRecord): void {
+  writeRunRecord(resultsDir, meta);
   const env: Record<string, string> = {
     'run.id': meta.runId,
     seed: String(meta.seed),
@@ -36,6 +27,9 @@ export function writeRunMetadata(resultsDir: string, meta: RunMeta): void {
     'harness.version': meta.harnessVersion,
     'config.file': meta.config.file,
     'config.sha256': meta.config.sha256,
+    'plan.sha256': meta.planHash,
+    'plan.checks': String(meta.plan.checks.length),
+    ...(meta.shard ? { shard: `${meta.shard.index}/${meta.shard.total}` } : {}),
     fleets: meta.fleets.map((f) => `${f.name} (${f.provider}, ${f.hosts} hosts)`).join('; '),
   };
   for (const [svc, r] of Object.entries(meta.release)) env[`release.${svc}`] = [r.digest, r.ami].filter(Boolean).join(' ');
@@ -65,7 +59,6 @@ export function writeRunMetadata(resultsDir: string, meta: RunMeta): void {
     ),
   );
   fs.writeFileSync(path.join(resultsDir, 'categories.json'), JSON.stringify(allureCategories(), null, 2));
-  fs.writeFileSync(path.join(resultsDir, RUN_META), JSON.stringify(meta, null, 2));
 }
 
 function allure(args: string[]): void {
@@ -98,8 +91,11 @@ export interface ReportResult {
 }
 
 export function buildReport(o: ReportOptions): ReportResult {
+  // Every folder named must be there, be one run's, and have finished: what is not is named.
+  const merged = mergeRecords(o.inputs.map(readRunRecord));
+  if (merged.refused.length) throw new RunContextError(`refusing to merge these results:\n${merged.refused.join('\n')}`);
   const inputs = o.inputs.filter((d) => fs.existsSync(d));
-  if (inputs.length === 0) throw new ProviderError(`no Allure results in ${o.inputs.join(', ')}: run \`driftless run\` first`);
+  if (inputs.length === 0) throw new RunContextError(`no results folder exists of ${o.inputs.join(', ')}: run \`driftless run\` first`);
   fs.rmSync(o.staging, { recursive: true, force: true });
   fs.mkdirSync(o.staging, { recursive: true });
   for (const d of inputs) copyDir(d, o.staging);
@@ -116,9 +112,9 @@ export function buildReport(o: ReportOptions): ReportResult {
     const file = path.join(o.singleFileDir, 'index.html');
     singleFile = { file, bytes: fs.statSync(file).size };
   }
-  const metaFile = path.join(o.staging, RUN_META);
-  const meta = fs.existsSync(metaFile) ? (JSON.parse(fs.readFileSync(metaFile, 'utf8')) as RunMeta) : undefined;
-  const verdict = verdictOf(readResults(o.staging), { runId: meta?.runId ?? 'unknown', ...(meta ? { seed: meta.seed, config: meta.config } : {}) });
+  const verdict = verdictOf(readResults(o.staging), merged);
   writeVerdict(o.verdictFile, verdict);
   return { verdict, reportDir: o.out, ...(singleFile ? { singleFile } : {}), historyCarried };
 }
+
+export { RUN_RECORD };

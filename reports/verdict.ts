@@ -1,132 +1,186 @@
 /**
- * The run's verdict from the Allure results: which checks passed, failed (violations) or were
- * broken (the harness could not tell), per category, which hosts are tainted or unchecked, and
- * the exit code a CI gate acts on.
+ * The verdict: the run plan against the results. Every check the plan owes is answered by its
+ * result, or it is missing; compliant means every owed check ran and passed (or was proven not to
+ * apply, with the reason). A violation anywhere is exit 1; otherwise anything not checked (broken,
+ * missing, skipped, a shard or a runner that did not finish) is exit 3. Coverage per fleet and
+ * host says what was and was not checked at one glance.
  */
-import Ajv2020Module from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CATEGORY_NAMES, type Category, isViolationKind, OTHER_VIOLATION, PROBE_ERROR, VIOLATION_CATEGORY } from '../core/categories.ts';
-import { InternalError, ExitCode, type ExitCodeValue } from '../core/errors.ts';
-import { schemaFile } from '../core/paths.ts';
+import { CATEGORY_NAMES, PROBE_ERROR } from '../core/categories.ts';
+import { ExitCode, type ExitCodeValue, InternalError } from '../core/errors.ts';
+import type { PlannedCheck } from '../core/plan.ts';
+import { schemaProblems } from '../core/schema-check.ts';
+import { type AllureResult, categoryOf, isNotApplicable, label, labels } from './results.ts';
+import type { MergedRecords } from './run-record.ts';
 
-export interface AllureResult {
-  uuid: string;
-  name: string;
-  fullName?: string;
-  historyId?: string;
-  status: 'passed' | 'failed' | 'broken' | 'skipped' | 'unknown';
-  statusDetails?: { message?: string; trace?: string };
-  labels: Array<{ name: string; value: string }>;
-  parameters?: Array<{ name: string; value: string }>;
-  start?: number;
-  stop?: number;
-}
+export { type AllureResult, label, labels, normalizeResults, param, readResults } from './results.ts';
 
-const isResult = (f: string) => f.endsWith('-result.json');
+export type Answer = 'compliant' | 'violations' | 'not-fully-checked' | 'not-applicable';
 
-export function readResults(dir: string): AllureResult[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir)
-    .filter(isResult)
-    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as AllureResult);
-}
-
-export const label = (r: AllureResult, name: string) => r.labels.find((l) => l.name === name)?.value;
-export const labels = (r: AllureResult, name: string) => r.labels.filter((l) => l.name === name).map((l) => l.value);
-export const param = (r: AllureResult, name: string) => r.parameters?.find((p) => p.name === name)?.value;
-
-export const isProbeError = (r: AllureResult) => label(r, 'outcome') === 'probe-error' || /^(\w*Error: )?PROBE ERROR/.test(r.statusDetails?.message ?? '');
-
-export function categoryOf(r: AllureResult): Category | undefined {
-  if (r.status === 'broken' || (r.status === 'failed' && isProbeError(r))) return PROBE_ERROR;
-  if (r.status !== 'failed') return undefined;
-  for (const v of labels(r, 'violation')) if (isViolationKind(v)) return VIOLATION_CATEGORY[v];
-  return OTHER_VIOLATION;
-}
-
-/**
- * allure-playwright reports every thrown error as failed: probe errors become broken here, and
- * each violation's message gets its `[Category]` prefix for categories.json. Idempotent; returns
- * how many results were rewritten.
- */
-export function normalizeResults(dir: string): number {
-  let n = 0;
-  if (!fs.existsSync(dir)) return 0;
-  for (const f of fs.readdirSync(dir).filter(isResult)) {
-    const file = path.join(dir, f);
-    const r = JSON.parse(fs.readFileSync(file, 'utf8')) as AllureResult;
-    const before = JSON.stringify(r);
-    const cat = categoryOf(r);
-    if (cat === PROBE_ERROR) r.status = 'broken';
-    else if (cat) {
-      const msg = r.statusDetails?.message ?? '';
-      if (!msg.startsWith(`[${cat}]`)) r.statusDetails = { ...r.statusDetails, message: `[${cat}] ${msg}` };
-    }
-    if (JSON.stringify(r) !== before) {
-      fs.writeFileSync(file, JSON.stringify(r));
-      n++;
-    }
-  }
-  return n;
+export interface Coverage {
+  owed: number;
+  passed: number;
+  failed: number;
+  broken: number;
+  notApplicable: number;
+  skipped: number;
+  missing: number;
 }
 
 export interface Verdict {
-  verdict: 'compliant' | 'violations' | 'harness-failure';
+  verdict: Exclude<Answer, 'not-applicable'>;
   exitCode: ExitCodeValue;
   runId: string;
   seed: number | null;
   generatedAt: string;
   config?: { file: string; sha256: string };
-  counts: { passed: number; failed: number; broken: number; skipped: number };
+  planHash?: string;
+  /** The runs merged into this verdict (sharded audits and a chaos run, say). */
+  runs: Array<{ runId: string; seed: number; planHash: string; suites: string[]; shards: number }>;
+  /** Why the results do not cover the run, whatever the checks say. */
+  incomplete: string[];
+  counts: { passed: number; failed: number; broken: number; skipped: number; notApplicable: number; missing: number };
+  coverage: {
+    total: Coverage;
+    fleets: Array<{ fleet: string; verdict: Answer; coverage: Coverage; hosts: Array<{ host: string; verdict: Answer; coverage: Coverage }> }>;
+  };
+  /** Controls the plan left out, and checks a judgement proved not to apply, each with the reason. */
+  notApplicable: Array<{ fleet: string; host?: string; suite: string; control?: string; reason: string }>;
+  /** Owed checks with no result, or skipped: never a pass. */
+  notRun: Array<{ check: string; fleet: string; host?: string; control: string; reason: string }>;
   categories: Record<string, number>;
   taintedHosts: string[];
   uncheckedHosts: Array<{ host: string; fleet?: string; reason: string }>;
   violations: Array<{ category: string; control: string; check: string; host?: string; fleet?: string; message: string }>;
 }
 
-const firstLine = (s: string | undefined) => (s ?? '').split('\n')[0]!.slice(0, 500);
+type Outcome = 'passed' | 'failed' | 'broken' | 'notApplicable' | 'skipped' | 'missing';
 
-export function verdictOf(results: AllureResult[], meta: { runId: string; seed?: number; config?: { file: string; sha256: string } }): Verdict {
-  const counts = { passed: 0, failed: 0, broken: 0, skipped: 0 };
-  const categories: Record<string, number> = Object.fromEntries(CATEGORY_NAMES.map((c) => [c, 0]));
-  const tainted = new Set<string>();
-  const unchecked = new Map<string, { host: string; fleet?: string; reason: string }>();
-  const violations: Verdict['violations'] = [];
-  for (const r of results) {
+const firstLine = (s: string | undefined) => (s ?? '').split('\n')[0]!.slice(0, 500);
+const PROBE_PREFIX = /^(\w*Error: )?(PROBE ERROR \(the harness could not tell\): |HARNESS ERROR \(.*?\): )/;
+const empty = (): Coverage => ({ owed: 0, passed: 0, failed: 0, broken: 0, notApplicable: 0, skipped: 0, missing: 0 });
+
+function answer(c: Coverage): Answer {
+  if (c.failed) return 'violations';
+  if (c.broken || c.skipped || c.missing) return 'not-fully-checked';
+  return c.owed === 0 ? 'not-applicable' : 'compliant';
+}
+
+/** The worst of several results of one check (a retried test leaves more than one). */
+function outcomeOf(rs: AllureResult[]): { outcome: Outcome; result?: AllureResult } {
+  const order: Outcome[] = ['failed', 'broken', 'skipped', 'notApplicable', 'passed'];
+  let best: { outcome: Outcome; result?: AllureResult } = { outcome: 'missing' };
+  for (const r of rs) {
     const cat = categoryOf(r);
-    const status = cat === PROBE_ERROR ? 'broken' : r.status;
-    if (status in counts) counts[status as keyof typeof counts]++;
-    if (!cat) continue;
-    categories[cat] = (categories[cat] ?? 0) + 1;
-    const host = param(r, 'host');
-    const fleet = param(r, 'fleet');
-    const message = firstLine(r.statusDetails?.message);
-    if (cat === PROBE_ERROR) {
-      const key = `${fleet}/${host ?? '(fleet)'}`;
-      if (!unchecked.has(key))
-        unchecked.set(key, {
-          host: host ?? `(fleet ${fleet})`,
-          ...(fleet ? { fleet } : {}),
-          reason: message.replace(/^(\w*Error: )?PROBE ERROR \(the harness could not tell\): /, ''),
-        });
+    const o: Outcome =
+      cat === PROBE_ERROR ? 'broken' : r.status === 'failed' ? 'failed' : isNotApplicable(r) ? 'notApplicable' : r.status === 'skipped' ? 'skipped' : 'passed';
+    if (best.outcome === 'missing' || order.indexOf(o) < order.indexOf(best.outcome)) best = { outcome: o, result: r };
+  }
+  return best;
+}
+
+export function verdictOf(results: AllureResult[], merged: MergedRecords): Verdict {
+  const runs = merged.runs;
+  const checks = new Map<string, PlannedCheck>();
+  for (const run of runs) for (const c of run.plan.checks) if (merged.owed.get(c.id) === run.runId) checks.set(c.id, c);
+  const owed = [...checks.values()];
+  const incomplete = [...merged.incomplete, ...merged.refused];
+  if (runs.length === 0) incomplete.push('no run record in any results folder: nothing says what was owed');
+  else if (owed.length === 0) incomplete.push('the run owed no check at all: nothing was checked (see notApplicable for why)');
+  for (const run of runs)
+    if (run.dryRun) incomplete.push(`run ${run.runId}: chaos.dryRun: nothing was killed, so the chaos checks did not run; a dry run is never compliant`);
+
+  const byCheck = new Map<string, AllureResult[]>();
+  for (const r of results) {
+    const id = label(r, 'check');
+    if (!id || !merged.owed.has(id) || label(r, 'run') !== merged.owed.get(id)) {
+      incomplete.push(`result "${r.name}" (run ${label(r, 'run') ?? 'unknown'}) answers no check the merged runs owe: results of different runs are mixed in`);
       continue;
     }
-    if (host && labels(r, 'violation').includes('tainted')) tainted.add(host);
-    violations.push({ category: cat, control: label(r, 'control') ?? '-', check: r.name, ...(host ? { host } : {}), ...(fleet ? { fleet } : {}), message });
+    byCheck.set(id, [...(byCheck.get(id) ?? []), r]);
   }
-  const verdict: Verdict['verdict'] = counts.failed > 0 ? 'violations' : counts.broken > 0 || results.length === 0 ? 'harness-failure' : 'compliant';
-  const exitCode = verdict === 'violations' ? ExitCode.Violations : verdict === 'harness-failure' ? ExitCode.HarnessFailure : ExitCode.Compliant;
+
+  const categories: Record<string, number> = Object.fromEntries(CATEGORY_NAMES.map((c) => [c, 0]));
+  const total = empty();
+  const fleets = new Map<string, { coverage: Coverage; hosts: Map<string, Coverage> }>();
+  const fleetOf = (name: string) => {
+    if (!fleets.has(name)) fleets.set(name, { coverage: empty(), hosts: new Map() });
+    return fleets.get(name)!;
+  };
+  for (const run of runs) for (const f of run.fleets) fleetOf(f.name);
+  const tainted = new Set<string>();
+  const unchecked = new Map<string, Verdict['uncheckedHosts'][number]>();
+  const violations: Verdict['violations'] = [];
+  const notRun: Verdict['notRun'] = [];
+  const notApplicable: Verdict['notApplicable'] = [];
+  const seenNa = new Set<string>();
+  for (const n of runs.flatMap((r) => r.plan.notApplicable)) {
+    const key = JSON.stringify(n);
+    if (!seenNa.has(key)) notApplicable.push({ ...n });
+    seenNa.add(key);
+  }
+
+  for (const check of owed) {
+    const { outcome, result } = outcomeOf(byCheck.get(check.id) ?? []);
+    const f = fleetOf(check.fleet);
+    const counters = [total, f.coverage, ...(check.host ? [f.hosts.get(check.host) ?? f.hosts.set(check.host, empty()).get(check.host)!] : [])];
+    for (const c of counters) {
+      c.owed++;
+      c[outcome]++;
+    }
+    const message = firstLine(result?.statusDetails?.message);
+    const where = { fleet: check.fleet, ...(check.host ? { host: check.host } : {}) };
+    if (outcome === 'missing') notRun.push({ check: check.id, ...where, control: check.control, reason: 'not run: no result answers this owed check' });
+    else if (outcome === 'skipped') notRun.push({ check: check.id, ...where, control: check.control, reason: `skipped: ${message || 'no reason given'}` });
+    else if (outcome === 'notApplicable') notApplicable.push({ ...where, suite: check.suite, control: check.control, reason: message });
+    else if (outcome === 'broken') {
+      categories[PROBE_ERROR]!++;
+      const key = `${check.fleet}/${check.host ?? '(fleet)'}`;
+      if (!unchecked.has(key))
+        unchecked.set(key, { host: check.host ?? `(fleet ${check.fleet})`, fleet: check.fleet, reason: message.replace(PROBE_PREFIX, '') });
+    } else if (outcome === 'failed') {
+      const cat = categoryOf(result!)!;
+      categories[cat] = (categories[cat] ?? 0) + 1;
+      if (check.host && labels(result!, 'violation').includes('tainted')) tainted.add(check.host);
+      violations.push({ category: cat, control: check.control, check: result!.name, ...where, message });
+    }
+  }
+
+  const overall = answer(total);
+  const verdict: Verdict['verdict'] =
+    overall === 'violations' ? 'violations' : overall === 'compliant' && incomplete.length === 0 ? 'compliant' : 'not-fully-checked';
+  const exitCode = verdict === 'violations' ? ExitCode.Violations : verdict === 'compliant' ? ExitCode.Compliant : ExitCode.HarnessFailure;
+  const skippedResults = owed.reduce((n, c) => n + ((byCheck.get(c.id) ?? []).some((r) => r.status === 'skipped' && !isNotApplicable(r)) ? 1 : 0), 0);
   return {
     verdict,
     exitCode,
-    runId: meta.runId,
-    seed: meta.seed ?? null,
+    runId: runs.map((r) => r.runId).join(' + ') || 'unknown',
+    seed: runs.find((r) => r.plan.suites.includes('chaos-kill'))?.seed ?? runs[0]?.seed ?? null,
     generatedAt: new Date().toISOString(),
-    ...(meta.config ? { config: meta.config } : {}),
-    counts,
+    ...(runs[0] ? { config: runs[0].config } : {}),
+    ...(runs.length === 1 ? { planHash: runs[0]!.planHash } : {}),
+    runs: runs.map((r) => ({ runId: r.runId, seed: r.seed, planHash: r.planHash, suites: r.plan.suites, shards: r.shard?.total ?? 1 })),
+    incomplete: [...new Set(incomplete)],
+    counts: {
+      passed: total.passed,
+      failed: total.failed,
+      broken: total.broken,
+      skipped: skippedResults,
+      notApplicable: total.notApplicable,
+      missing: total.missing,
+    },
+    coverage: {
+      total,
+      fleets: [...fleets.entries()].map(([fleet, f]) => ({
+        fleet,
+        verdict: answer(f.coverage),
+        coverage: f.coverage,
+        hosts: [...f.hosts.entries()].map(([host, c]) => ({ host, verdict: answer(c), coverage: c })),
+      })),
+    },
+    notApplicable,
+    notRun,
     categories,
     taintedHosts: [...tainted].sort(),
     uncheckedHosts: [...unchecked.values()],
@@ -134,19 +188,8 @@ export function verdictOf(results: AllureResult[], meta: { runId: string; seed?:
   };
 }
 
-const SCHEMA = schemaFile('verdict');
-
-let compiled: ReturnType<InstanceType<typeof Ajv2020Module.default>['compile']> | undefined;
-
 export function validateVerdict(v: unknown): string[] {
-  if (!compiled) {
-    // Both packages are CommonJS with a `default` property under NodeNext.
-    const ajv = new Ajv2020Module.default({ allErrors: true, strict: true });
-    addFormatsModule.default(ajv);
-    compiled = ajv.compile(JSON.parse(fs.readFileSync(SCHEMA, 'utf8')));
-  }
-  const validate = compiled;
-  return validate(v) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message}`);
+  return schemaProblems('verdict', v);
 }
 
 export function writeVerdict(file: string, v: Verdict): void {

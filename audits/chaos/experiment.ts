@@ -36,6 +36,8 @@ export interface ChaosOutcome {
   rateProblem?: string;
   replacements: ReplacementCheck[];
   state?: StateProbeResult;
+  /** Keys asked for and keys a write succeeded for: fewer written than asked cannot prove state survives. */
+  stateWrites?: { asked: number; written: number; failed: Array<{ key: string; error: string }> };
   buckets: Bucket[];
   svg?: string;
 }
@@ -91,6 +93,7 @@ export async function runChaos(target: Target, config: Config, seed: number, run
   const written = await writeStateKeys(target.entrypoint, c.stateProbe.keys, `${runId}-${target.name}`, {
     ...(c.stateProbe.writeRequests ? { writeRequests: c.stateProbe.writeRequests } : {}),
   });
+  out.stateWrites = { asked: c.stateProbe.keys, written: written.written.length, failed: written.failed };
   const load = startLoad({ url: target.entrypoint, path: c.load.path, rate: c.load.rate, durationMs: c.load.durationSeconds * 1000 });
   const healthy: Array<{ t: number; healthy: number }> = [];
   let sampling = true;

@@ -29,10 +29,19 @@ export function judgeChaos(checks: PlannedCheck[], outcome: ChaosOutcome, config
 
 function judgeState(j: Judgement, o: ChaosOutcome): CheckResult {
   const s = o.state;
-  if (!s) return j.broken('the state probe did not run');
+  const w = o.stateWrites;
+  if (w) j.attach(json('state writes', w));
+  if (!s || !w) return j.broken('the state probe did not run');
   j.attach(json('state probe', { written: s.written.length, missing: s.missing, changed: s.changed, unreadable: s.unreadable, reads: s.reads }));
   if (s.missing.length || s.changed.length) {
     return j.fail('state-lost', `state lost — not stateless: ${s.missing.length} of ${s.written.length} keys missing, ${s.changed.length} changed`);
+  }
+  if (w.written < w.asked) {
+    const first = w.failed[0];
+    return j.broken(
+      `only ${w.written} of ${w.asked} state keys could be written through the entrypoint${first ? ` (first failure: ${first.key}: ${first.error})` : ''}: ` +
+        'what was never written cannot show whether state survives',
+    );
   }
   if (s.unreadable.length) return j.broken(`${s.unreadable.length} keys could not be read back: ${s.unreadable[0]!.error}`);
   return j.pass();
@@ -52,8 +61,17 @@ function judgeReplaced(j: Judgement, o: ChaosOutcome): CheckResult {
   return j.pass();
 }
 
+/** Why no instance died, when none did (the kills failed, or the stop condition spared them all). */
+function noKill(o: ChaosOutcome): string | undefined {
+  if (o.timeline.some((e) => e.kind === 'kill')) return undefined;
+  const why = o.timeline.filter((e) => e.kind === 'kill-failed' || e.kind === 'abort').map((e) => e.message);
+  return `no instance was killed${why.length ? ` (${why.join('; ')})` : ''}: there is nothing to judge`;
+}
+
 function judgeRecovery(j: Judgement, o: ChaosOutcome, config: Config): CheckResult {
   if (o.dryRun) return j.skip('dry run: nothing was killed');
+  const none = noKill(o);
+  if (none) return j.broken(none);
   j.attach(
     json('recovery', {
       recovered: o.recovered,
@@ -70,10 +88,11 @@ function judgeSlo(j: Judgement, o: ChaosOutcome, config: Config): CheckResult {
   if (o.svg) j.attach({ name: 'timeline.svg', contentType: 'image/svg+xml', body: o.svg });
   j.attach(json('buckets.json', { buckets: o.buckets, chaosWindow: o.chaosWindow, achievedRate: o.achievedRate }));
   if (o.rateProblem) return j.broken(o.rateProblem);
-  if (o.dryRun || !o.chaosWindow) return j.skip('dry run: no chaos window');
+  if (o.dryRun) return j.skip('dry run: no chaos window');
+  if (o.aborted) return j.fail('slo-breach', 'the experiment was aborted: the error rate crossed chaos.abortErrorRate');
+  if (!o.chaosWindow) return j.broken(noKill(o) ?? 'no chaos window was recorded');
   const w = o.chaosWindow;
   const slo = config.chaos.slo;
-  if (o.aborted) return j.fail('slo-breach', 'the experiment was aborted: the error rate crossed chaos.abortErrorRate');
   if (w.errorRate > slo.maxErrorRate)
     return j.fail('slo-breach', `error rate ${(w.errorRate * 100).toFixed(2)}% > SLO ${(slo.maxErrorRate * 100).toFixed(2)}%`);
   if (w.p99Ms > slo.p99Ms) return j.fail('slo-breach', `p99 ${w.p99Ms} ms > SLO ${slo.p99Ms} ms`);

@@ -5,12 +5,18 @@ import type { PlannedCheck } from '../../core/plan.ts';
 import { declaredImage, runsImage } from '../declared-image.ts';
 import { judgePerHost } from '../per-host.ts';
 import type { HostImageAudit } from './audit.ts';
-import { START_GRACE_MS } from './compare.ts';
+import { START_GRACE_MS, under } from './compare.ts';
 import { IMAGE_CONTROLS as C } from './plan.ts';
 
 const list = (xs: string[], n = 20) => (xs.length > n ? `${xs.slice(0, n).join(', ')} … (${xs.length} in all)` : xs.join(', '));
 
-export function judgeImages(checks: PlannedCheck[], audits: HostImageAudit[], inventory: FleetSnapshot[], releaseName: string | undefined): CheckResult[] {
+export function judgeImages(
+  checks: PlannedCheck[],
+  audits: HostImageAudit[],
+  inventory: FleetSnapshot[],
+  releaseName: string | undefined,
+  metadataOnly: readonly string[] = [],
+): CheckResult[] {
   return judgePerHost('image audit', checks, audits, inventory, (j, a, check) => {
     switch (check.control) {
       case C.declaredImage:
@@ -24,7 +30,7 @@ export function judgeImages(checks: PlannedCheck[], audits: HostImageAudit[], in
       case C.noOutOfBandAccess:
         return judgeNoExec(j, a);
       case C.goldenManifest:
-        return judgeManifest(j, a);
+        return judgeManifest(j, a, metadataOnly);
       case C.amiAvailable:
         return judgeAmi(j, a);
       case C.launchedAfterDeploy:
@@ -136,7 +142,7 @@ function judgeNoExec(j: Judgement, a: HostImageAudit): CheckResult {
   return j.pass();
 }
 
-function judgeManifest(j: Judgement, a: HostImageAudit): CheckResult {
+function judgeManifest(j: Judgement, a: HostImageAudit, metadataOnly: readonly string[]): CheckResult {
   if (!a.manifest || a.manifest.error || !a.manifest.result)
     return j.broken(`${a.host}: the golden manifest could not be compared: ${a.manifest?.error ?? 'not taken'}`);
   const m = a.manifest.result;
@@ -158,9 +164,20 @@ function judgeManifest(j: Judgement, a: HostImageAudit): CheckResult {
     ...m.removed.map((p) => `removed ${p}`),
     ...m.changed.map((c) => `changed ${c.path} (${c.fields.join(', ')})`),
   ];
-  if (!m.driftCount) return j.pass();
-  j.attach(text('drift', drift.join('\n')));
-  return j.fail('manifest-drift', `${a.host} differs from its golden manifest (${m.expectedSource}): ${m.driftCount} entries: ${list(drift)}`);
+  if (m.driftCount) {
+    j.attach(text('drift', drift.join('\n')));
+    return j.fail('manifest-drift', `${a.host} differs from its golden manifest (${m.expectedSource}): ${m.driftCount} entries: ${list(drift)}`);
+  }
+  // A file whose contents could not be read was compared on metadata only: that is a pass only
+  // where the policy accepted it, by name.
+  const unvouched = m.couldNotRead.filter((u) => !metadataOnly.some((p) => under(u.path, p))).map((u) => u.path);
+  if (unvouched.length) {
+    return j.broken(
+      `${a.host}: ${unvouched.length} files could not be read by the login user, so their contents were not compared: ${list(unvouched)}; ` +
+        'list them in policy.manifest.metadataOnly to accept a metadata-only comparison, or audit as a user who can read them',
+    );
+  }
+  return j.pass();
 }
 
 function judgeAmi(j: Judgement, a: HostImageAudit): CheckResult {

@@ -3,7 +3,7 @@ import type { Config, ReleaseService } from '../../core/config.ts';
 import type { ControlId } from '../../core/controls.ts';
 import type { FleetSnapshot, ProviderKind } from '../../core/inventory.ts';
 import { checkId, type NotApplicable, type PlannedCheck } from '../../core/plan.ts';
-import { listingCheck } from '../per-host.ts';
+import { listingCheck, planEmptyFleet } from '../per-host.ts';
 
 const suite = 'image-integrity' as const;
 
@@ -50,6 +50,12 @@ export function planImages(config: Config, inventory: FleetSnapshot[]): { checks
     const target = config.targets.find((t) => t.name === snap.target)!;
     if (snap.error) {
       checks.push(listingCheck(suite, snap.target, C.declaredImage));
+      continue;
+    }
+    if (snap.hosts.length === 0) {
+      const empty = planEmptyFleet(suite, target, C.declaredImage);
+      if (empty.check) checks.push(empty.check);
+      if (empty.notApplicable) notApplicable.push(empty.notApplicable);
       continue;
     }
     for (const host of snap.hosts) {

@@ -56,7 +56,7 @@ function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
     }),
   );
   if (r.tainted) j.taint();
-  if (r.outcome === 'NOT_APPLICABLE') return j.skip(`${item}: ${r.reason}`);
+  if (r.outcome === 'NOT_APPLICABLE') return j.notApplicable(`${item}: ${r.reason}`);
   if (r.outcome === 'UNKNOWN') return j.broken(`${a.host}: ${r.reason}`);
   if (r.outcome === 'ALLOWED') return j.fail('mutable-host', `ALLOWED on ${a.host}: ${r.reason}${r.tainted ? ` — ${TAINTED}` : ''}`);
   return j.pass();

@@ -2,7 +2,7 @@
 import type { Config, Target } from '../../core/config.ts';
 import type { FleetSnapshot } from '../../core/inventory.ts';
 import { checkId, type NotApplicable, type PlannedCheck } from '../../core/plan.ts';
-import { listingCheck } from '../per-host.ts';
+import { listingCheck, planEmptyFleet } from '../per-host.ts';
 import { catalogue, CONTROLS } from '../../probes/edits.ts';
 
 const suite = 'ssh-edits' as const;
@@ -29,6 +29,12 @@ export function planSshEdits(config: Config, inventory: FleetSnapshot[]): { chec
     }
     if (snap.error) {
       checks.push(listingCheck(suite, snap.target, CONTROLS.login));
+      continue;
+    }
+    if (snap.hosts.length === 0) {
+      const empty = planEmptyFleet(suite, target, CONTROLS.login);
+      if (empty.check) checks.push(empty.check);
+      if (empty.notApplicable) notApplicable.push(empty.notApplicable);
       continue;
     }
     for (const host of snap.hosts) {

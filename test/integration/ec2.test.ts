@@ -41,6 +41,7 @@ function target(name: string, ec2cfg: Partial<Ec2Target['ec2']>): Ec2Target {
   return {
     name,
     provider: 'ec2',
+    mayBeEmpty: false,
     service: 'web',
     ec2: { region: REGION, endpoint: moto.endpoint, credentials: CREDS, address: 'private-ip', ...ec2cfg },
   };

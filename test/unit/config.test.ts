@@ -11,12 +11,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig, validateConfigText } from '../../config/load.ts';
+import { CONTROLS } from '../../core/controls.ts';
 import { REPO_ROOT } from '../../core/paths.ts';
 import { config, DIGEST_A, DIGEST_B, ec2Target, opts, problems, SECRET, sshTarget, tmp, useTempDirs, write } from '../helpers/config.ts';
 
 useTempDirs();
 
 describe('checks beyond the schema', () => {
+  test('a control switched off must exist, be listed once, and say why', () => {
+    const off = (list: string) => write(config({ extra: `policy:\n  disabledControls:${list}` }));
+    const unknown = off('\n    - { control: DL-IMG-099, reason: "no such control here" }');
+    assert.deepEqual(problems(unknown), [
+      `${unknown}: /policy/disabledControls/0/control: unknown control "DL-IMG-099": the controls are ${CONTROLS.map((c) => c.id).join(', ')} (docs/controls.md)`,
+    ]);
+    const twice = off('\n    - { control: DL-IMG-005, reason: "events are not kept" }\n    - { control: DL-IMG-005, reason: "events are not kept" }');
+    assert.deepEqual(problems(twice), [
+      `${twice}: /policy/disabledControls/1/control: control DL-IMG-005 is listed twice (also /policy/disabledControls/0/control)`,
+    ]);
+    const terse = off('\n    - { control: DL-IMG-005, reason: "no" }');
+    assert.deepEqual(problems(terse), [`${terse}: /policy/disabledControls/0/reason: must say why (at least 10 characters): an auditor reads it`]);
+  });
+
   test('a missing identity file, resolved against the config directory', () => {
     const f = write(
       config({
@@ -215,6 +230,8 @@ describe('valid configs', () => {
         aggressive: false,
         concurrency: 8,
       },
+      manifest: { metadataOnly: [] },
+      disabledControls: [],
     });
     assert.deepEqual(c.chaos, {
       kill: { count: 1 },

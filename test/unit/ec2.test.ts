@@ -27,6 +27,7 @@ const ENV = { DL_UNIT_AK: AK, DL_UNIT_SK: SK, DL_UNIT_ST: TOKEN };
 const TARGET: Ec2Target = {
   name: 'prod-web',
   provider: 'ec2',
+  mayBeEmpty: false,
   ec2: {
     region: 'eu-west-1',
     endpoint: 'http://127.0.0.1:9', // never reached: send is mocked

@@ -29,7 +29,11 @@ test('every planned check names a registered control of its own suite', () => {
       { name: 'e', provider: 'ec2', service: 's', ec2: { region: 'eu-west-1', address: 'private-ip' } },
     ],
     release: { services: { s: { digest: 'sha256:' + 'a'.repeat(64), ami: 'ami-12345678', manifest: '/m.json' } } },
-    policy: { ssh: { mode: 'read-only', immutablePaths: ['/etc'], writablePaths: ['/tmp'], aggressive: true, concurrency: 1 } },
+    policy: {
+      ssh: { mode: 'read-only', immutablePaths: ['/etc'], writablePaths: ['/tmp'], aggressive: true, concurrency: 1 },
+      manifest: { metadataOnly: [] },
+      disabledControls: [],
+    },
   } as unknown as Config;
   const host = (id: string, provider: 'docker' | 'ec2') => ({
     id,

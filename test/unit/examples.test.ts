@@ -1,0 +1,29 @@
+/** The nightly CI example fails closed: results upload whatever happened, the report always runs, the gate fails on anything but 0. */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { REPO_ROOT } from '../../core/paths.ts';
+
+type Step = { uses?: string; run?: string; if?: string; name?: string; with?: Record<string, unknown> };
+type Job = { if?: string; needs?: string | string[]; steps: Step[] };
+const wf = parse(fs.readFileSync(path.join(REPO_ROOT, 'examples', 'ci', 'nightly.yml'), 'utf8')) as { jobs: Record<string, Job> };
+
+test('every upload of results runs always, and no shard step can fail its job before the upload', () => {
+  for (const [name, job] of Object.entries(wf.jobs)) {
+    for (const s of job.steps.filter((x) => x.uses?.startsWith('actions/upload-artifact')))
+      assert.equal(s.if, 'always()', `${name}: ${JSON.stringify(s.with)}`);
+  }
+  for (const s of wf.jobs.audit!.steps.filter((x) => x.run?.includes('driftless run'))) assert.match(s.run!, /--run-id "\$AUDIT_RUN_ID" --shard/);
+});
+
+test('the report job runs even when a shard failed, names every expected folder, and the gate fails on 1, 2 and 3', () => {
+  assert.equal(wf.jobs.report!.if, 'always()');
+  assert.equal(wf.jobs.chaos!.if, 'always()');
+  const merge = wf.jobs.report!.steps.find((s) => s.run?.includes('driftless report'))!.run!;
+  for (const d of ['allure-results-1', 'allure-results-2', 'allure-results-3', 'allure-results-chaos']) assert.ok(merge.includes(`results/${d}`), d);
+  const gate = wf.jobs.report!.steps.at(-1)!;
+  assert.equal(gate.if, 'always()');
+  assert.match(gate.run!, /if \[ "\$code" != 0 \]; then .*exit "\$\{code:-3\}"/);
+});

@@ -1,0 +1,243 @@
+/**
+ * Fail closed: the verdict is the plan against the results. Every way a run can end without
+ * having checked what it owes ends in exit 3 with the reason, never in "compliant".
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { PlannedCheck, RunPlan } from '../../core/plan.ts';
+import { planHash } from '../../core/plan.ts';
+import type { AllureResult } from '../../reports/results.ts';
+import { mergeRecords, type RecordRead, type RunRecord } from '../../reports/run-record.ts';
+import { validateVerdict, verdictOf } from '../../reports/verdict.ts';
+
+const check = (host: string, control = 'DL-SSH-010', item = 'canary:/etc'): PlannedCheck => ({
+  id: `web/${host}/${control}:${item}`,
+  control: control as PlannedCheck['control'],
+  suite: 'ssh-edits',
+  fleet: 'web',
+  host,
+  item,
+  title: `${control} x`,
+  story: 'x',
+});
+const PLAN: RunPlan = { suites: ['ssh-edits'], checks: [check('h1'), check('h2'), check('h3')], notApplicable: [] };
+
+function record(over: Partial<RunRecord> = {}): RunRecord {
+  return {
+    runId: 'r1',
+    seed: 1,
+    startedAt: '2026-11-23T00:00:00.000Z',
+    harnessVersion: '0.1.0',
+    config: { file: '/c.yaml', sha256: 'a'.repeat(64) },
+    fleets: [{ name: 'web', provider: 'docker', hosts: 3 }],
+    release: {},
+    planHash: planHash(PLAN),
+    plan: PLAN,
+    shard: null,
+    owed: PLAN.checks.map((c) => c.id),
+    dryRun: false,
+    finished: { at: '2026-11-23T00:01:00.000Z', phases: [{ project: 'audit', runner: 0, audits: 'ok' }] },
+    ...over,
+  };
+}
+
+function result(c: PlannedCheck, status: AllureResult['status'], extra: Array<{ name: string; value: string }> = [], runId = 'r1'): AllureResult {
+  return {
+    uuid: `${c.id}-${status}`,
+    name: c.title,
+    status,
+    labels: [{ name: 'check', value: c.id }, { name: 'run', value: runId }, { name: 'control', value: c.control }, ...extra],
+    parameters: [
+      { name: 'fleet', value: c.fleet },
+      { name: 'host', value: c.host! },
+    ],
+  };
+}
+
+const passedAll = () => PLAN.checks.map((c) => result(c, 'passed'));
+const one = (r: RunRecord): RecordRead[] => [{ dir: '/results', record: r }];
+const verdict = (results: AllureResult[], reads: RecordRead[] = one(record()), whole = true) => {
+  const v = verdictOf(results, mergeRecords(reads, whole));
+  assert.deepEqual(validateVerdict(v), [], 'the verdict matches its schema');
+  return v;
+};
+
+describe('the positive control', () => {
+  test('every owed check passed: compliant, exit 0, full coverage', () => {
+    const v = verdict(passedAll());
+    assert.equal(v.verdict, 'compliant');
+    assert.equal(v.exitCode, 0);
+    assert.deepEqual(v.coverage.total, { owed: 3, passed: 3, failed: 0, broken: 0, notApplicable: 0, skipped: 0, missing: 0 });
+    assert.equal(v.coverage.fleets[0]!.verdict, 'compliant');
+    assert.equal(v.coverage.fleets[0]!.hosts.length, 3);
+  });
+
+  test('a violation is exit 1 even when something else broke', () => {
+    const rs = passedAll();
+    rs[0] = result(PLAN.checks[0]!, 'failed', [{ name: 'violation', value: 'mutable-host' }]);
+    rs[1] = result(PLAN.checks[1]!, 'broken');
+    const v = verdict(rs);
+    assert.equal(v.exitCode, 1);
+    assert.equal(v.categories['Mutable host'], 1);
+  });
+});
+
+describe('what the plan owes and no result answers is never a pass', () => {
+  test('an owed check without a result is "not run": exit 3, named', () => {
+    const v = verdict(passedAll().slice(0, 2));
+    assert.equal(v.verdict, 'not-fully-checked');
+    assert.equal(v.exitCode, 3);
+    assert.equal(v.coverage.total.missing, 1);
+    assert.deepEqual(
+      v.notRun.map((n) => [n.check, n.reason]),
+      [[PLAN.checks[2]!.id, 'not run: no result answers this owed check']],
+    );
+    assert.equal(v.coverage.fleets[0]!.hosts.find((h) => h.host === 'h3')!.verdict, 'not-fully-checked');
+  });
+
+  test('no results at all (the runner found no tests): exit 3', () => {
+    const v = verdict([], one(record({ finished: { at: 'x', phases: [{ project: 'audit', runner: 1, audits: 'ok' }] } })));
+    assert.equal(v.exitCode, 3);
+    assert.equal(v.coverage.total.missing, 3);
+  });
+
+  test('all results skipped: exit 3, each named with its reason', () => {
+    const rs = PLAN.checks.map((c) => ({ ...result(c, 'skipped'), statusDetails: { message: 'dry run: nothing was killed' } }));
+    const v = verdict(rs);
+    assert.equal(v.exitCode, 3);
+    assert.equal(v.counts.skipped, 3);
+    assert.match(v.notRun[0]!.reason, /^skipped: dry run/);
+  });
+
+  test('a status "unknown" is broken, never nothing', () => {
+    const rs = passedAll();
+    rs[2] = result(PLAN.checks[2]!, 'unknown');
+    const v = verdict(rs);
+    assert.equal(v.exitCode, 3);
+    assert.equal(v.coverage.total.broken, 1);
+    assert.equal(v.categories['Probe error'], 1);
+  });
+
+  test('a crash (a failure that names no violation: TypeError, fixture timeout, hook error) is broken, not a violation', () => {
+    const rs = passedAll();
+    rs[0] = { ...result(PLAN.checks[0]!, 'failed'), statusDetails: { message: "TypeError: Cannot read properties of undefined (reading 'x')" } };
+    const v = verdict(rs);
+    assert.equal(v.exitCode, 3);
+    assert.equal(v.categories['Other violation'], 0);
+    assert.equal(v.categories['Probe error'], 1);
+    assert.match(v.uncheckedHosts[0]!.reason, /TypeError/);
+  });
+
+  test('a check proven not to apply (with its reason) does not stop compliance', () => {
+    const rs = passedAll();
+    rs[0] = {
+      ...result(PLAN.checks[0]!, 'skipped', [{ name: 'outcome', value: 'not-applicable' }]),
+      statusDetails: { message: 'not applicable: canary:/etc: not present on this host' },
+    };
+    const v = verdict(rs);
+    assert.equal(v.exitCode, 0);
+    assert.equal(v.coverage.total.notApplicable, 1);
+    assert.match(v.notApplicable.at(-1)!.reason, /not present on this host/);
+  });
+
+  test('a run that did not finish (crashed, interrupted) is exit 3', () => {
+    const { finished: _f, ...unfinished } = record();
+    const v = verdict(passedAll(), one(unfinished));
+    assert.equal(v.exitCode, 3);
+    assert.match(v.incomplete.join('\n'), /did not finish/);
+  });
+
+  test('a runner that did not run as planned is exit 3', () => {
+    const v = verdict(passedAll(), one(record({ finished: { at: 'x', phases: [{ project: 'audit', runner: 'SIGKILL', audits: 'ok' }] } })));
+    assert.equal(v.exitCode, 3);
+    assert.match(v.incomplete.join('\n'), /Playwright exited SIGKILL/);
+  });
+
+  test('a dry run is never compliant', () => {
+    const v = verdict(passedAll(), one(record({ dryRun: true })));
+    assert.equal(v.exitCode, 3);
+    assert.match(v.incomplete.join('\n'), /dry run is never compliant/);
+  });
+
+  test('results of another run mixed in are named and make it exit 3', () => {
+    const v = verdict([...passedAll(), result(PLAN.checks[0]!, 'passed', [], 'r0')]);
+    assert.equal(v.exitCode, 3);
+    assert.match(v.incomplete.join('\n'), /results of different runs are mixed in/);
+  });
+
+  test('a plan that owes nothing is not "compliant"', () => {
+    const empty: RunPlan = {
+      suites: ['ssh-edits'],
+      checks: [],
+      notApplicable: [{ fleet: 'web', suite: 'ssh-edits', reason: 'target "web" has no ssh section: SSH controls not applicable' }],
+    };
+    const v = verdict([], one(record({ plan: empty, planHash: planHash(empty), owed: [] })));
+    assert.equal(v.exitCode, 3);
+    assert.match(v.notApplicable[0]!.reason, /no ssh section/);
+    assert.equal(v.coverage.fleets[0]!.verdict, 'not-applicable');
+  });
+});
+
+describe('shards', () => {
+  const shard = (index: number, ids: string[], over: Partial<RunRecord> = {}): RecordRead => ({
+    dir: `/s${index}`,
+    record: record({ shard: { index, total: 3 }, owed: ids, ...over }),
+  });
+  const ids = PLAN.checks.map((c) => c.id);
+
+  test('all three shards present: compliant', () => {
+    const v = verdict(passedAll(), [shard(1, [ids[0]!]), shard(2, [ids[1]!]), shard(3, [ids[2]!])]);
+    assert.equal(v.exitCode, 0, v.incomplete.join('\n'));
+  });
+
+  test('two of three shard folders missing: exit 3, each missing shard named, its checks not run', () => {
+    const reads = mergeRecords([
+      shard(1, [ids[0]!]),
+      { dir: '/s2', problem: 'results folder /s2 does not exist' },
+      { dir: '/s3', problem: 'results folder /s3 does not exist' },
+    ]);
+    const v = verdictOf([result(PLAN.checks[0]!, 'passed')], reads);
+    assert.equal(v.exitCode, 3);
+    const why = v.incomplete.join('\n');
+    assert.match(why, /results folder \/s2 does not exist/);
+    assert.match(why, /shard 2\/3 of run r1 is missing/);
+    assert.match(why, /shard 3\/3 of run r1 is missing/);
+    assert.equal(v.coverage.total.missing, 2);
+  });
+
+  test('a shard of another run, plan or config is refused', () => {
+    const m = mergeRecords([shard(1, [ids[0]!]), shard(2, [ids[1]!], { runId: 'r2' }), shard(3, [ids[2]!], { planHash: 'sha256:' + 'b'.repeat(64) })]);
+    const why = m.refused.join('\n');
+    assert.match(why, /runs r1 and r2 both owe check .*shards of one run must all carry the same --run-id/);
+    assert.match(why, /\/s3 owes a different plan than \/s1 for run r1/);
+  });
+
+  test('two complete runs (sharded audits, then chaos) merge into one verdict; another config is refused', () => {
+    const chaosCheck: PlannedCheck = {
+      id: 'web/-/DL-CHAOS-001',
+      control: 'DL-CHAOS-001',
+      suite: 'chaos-kill',
+      fleet: 'web',
+      title: 'DL-CHAOS-001 x',
+      story: 'x',
+    };
+    const chaosPlan: RunPlan = { suites: ['chaos-kill'], checks: [chaosCheck], notApplicable: [] };
+    const chaos = record({ runId: 'c1', plan: chaosPlan, planHash: planHash(chaosPlan), owed: [chaosCheck.id] });
+    const reads: RecordRead[] = [shard(1, [ids[0]!]), shard(2, [ids[1]!]), shard(3, [ids[2]!]), { dir: '/chaos', record: chaos }];
+    const v = verdict([...passedAll(), result(chaosCheck, 'passed', [], 'c1')], reads);
+    assert.equal(v.exitCode, 0, v.incomplete.join('\n'));
+    assert.deepEqual(
+      v.runs.map((r) => r.runId),
+      ['r1', 'c1'],
+    );
+    assert.equal(v.coverage.total.owed, 4);
+    const other = mergeRecords([...reads.slice(0, 3), { dir: '/chaos', record: { ...chaos, config: { file: '/other.yaml', sha256: 'f'.repeat(64) } } }]);
+    assert.match(other.refused.join('\n'), /run c1 used another config .*runs of one report must share one config/);
+  });
+
+  test("a shard's own verdict covers only what it owes", () => {
+    const v = verdict([result(PLAN.checks[0]!, 'passed')], [shard(1, [ids[0]!])], false);
+    assert.equal(v.exitCode, 0);
+    assert.equal(v.coverage.total.owed, 1);
+  });
+});

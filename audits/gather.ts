@@ -15,6 +15,7 @@ import type { PlannedCheck } from '../core/plan.ts';
 import { progress, type RunContext, suiteResultsFile } from '../core/run.ts';
 import type { Provider } from '../providers/provider.ts';
 import { providerFor } from '../providers/registry.ts';
+import type { KillBudget } from './chaos/budget.ts';
 import { runChaos } from './chaos/experiment.ts';
 import { judgeChaos } from './chaos/judge.ts';
 import { auditImages } from './image/audit.ts';
@@ -87,14 +88,14 @@ async function imageIntegrity(run: RunContext, config: Config): Promise<CheckRes
   return judgeImages(owed(run, 'image-integrity'), audits, run.inventory, config.release.name, config.policy.manifest.metadataOnly);
 }
 
-async function chaos(run: RunContext, config: Config): Promise<CheckResult[]> {
+async function chaos(run: RunContext, config: Config, budget: KillBudget): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   const checks = owed(run, 'chaos-kill');
   for (const fleet of [...new Set(checks.map((c) => c.fleet))]) {
     const target = config.targets.find((t) => t.name === fleet)!;
     const mine = checks.filter((c) => c.fleet === fleet);
     try {
-      results.push(...judgeChaos(mine, await runChaos(target, config, run.seed, run.runId), config));
+      results.push(...judgeChaos(mine, await runChaos(target, config, run.seed, run.runId, budget), config));
     } catch (err) {
       const why = `the chaos experiment on fleet ${fleet} failed: ${errorMessage(err)}`;
       progress('chaos', why);
@@ -104,18 +105,18 @@ async function chaos(run: RunContext, config: Config): Promise<CheckResult[]> {
   return results;
 }
 
-const AUDITS: Record<SuiteName, (run: RunContext, config: Config) => Promise<CheckResult[]>> = {
+const AUDITS: Record<SuiteName, (run: RunContext, config: Config, budget: KillBudget) => Promise<CheckResult[]>> = {
   'ssh-edits': sshEdits,
   'image-integrity': imageIntegrity,
   'chaos-kill': chaos,
 };
 
 /** Audits one suite and writes its results; never throws for what happens on the targets. */
-export async function gatherSuite(run: RunContext, suite: SuiteName): Promise<{ ok: boolean; error?: string }> {
+export async function gatherSuite(run: RunContext, suite: SuiteName, budget: KillBudget): Promise<{ ok: boolean; error?: string }> {
   let results: CheckResult[];
   let error: string | undefined;
   try {
-    results = await AUDITS[suite](run, run.config);
+    results = await AUDITS[suite](run, run.config, budget);
   } catch (err) {
     error = `the ${suite} audit failed: ${errorMessage(err)}`;
     progress(suite, error);

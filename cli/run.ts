@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { KillBudget } from '../audits/chaos/budget.ts';
 import { gatherSuite } from '../audits/gather.ts';
 import { computePlan, shardChecks } from '../audits/plan.ts';
 import { loadConfig } from '../config/load.ts';
@@ -55,14 +56,18 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   // The run's identity comes from this command only, never from the environment.
   const runId = values['run-id'] ?? newRunId();
-  const seed = values.seed !== undefined ? Number(values.seed) : newSeed();
+  const seedFrom = values.seed !== undefined ? 'cli' : config.chaos.seed !== undefined ? 'config' : 'random';
+  const seed = values.seed !== undefined ? Number(values.seed) : (config.chaos.seed ?? newSeed());
+  if (!Number.isSafeInteger(seed) || seed > 0xffffffff) throw new UsageError(`--seed ${values.seed}: must be a 32-bit unsigned integer (0 to 4294967295)`);
   const startedAt = new Date().toISOString();
   const runDir = path.join(reportsDir(), 'run', runId);
   const resultsDir = path.resolve(values['results-dir'] ?? path.join(reportsDir(), 'allure-results'));
   fs.rmSync(resultsDir, { recursive: true, force: true }); // results of an earlier run never mix with this one's
   fs.mkdirSync(runDir, { recursive: true });
 
-  process.stdout.write(`driftless run ${runId} (seed ${seed}) with ${config.source.file}\n`);
+  process.stdout.write(
+    `driftless run ${runId} (seed ${seed}, ${seedFrom === 'cli' ? 'from --seed' : seedFrom === 'config' ? 'from chaos.seed' : 'drawn'}) with ${config.source.file}\n`,
+  );
   const inventory = await snapshotFleets(config);
   fs.writeFileSync(path.join(runDir, 'inventory.json'), JSON.stringify(inventory, null, 2));
   for (const f of inventory) process.stdout.write(`  fleet ${f.target} (${f.provider}): ${f.error ? `cannot list: ${f.error}` : `${f.hosts.length} hosts`}\n`);
@@ -90,6 +95,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const record: RunRecord = {
     runId,
     seed,
+    seedFrom,
+    ...(config.chaos.seed !== undefined ? { configSeed: config.chaos.seed } : {}),
     startedAt,
     harnessVersion: run.harnessVersion,
     config: config.source,
@@ -112,6 +119,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(`    not applicable: ${n.fleet}${n.host ? `/${n.host}` : ''} ${n.control ?? n.suite}: ${n.reason}\n`);
 
   const phases: PhaseEnd[] = [];
+  // One kill budget for the whole run, across all fleets (safety.maxKills).
+  const budget = new KillBudget(config.safety.maxKills);
   const pw = path.join(REPO_ROOT, 'node_modules', '@playwright', 'test', 'cli.js');
   for (const phase of PHASES) {
     const mine = phase.suites.filter((s) => selected.includes(s));
@@ -121,12 +130,21 @@ export async function runCommand(argv: string[]): Promise<number> {
     const args = [pw, 'test', '-c', path.join(REPO_ROOT, 'playwright.config.ts'), ...files, `--project=${phase.project}`];
     // The audits run here, in this process, while Playwright starts its runner and workers;
     // the workers wait for the results the audits write into the run directory.
-    const [status, audits] = await Promise.all([playwright(args, runFile), Promise.all(mine.map((s) => gatherSuite(run, s)))]);
+    const [status, audits] = await Promise.all([playwright(args, runFile), Promise.all(mine.map((s) => gatherSuite(run, s, budget)))]);
     if (status !== 0 && status !== 1) process.stderr.write(`driftless: playwright exited ${status} for ${phase.project}: its tests did not run as planned\n`);
     const failed = audits.map((a) => a.error).filter(Boolean);
     phases.push({ project: phase.project, runner: status, audits: failed.length ? failed.join('; ') : 'ok' });
   }
-  writeRunRecord(resultsDir, { ...record, finished: { at: new Date().toISOString(), phases } });
+  writeRunRecord(resultsDir, {
+    ...record,
+    finished: {
+      at: new Date().toISOString(),
+      phases,
+      ...(selected.includes('chaos-kill')
+        ? { kills: { maxKills: budget.max, spent: budget.spent, ...(config.chaos.dryRun ? { wouldKill: budget.wouldKill } : {}) } }
+        : {}),
+    },
+  });
 
   const rewritten = normalizeResults(resultsDir);
   const v = verdictOf(readResults(resultsDir), mergeRecords([readRunRecord(resultsDir)], false));

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Ec2Target, Release, SshAuth, Target } from '../core/config.ts';
 import { CONTROLS, isControlId } from '../core/controls.ts';
+import { PRODUCTION_LIKE } from '../core/environments.ts';
 import type { Ctx } from './context.ts';
 import { problem } from './errors.ts';
 import { resolveLocal, unreadableFile } from './paths.ts';
@@ -138,5 +139,21 @@ export function checkControls(disabled: Array<{ control: string }>, ctx: Ctx): v
     else if (seen.has(d.control))
       ctx.problems.push(problem(ctx.display, at, `control ${d.control} is listed twice (also /policy/disabledControls/${seen.get(d.control)}/control)`));
     seen.set(d.control, i);
+  });
+}
+
+/** Listing a production-like environment in allowedEnvironments is not enough on its own. */
+export function checkProduction(safety: { allowedEnvironments: string[]; allowProduction: boolean }, ctx: Ctx): void {
+  if (safety.allowProduction) return;
+  safety.allowedEnvironments.forEach((env, i) => {
+    if (PRODUCTION_LIKE.test(env)) {
+      ctx.problems.push(
+        problem(
+          ctx.display,
+          `/safety/allowedEnvironments/${i}`,
+          `"${env}" looks like a production environment: chaos there also needs safety.allowProduction: true (a second, explicit switch)`,
+        ),
+      );
+    }
   });
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../core/paths.ts';
-import { checkControls, checkServices, checkTargets } from './checks.ts';
+import { checkControls, checkProduction, checkServices, checkTargets } from './checks.ts';
 import type { Ctx } from './context.ts';
 import { ConfigError, type ConfigProblem, problem } from './errors.ts';
 import { translateErrors } from './messages.ts';
@@ -70,6 +70,7 @@ export function validateConfigText(text: string | Buffer, file: string, opts: Lo
     checkServices(targets, release, ctx); // only against a complete release, or every service would look missing
   }
   checkControls(raw.policy.disabledControls, ctx);
+  checkProduction(raw.safety, ctx);
   if (ctx.problems.length) throw new ConfigError(ctx.problems);
 
   return {

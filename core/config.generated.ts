@@ -95,6 +95,10 @@ export interface DockerTarget {
    * The fleet may have no hosts (e.g. scaled to zero): then its checks are not applicable, with that reason. Without it, an empty fleet is never compliant.
    */
   mayBeEmpty: boolean;
+  /**
+   * How many hosts the fleet should have. Default: an Auto Scaling group's desired capacity (EC2), else the driftless.fleet.desired label its hosts were created with (Docker), else how many there were when the run started; never how many survive a kill.
+   */
+  desiredCapacity?: number;
   docker: {
     socketPath?: string;
     host?: string;
@@ -122,6 +126,10 @@ export interface Ec2Target {
    * The fleet may have no hosts (e.g. scaled to zero): then its checks are not applicable, with that reason. Without it, an empty fleet is never compliant.
    */
   mayBeEmpty: boolean;
+  /**
+   * How many hosts the fleet should have. Default: an Auto Scaling group's desired capacity (EC2), else the driftless.fleet.desired label its hosts were created with (Docker), else how many there were when the run started; never how many survive a kill.
+   */
+  desiredCapacity?: number;
   ec2: {
     region: string;
     endpoint?: string;
@@ -140,6 +148,9 @@ export interface Ec2Target {
        */
       sessionTokenEnv?: string;
     };
+    /**
+     * @minItems 1
+     */
     filters?: {
       name: string;
       /**
@@ -218,6 +229,10 @@ export interface Chaos {
     percent?: number;
   };
   /**
+   * Pause between two kills, during which the stop condition is watched (it is checked before every kill).
+   */
+  killIntervalSeconds: number;
+  /**
    * @minItems 1
    */
   kinds: ('sigkill' | 'stop' | 'terminate')[];
@@ -270,6 +285,10 @@ export interface Safety {
    * Chaos runs only against targets whose `environment` is listed here.
    */
   allowedEnvironments: string[];
+  /**
+   * A second, explicit switch: without it, chaos refuses any environment named like production (prod, production, prd, live), even when allowedEnvironments lists it.
+   */
+  allowProduction: boolean;
 }
 export interface Report {
   owner?: string;

@@ -144,6 +144,7 @@ export class ThrottlingExhaustedError extends ProviderError {
 export type SshFailureKind =
   | 'host-key-mismatch'
   | 'host-key-unknown'
+  | 'host-key-revoked'
   | 'auth-denied'
   | 'unreachable'
   | 'timeout'

@@ -52,7 +52,8 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
       id: `canary:${raw}`,
       control: CONTROLS.canary,
       title: `create a canary file in ${raw}`,
-      command: `f=${q(f)}; if [ ! -d ${q(dir)} ]; then echo DL:ABSENT; elif ( : > "$f" ); then echo DL:CREATED; rm -f -- "$f"; if [ -e "$f" ]; then echo DL:STILL_THERE; else echo DL:REMOVED; fi; else echo DL:REFUSED; fi`,
+      // Never write through something that is already there (a link, a FIFO, an earlier canary).
+      command: `f=${q(f)}; if [ ! -d ${q(dir)} ]; then echo DL:ABSENT; elif [ -e "$f" ] || [ -L "$f" ]; then echo DL:PREEXISTING; elif ( : > "$f" ); then echo DL:CREATED; rm -f -- "$f"; if [ -e "$f" ]; then echo DL:STILL_THERE; else echo DL:REMOVED; fi; else echo DL:REFUSED; fi`,
     });
   }
   for (const file of opts.criticalFiles ?? CRITICAL_FILES) {
@@ -70,9 +71,11 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
     control: CONTROLS.chmod,
     title: `change the mode of a file in ${modeDir} (a canary, or a file to its own current mode)`,
     command:
-      `f=${q(mf)}; if ( : > "$f" ) 2>/dev/null; then echo DL:CREATED; if chmod 0700 "$f"; then echo DL:CHMOD_OK; else echo DL:REFUSED; fi; ` +
+      `f=${q(mf)}; if [ -e "$f" ] || [ -L "$f" ]; then echo DL:PREEXISTING; elif ( : > "$f" ) 2>/dev/null; then echo DL:CREATED; if chmod 0700 "$f"; then echo DL:CHMOD_OK; else echo DL:REFUSED; fi; ` +
       `rm -f -- "$f"; if [ -e "$f" ]; then echo DL:STILL_THERE; else echo DL:REMOVED; fi; ` +
-      `else t=$(ls -1 ${modeDir} | head -n 1); m=$(stat -c %a "${modeDir}/$t"); echo "DL:TARGET ${modeDir}/$t $m"; if chmod "$m" "${modeDir}/$t"; then echo DL:CHMOD_OK; else echo DL:REFUSED; fi; fi`,
+      // The fallback changes a REGULAR file to its own mode: chmod follows symlinks, so a link
+      // (whose stat says 777) must never be its target.
+      `else t=$(find ${modeDir} -maxdepth 1 -type f -print 2>/dev/null | head -n 1); if [ -z "$t" ] || [ -L "$t" ]; then echo DL:ABSENT; else m=$(stat -c %a -- "$t"); echo "DL:TARGET $t $m"; if chmod -- "$m" "$t"; then echo DL:CHMOD_OK; else echo DL:REFUSED; fi; fi; fi`,
   });
   edits.push({
     id: 'sudo',
@@ -84,14 +87,33 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
     edits.push({
       id: 'remount',
       control: CONTROLS.remount,
-      title: 'remount / read-write (aggressive mode; remounted read-only at once if it worked)',
-      command: `if mount -o remount,rw / ; then echo DL:REMOUNTED; if mount -o remount,ro /; then echo DL:REMOVED; else echo DL:STILL_THERE; fi; else echo DL:REFUSED; fi`,
+      title: 'remount / read-write (aggressive mode; put back at once to the mode it was found in)',
+      // The mode found is restored and checked, never assumed: a root found read-write stays so.
+      command:
+        `mode() { awk '$2 == "/" { m = $4 } END { split(m, o, ","); print o[1] }' /proc/mounts; }; before=$(mode); echo "DL:MODE $before"; ` +
+        `if [ "$before" = rw ]; then echo DL:ALREADY_RW; elif mount -o remount,rw / ; then echo DL:REMOUNTED; mount -o remount,ro / ; ` +
+        `if [ "$(mode)" = "$before" ]; then echo DL:REMOVED; else echo DL:STILL_THERE; fi; else echo DL:REFUSED; fi`,
     });
   }
   return edits;
 }
 
+/**
+ * The sweep: every entry in `dirs` named with this run's canary name is removed and checked
+ * gone (DL:GONE), or named as left behind (DL:LEFT). Run at the end of every host's audit, on a
+ * new connection when the audit's own broke.
+ */
 export function sweepCommand(runId: string, dirs: string[]): string {
   const name = canaryName(runId);
-  return `for d in ${dirs.map(q).join(' ')}; do ls -A "$d" 2>/dev/null | grep -F ${q(name)} | sed "s|^|$d/|"; done; echo DL:SWEPT`;
+  return (
+    `for d in ${dirs.map(q).join(' ')}; do for f in "$d"/${name}*; do [ -e "$f" ] || [ -L "$f" ] || continue; echo "DL:FOUND $f"; ` +
+    `rm -f -- "$f" 2>/dev/null; if [ -e "$f" ] || [ -L "$f" ]; then echo "DL:LEFT $f"; else echo "DL:GONE $f"; fi; done; done; echo DL:SWEPT`
+  );
+}
+
+/** What a sweep found: removed and checked gone, or left behind (could not be removed). */
+export function parseSweep(stdout: string): { removed: string[]; left: string[]; finished: boolean } {
+  const lines = stdout.split('\n');
+  const pick = (marker: string) => lines.filter((l) => l.startsWith(`${marker} `)).map((l) => l.slice(marker.length + 1));
+  return { removed: pick('DL:GONE'), left: pick('DL:LEFT'), finished: lines.includes('DL:SWEPT') };
 }

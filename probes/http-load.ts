@@ -93,6 +93,13 @@ export interface LoadRun {
   done: Promise<LoadRecording>;
   /** The buckets reported so far (live; each lags one bucket, see onBucket). */
   liveBuckets(): LiveBucket[];
+  /**
+   * The error rate now, over the requests scheduled in the last `windowMs` that have an outcome:
+   * answered ones by their status, and ones still unanswered past the request timeout as errors
+   * (a dead backend that holds connections open must not look healthy). Requests younger than
+   * the timeout and unanswered are not counted yet.
+   */
+  liveErrorRate(windowMs: number): { rate: number; decided: number; errors: number; overdue: number };
 }
 
 /** Resolves `path` against `url` and refuses anything that would leave the url's origin. */
@@ -338,7 +345,27 @@ export function startLoad(opts: LoadOptions): LoadRun {
     };
   })();
 
-  return { startedAt, stop: () => stop(), done, liveBuckets: () => live.slice() };
+  const liveErrorRate = (windowMs: number) => {
+    const t = now();
+    const from = t - windowMs - timeoutMs;
+    let decided = 0;
+    let errors = 0;
+    let overdue = 0;
+    for (let i = records.length - 1; i >= 0 && records[i]!.t >= from; i--) {
+      const r = records[i]!;
+      if (answered[i]) {
+        if (r.t < t - windowMs && r.t + r.latencyMs < t - windowMs) continue; // decided before the window
+        decided++;
+        if (!isOk(r.status)) errors++;
+      } else if (t - r.t > timeoutMs) {
+        decided++;
+        errors++;
+        overdue++;
+      }
+    }
+    return { rate: decided === 0 ? 0 : errors / decided, decided, errors, overdue };
+  };
+  return { startedAt, stop: () => stop(), done, liveBuckets: () => live.slice(), liveErrorRate };
 }
 
 /** Runs an open-loop load to the end (or until the signal aborts it). */

@@ -23,6 +23,10 @@ export interface SshTarget {
   agent?: string;
   /** Accepted host key fingerprints (SHA256:...). Empty = nothing pinned = refuse. */
   pinned: string[];
+  /** Fingerprints known_hosts marks @revoked: refused whatever else says. */
+  revoked?: string[];
+  /** known_hosts names a @cert-authority for this host (host certificates are not verified). */
+  certAuthority?: boolean;
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
 }
@@ -79,7 +83,7 @@ export class SshSession {
         keepaliveCountMax: 3,
         hostVerifier: (key: Buffer) => {
           presented = fingerprintOfBlob(key);
-          return t.pinned.includes(presented);
+          return t.pinned.includes(presented) && !(t.revoked ?? []).includes(presented);
         },
         ...(privateKey ? { privateKey, ...(t.passphrase ? { passphrase: t.passphrase } : {}) } : {}),
         ...(t.agent ? { agent: t.agent } : {}),
@@ -150,7 +154,19 @@ export class SshSession {
 function classifyConnectError(t: SshTarget, err: Error & { level?: string; code?: string }, presented: string): SshError {
   const where = `${t.name} (${t.host}:${t.port})`;
   const msg = err.message ?? String(err);
-  if (/host key verification failed|Host denied/i.test(msg) || (presented && !t.pinned.includes(presented))) {
+  if (/host key verification failed|Host denied/i.test(msg) || (presented && !t.pinned.includes(presented)) || (t.revoked ?? []).includes(presented)) {
+    if ((t.revoked ?? []).includes(presented)) {
+      return new SshError(
+        'host-key-revoked',
+        `${where} presented host key ${presented}, which known_hosts marks @revoked: refusing to connect; the host must get a new key`,
+      );
+    }
+    if (t.pinned.length === 0 && t.certAuthority) {
+      return new SshError(
+        'host-key-unknown',
+        `${where}: known_hosts trusts a @cert-authority for this host, but driftless does not verify host certificates: refusing to connect; pin the host's own key (ssh.knownHostsFile or hosts[].hostKey)`,
+      );
+    }
     if (t.pinned.length === 0) {
       return new SshError(
         'host-key-unknown',

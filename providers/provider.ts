@@ -12,8 +12,14 @@ export interface Provider {
   readonly kind: ProviderKind;
   /** Hosts of this fleet as they are now (running ones; stopped ones with their state), sorted by id. */
   list(): Promise<Host[]>;
-  /** How many hosts the fleet should have (ASG desired capacity, lab label, static count). */
+  /**
+   * How many hosts the fleet should have, from the provider's truth: the config's
+   * desiredCapacity, an ASG's desired capacity, a label set at creation, or the size at the
+   * first listing of the run; never however many survive a kill.
+   */
   desiredCapacity(): Promise<number>;
+  /** The host as it is now (a fresh look-up, e.g. its opt-in right before a kill); undefined when gone. */
+  lookup(host: Host): Promise<Host | undefined>;
   /** Kills one host. Kinds that cannot (static SSH) throw UnsupportedOperationError. */
   kill(host: Host, kind: KillKind): Promise<void>;
   /** Resolves when `desired` hosts are running; throws CapacityTimeoutError at the deadline. */

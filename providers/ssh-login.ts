@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import type { Target } from '../core/config.ts';
 import type { SnapshotHost } from '../core/inventory.ts';
-import { pinnedFromKnownHosts } from '../probes/known-hosts.ts';
+import { knownHostKeys } from '../probes/known-hosts.ts';
 import type { SshTarget } from '../probes/ssh.ts';
 
 export function sshLoginFor(host: SnapshotHost, target: Target): SshTarget | { error: string } {
@@ -14,7 +14,14 @@ export function sshLoginFor(host: SnapshotHost, target: Target): SshTarget | { e
     const fp = target.hosts.find((h) => h.id === host.id)?.hostKey;
     if (fp) pinned.push(fp);
   }
-  if (auth.knownHostsFile && fs.existsSync(auth.knownHostsFile)) pinned.push(...pinnedFromKnownHosts(auth.knownHostsFile, host.ssh.host, host.ssh.port));
+  let revoked: string[] = [];
+  let certAuthority = false;
+  if (auth.knownHostsFile && fs.existsSync(auth.knownHostsFile)) {
+    const known = knownHostKeys(auth.knownHostsFile, host.ssh.host, host.ssh.port);
+    pinned.push(...known.pinned);
+    revoked = known.revoked;
+    certAuthority = known.certAuthority;
+  }
   return {
     name: host.id,
     host: host.ssh.host,
@@ -23,7 +30,9 @@ export function sshLoginFor(host: SnapshotHost, target: Target): SshTarget | { e
     ...(auth.identityFile ? { identityFile: auth.identityFile } : {}),
     ...(auth.passphraseEnv && process.env[auth.passphraseEnv] ? { passphrase: process.env[auth.passphraseEnv] } : {}),
     ...(auth.agent && process.env.SSH_AUTH_SOCK ? { agent: process.env.SSH_AUTH_SOCK } : {}),
-    pinned,
+    pinned: pinned.filter((k) => !revoked.includes(k)),
+    revoked,
+    certAuthority,
     ...(auth.connectTimeoutMs ? { connectTimeoutMs: auth.connectTimeoutMs } : {}),
     ...(auth.commandTimeoutMs ? { commandTimeoutMs: auth.commandTimeoutMs } : {}),
   };

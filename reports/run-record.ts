@@ -24,9 +24,20 @@ export interface PhaseEnd {
   audits: string;
 }
 
+/** The run's kill budget and where it went (chaos runs), as the harness recorded each kill. */
+export interface KillsOfRun {
+  maxKills: number;
+  spent: Array<{ fleet: string; host: string; instanceId: string; at: string }>;
+  /** A dry run: what it would have killed. */
+  wouldKill?: Array<{ fleet: string; host: string; instanceId: string; at: string }>;
+}
+
 export interface RunRecord {
   runId: string;
   seed: number;
+  /** --seed wins over chaos.seed; without either a seed is drawn. Both are recorded. */
+  seedFrom: 'cli' | 'config' | 'random';
+  configSeed?: number;
   startedAt: string;
   harnessVersion: string;
   config: { file: string; sha256: string };
@@ -40,7 +51,7 @@ export interface RunRecord {
   /** chaos.dryRun: nothing was killed, so the chaos checks cannot pass. */
   dryRun: boolean;
   /** Set when the run ended normally: absent means it crashed or was interrupted. */
-  finished?: { at: string; phases: PhaseEnd[] };
+  finished?: { at: string; phases: PhaseEnd[]; kills?: KillsOfRun };
 }
 
 export function writeRunRecord(resultsDir: string, record: RunRecord): void {

@@ -37,7 +37,9 @@ export interface Verdict {
   config?: { file: string; sha256: string };
   planHash?: string;
   /** The runs merged into this verdict (sharded audits and a chaos run, say). */
-  runs: Array<{ runId: string; seed: number; planHash: string; suites: string[]; shards: number }>;
+  runs: Array<{ runId: string; seed: number; seedFrom: 'cli' | 'config' | 'random'; planHash: string; suites: string[]; shards: number }>;
+  /** The kill budget of each chaos run (safety.maxKills, across all fleets) and the kills spent from it. */
+  kills: Array<{ runId: string; maxKills: number; spent: Array<{ fleet: string; host: string; instanceId: string; at: string }>; dryRun: boolean }>;
   /** Why the results do not cover the run, whatever the checks say. */
   incomplete: string[];
   counts: { passed: number; failed: number; broken: number; skipped: number; notApplicable: number; missing: number };
@@ -160,7 +162,11 @@ export function verdictOf(results: AllureResult[], merged: MergedRecords): Verdi
     generatedAt: new Date().toISOString(),
     ...(runs[0] ? { config: runs[0].config } : {}),
     ...(runs.length === 1 ? { planHash: runs[0]!.planHash } : {}),
-    runs: runs.map((r) => ({ runId: r.runId, seed: r.seed, planHash: r.planHash, suites: r.plan.suites, shards: r.shard?.total ?? 1 })),
+    runs: runs.map((r) => ({ runId: r.runId, seed: r.seed, seedFrom: r.seedFrom, planHash: r.planHash, suites: r.plan.suites, shards: r.shard?.total ?? 1 })),
+    kills: runs.flatMap((r) => {
+      const k = r.finished?.kills;
+      return k ? [{ runId: r.runId, maxKills: k.maxKills, spent: k.wouldKill ?? k.spent, dryRun: !!k.wouldKill }] : [];
+    }),
     incomplete: [...new Set(incomplete)],
     counts: {
       passed: total.passed,

@@ -10,7 +10,10 @@ import { progress } from '../../core/run.ts';
 import { checkSustained, errorRate, loadClock, p99, startLoad, type Bucket } from '../../probes/http-load.ts';
 import { sleep } from '../../probes/net.ts';
 import { readStateKeys, writeStateKeys, type StateProbeResult } from '../../probes/state-probe.ts';
+import type { Provider } from '../../providers/provider.ts';
 import { providerFor } from '../../providers/registry.ts';
+import { PRODUCTION_LIKE } from '../../core/environments.ts';
+import type { KillBudget } from './budget.ts';
 import { declaredImage } from '../declared-image.ts';
 import { runExperiment, type ExperimentEvent } from './kill-loop.ts';
 import { timeToRecovery, verifyReplacements, type ReplacementCheck } from './replacements.ts';
@@ -42,7 +45,10 @@ export interface ChaosOutcome {
   svg?: string;
 }
 
-export async function runChaos(target: Target, config: Config, seed: number, runId: string): Promise<ChaosOutcome> {
+/** Live window of the stop condition: the outcomes of the last second of requests. */
+const STOP_WINDOW_MS = 1000;
+
+export async function runChaos(target: Target, config: Config, seed: number, runId: string, budget: KillBudget): Promise<ChaosOutcome> {
   const c = config.chaos;
   const out: ChaosOutcome = {
     fleet: target.name,
@@ -58,6 +64,14 @@ export async function runChaos(target: Target, config: Config, seed: number, run
   };
   const say = (line: string) => progress('chaos', `${target.name}: ${line}`);
   if (!target.entrypoint) return { ...out, notRun: `target "${target.name}" has no entrypoint: set targets[].entrypoint to the fleet's load balancer URL` };
+  if (target.environment && PRODUCTION_LIKE.test(target.environment) && !config.safety.allowProduction) {
+    return {
+      ...out,
+      notRun: `target "${target.name}" is in environment "${target.environment}", which looks like production: chaos needs safety.allowProduction: true as well`,
+    };
+  }
+  if (budget.remaining <= 0)
+    return { ...out, notRun: `no instance of fleet "${target.name}" may be killed: the run's kill budget is spent (${budget.describe()})` };
   if (!target.environment || !config.safety.allowedEnvironments.includes(target.environment)) {
     return {
       ...out,
@@ -74,7 +88,7 @@ export async function runChaos(target: Target, config: Config, seed: number, run
       seed,
       ...(c.kill.count !== undefined ? { count: c.kill.count } : {}),
       ...(c.kill.percent !== undefined ? { percent: c.kill.percent } : {}),
-      maxKills: config.safety.maxKills,
+      maxKills: budget.remaining,
       optIn: config.safety.optInLabel,
       fleet: target.name,
     });
@@ -85,6 +99,8 @@ export async function runChaos(target: Target, config: Config, seed: number, run
   } catch (err) {
     return { ...out, notRun: errorMessage(err) };
   }
+
+  if (c.dryRun) return dryRun(out, inv, victims, config, budget, target.entrypoint, say);
 
   say(`steady state: ${c.load.warmupSeconds} s at ${c.load.rate} req/s`);
   const steady = await steadyState({ url: target.entrypoint, path: c.load.path, warmupMs: c.load.warmupSeconds * 1000, rate: c.load.rate, inventory: inv });
@@ -109,9 +125,14 @@ export async function runChaos(target: Target, config: Config, seed: number, run
     inventory: inv,
     victims,
     kind: c.kinds[0] ?? 'sigkill',
-    dryRun: c.dryRun,
-    abortWhen: () => errorRate(load.liveBuckets().slice(-5)) > c.abortErrorRate,
-    abortReason: () => `error rate over the last 0.5 s crossed chaos.abortErrorRate ${c.abortErrorRate}`,
+    dryRun: false,
+    budget,
+    intervalMs: c.killIntervalSeconds * 1000,
+    abortWhen: () => load.liveErrorRate(STOP_WINDOW_MS).rate > c.abortErrorRate,
+    abortReason: () => {
+      const live = load.liveErrorRate(STOP_WINDOW_MS);
+      return `error rate over the last ${STOP_WINDOW_MS / 1000} s is ${(live.rate * 100).toFixed(0)}% (${live.errors} of ${live.decided} requests, ${live.overdue} unanswered past their timeout), over chaos.abortErrorRate ${c.abortErrorRate * 100}%`;
+    },
     recoveryDeadlineMs: c.slo.recoverySeconds * 1000,
     onEvent: (e) => say(`${e.kind}${e.host ? ` ${e.host}` : ''}: ${e.message}`),
   });
@@ -156,5 +177,40 @@ export async function runChaos(target: Target, config: Config, seed: number, run
     kills,
   });
   say(`done: ${exp.killed.length} killed, recovered ${out.recovered}, ${out.state.missing.length} keys missing, ${out.state.changed.length} changed`);
+  return out;
+}
+
+/** A dry run sends nothing and kills nothing: it says whom it would have killed and what it would have sent. */
+async function dryRun(
+  out: ChaosOutcome,
+  inv: Provider,
+  victims: Host[],
+  config: Config,
+  budget: KillBudget,
+  entrypoint: string,
+  say: (line: string) => void,
+): Promise<ChaosOutcome> {
+  const c = config.chaos;
+  const exp = await runExperiment({
+    inventory: inv,
+    victims,
+    kind: c.kinds[0] ?? 'sigkill',
+    dryRun: true,
+    budget,
+    onEvent: (e) => say(`${e.kind}${e.host ? ` ${e.host}` : ''}: ${e.message}`),
+  });
+  const would = (message: string) => {
+    say(`dry run: ${message}`);
+    return { t: new Date(), kind: 'dry-run' as const, message };
+  };
+  out.timeline = [
+    would(`would check the steady state: ${c.load.warmupSeconds} s at ${c.load.rate} req/s through ${entrypoint}`),
+    would(`would write ${c.stateProbe.keys} state keys through ${entrypoint} and read them back after the kills`),
+    would(
+      `would send ${c.load.rate} req/s for ${c.load.durationSeconds} s through ${entrypoint}, kills ${c.killIntervalSeconds} s apart, stopping at ${c.abortErrorRate * 100}% errors`,
+    ),
+    ...exp.timeline,
+  ];
+  say(`dry run: nothing sent, nothing killed; would kill ${out.victims.join(', ') || 'nobody'}`);
   return out;
 }

@@ -31,6 +31,7 @@ function judgeState(j: Judgement, o: ChaosOutcome): CheckResult {
   const s = o.state;
   const w = o.stateWrites;
   if (w) j.attach(json('state writes', w));
+  if (o.dryRun) return j.skip('dry run: no state was written, nothing was killed');
   if (!s || !w) return j.broken('the state probe did not run');
   j.attach(json('state probe', { written: s.written.length, missing: s.missing, changed: s.changed, unreadable: s.unreadable, reads: s.reads }));
   if (s.missing.length || s.changed.length) {
@@ -52,7 +53,13 @@ function judgeReplaced(j: Judgement, o: ChaosOutcome): CheckResult {
   if (o.dryRun) return j.skip('dry run: nothing was killed');
   const bad = o.replacements.filter((r) => r.verdict !== 'replaced');
   if (bad.length) {
-    const kind = bad.some((b) => b.verdict === 'restarted-in-place') ? 'not-replaced' : 'wrong-image';
+    // Gone without a successor, or still the same instance: not replaced; the same instance started
+    // again: restarted in place; a new instance of another image: wrong image.
+    const kind = bad.some((b) => b.verdict === 'missing' || b.verdict === 'unchanged')
+      ? 'not-replaced'
+      : bad.some((b) => b.verdict === 'restarted-in-place')
+        ? 'restarted-in-place'
+        : 'wrong-image';
     return j.fail(kind, `victims not replaced by a new instance of the release image: ${bad.map((b) => `${b.host}: ${b.verdict} — ${b.detail}`).join('; ')}`);
   }
   if (o.replacements.length !== o.victims.length) {

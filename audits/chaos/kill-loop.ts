@@ -6,10 +6,11 @@ import { CapacityTimeoutError, errorMessage, IneligibleVictimError } from '../..
 import type { CapacityReport, Host, KillKind } from '../../core/inventory.ts';
 import { sleep } from '../../probes/net.ts';
 import type { Provider } from '../../providers/provider.ts';
+import type { KillBudget } from './budget.ts';
 
 export { IneligibleVictimError };
 
-export type ExperimentEventKind = 'start' | 'dry-run' | 'kill' | 'kill-failed' | 'abort' | 'recovered' | 'recovery-timeout' | 'end';
+export type ExperimentEventKind = 'start' | 'dry-run' | 'kill' | 'kill-failed' | 'spared' | 'budget-spent' | 'abort' | 'recovered' | 'recovery-timeout' | 'end';
 
 export interface ExperimentEvent {
   t: Date;
@@ -31,8 +32,10 @@ export interface ExperimentOptions {
   onEvent?: (e: ExperimentEvent) => void;
   /** Deadline for the fleet to be back at desired capacity after the last kill (default 30 s). */
   recoveryDeadlineMs?: number;
-  /** Pause between two kills (default 0). */
+  /** Pause between two kills (default 0); the stop condition is read after it, before the next kill. */
   intervalMs?: number;
+  /** The run's kill budget, shared by every fleet; absent: only the victims list limits. */
+  budget?: KillBudget;
 }
 
 export interface ExperimentResult {
@@ -77,6 +80,11 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
 
   if (dryRun) {
     for (const v of victims) {
+      const taken = opts.budget ? opts.budget.take(v, true) : true;
+      if (!taken) {
+        emit({ kind: 'budget-spent', host: v.id, message: `would spare ${v.id}: ${opts.budget!.describe()}` });
+        break;
+      }
       emit({ kind: 'dry-run', host: v.id, instanceId: v.instanceId, message: `would ${kind} ${v.id} (${v.instanceId.slice(0, 12)}); dry run, nothing killed` });
     }
     emit({ kind: 'end', message: 'dry run: nothing was killed' });
@@ -84,6 +92,8 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
   }
 
   for (const [i, v] of victims.entries()) {
+    if (i > 0 && opts.intervalMs) await sleep(opts.intervalMs);
+    // The stop condition, read now: after the pause, before this kill.
     if (opts.abortWhen?.()) {
       result.aborted = true;
       const why = opts.abortReason?.() ?? 'the abort condition is met';
@@ -96,14 +106,50 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
       });
       break;
     }
+    // A fresh look: the opt-in may have been removed, or the host replaced, since it was chosen.
+    let now: Host | undefined;
     try {
-      await inventory.kill(v, kind);
+      now = await inventory.lookup(v);
+    } catch (err) {
+      emit({
+        kind: 'spared',
+        host: v.id,
+        instanceId: v.instanceId,
+        message: `spared ${v.id}: could not look it up right before the kill (${errorMessage(err)})`,
+      });
+      continue;
+    }
+    const spare = !now
+      ? 'it is gone'
+      : now.instanceId !== v.instanceId
+        ? `it was replaced by ${now.instanceId.slice(0, 12)} since it was chosen`
+        : now.state !== 'running'
+          ? `it is ${now.state}`
+          : !now.chaosEligible
+            ? 'it no longer carries the opt-in label/tag'
+            : undefined;
+    if (spare) {
+      emit({ kind: 'spared', host: v.id, instanceId: v.instanceId, message: `spared ${v.id}: ${spare} (fresh look-up right before the kill)` });
+      continue;
+    }
+    if (opts.budget && !opts.budget.take(v)) {
+      emit({
+        kind: 'budget-spent',
+        host: v.id,
+        message: `spared ${victims
+          .slice(i)
+          .map((x) => x.id)
+          .join(', ')}: ${opts.budget.describe()}`,
+      });
+      break;
+    }
+    try {
+      await inventory.kill(now!, kind);
       const ev = emit({ kind: 'kill', host: v.id, instanceId: v.instanceId, message: `${kind} ${v.id} (${v.instanceId.slice(0, 12)})` });
       result.killed.push({ host: v, at: ev.t });
     } catch (err) {
       emit({ kind: 'kill-failed', host: v.id, instanceId: v.instanceId, message: `could not ${kind} ${v.id}: ${errorMessage(err)}` });
     }
-    if (opts.intervalMs && i < victims.length - 1) await sleep(opts.intervalMs);
   }
 
   if (result.killed.length > 0) {

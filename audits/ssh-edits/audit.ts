@@ -6,8 +6,8 @@ import type { SshPolicy, Target } from '../../core/config.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import type { SshError } from '../../core/errors.ts';
 import type { FleetSnapshot, SnapshotHost } from '../../core/inventory.ts';
-import { catalogue, expandHome, sweepCommand } from '../../probes/edits.ts';
-import { SshSession, type CommandResult } from '../../probes/ssh.ts';
+import { catalogue, expandHome, parseSweep, sweepCommand } from '../../probes/edits.ts';
+import { SshSession, type CommandResult, type SshTarget } from '../../probes/ssh.ts';
 import { sshLoginFor } from '../../providers/ssh-login.ts';
 import { classify, type EditResult } from './classify.ts';
 
@@ -29,10 +29,15 @@ export interface HostAudit {
   address?: string;
   login: LoginResult;
   edits: EditResult[];
-  sweep?: { remaining: string[]; evidence: CommandResult; error?: string };
+  /** Canaries of this run the final sweep found: removed (and checked gone), or left. */
+  sweep?: { removed: string[]; left: string[]; evidence: CommandResult; onNewConnection: boolean; error?: string };
   tainted: boolean;
-  /** A command failed mid-way (connection lost): the rest of this host's edits are unknown. */
+  /**
+   * An edit was cut off (timeout, connection lost): whether it changed the host is unknown, and
+   * the rest of this host's edits were not tried.
+   */
   error?: string;
+  taintedUnknown?: boolean;
 }
 
 async function auditHost(host: SnapshotHost, target: Target, policy: SshPolicy, runId: string): Promise<HostAudit> {
@@ -52,27 +57,55 @@ async function auditHost(host: SnapshotHost, target: Target, policy: SshPolicy, 
     res.login = { ok: false, kind: e.kind ?? 'protocol', message: e.message, durationMs: Date.now() - t0 };
     return res;
   }
+  let home = '/';
   try {
     const who = await session.exec('id -u; id -un; printf %s "$HOME"');
-    const [uid, user, home] = who.stdout.split('\n');
-    res.login = { ok: true, uid: Number(uid), user: user ?? st.user, home: home || '/', hostKey: session.hostKey, durationMs: Date.now() - t0 };
-    if (policy.mode === 'forbidden') return res; // the login itself is the finding
-    const edits = catalogue({ runId, immutablePaths: policy.immutablePaths, home: res.login.home!, aggressive: policy.aggressive });
+    const [uid, user, h] = who.stdout.split('\n');
+    home = h || '/';
+    res.login = { ok: true, uid: Number(uid), user: user ?? st.user, home, hostKey: session.hostKey, durationMs: Date.now() - t0 };
+    if (policy.mode === 'forbidden') {
+      session.close();
+      return res; // the login itself is the finding
+    }
+    const edits = catalogue({ runId, immutablePaths: policy.immutablePaths, home, aggressive: policy.aggressive });
     for (const edit of edits) {
       const r = classify(edit, await session.exec(edit.command));
       res.edits.push(r);
       if (r.tainted) res.tainted = true;
     }
-    const dirs = [...new Set([...policy.immutablePaths.map((p) => expandHome(p, res.login.home!)), '/usr/bin'])];
-    const sweep = await session.exec(sweepCommand(runId, dirs));
-    const remaining = sweep.stdout.split('\n').filter((l) => l.trim() && l.trim() !== 'DL:SWEPT');
-    res.sweep = { remaining, evidence: sweep, ...(sweep.stdout.includes('DL:SWEPT') ? {} : { error: 'the sweep did not finish' }) };
   } catch (err) {
+    // Cut off mid-edit: the edit may or may not have landed. The rest is not tried; the sweep
+    // below still runs, on a new connection.
     res.error = (err as Error).message;
-  } finally {
+    if (res.login.ok) res.taintedUnknown = true;
     session.close();
   }
+  if (res.login.ok) await sweep(res, st, session, runId, [...new Set([...policy.immutablePaths.map((p) => expandHome(p, home)), '/usr/bin'])]);
+  session.close();
   return res;
+}
+
+/** Removes (and checks gone) every canary of this run, on the audit's connection or, if it broke, a new one. */
+async function sweep(res: HostAudit, st: SshTarget, session: SshSession, runId: string, dirs: string[]): Promise<void> {
+  const onNewConnection = !!res.error;
+  let s = session;
+  try {
+    if (onNewConnection) s = await SshSession.connect(st);
+    const r = await s.exec(sweepCommand(runId, dirs));
+    const found = parseSweep(r.stdout);
+    res.sweep = { removed: found.removed, left: found.left, evidence: r, onNewConnection, ...(found.finished ? {} : { error: 'the sweep did not finish' }) };
+    if (found.removed.length || found.left.length) res.tainted = true;
+  } catch (err) {
+    res.sweep = {
+      removed: [],
+      left: [],
+      evidence: { command: sweepCommand(runId, dirs), exitCode: null, stdout: '', stderr: '', durationMs: 0 },
+      onNewConnection,
+      error: `the sweep could not run${onNewConnection ? ' on a new connection' : ''}: ${(err as Error).message}`,
+    };
+  } finally {
+    if (s !== session) s.close();
+  }
 }
 
 export async function auditFleets(

@@ -41,6 +41,15 @@ export function classify(edit: Edit, r: CommandResult): EditResult {
   const base = { edit, evidence: r, tainted: created, ...(reverted !== undefined ? { reverted } : {}) };
   const why = errnoOf(r.stderr);
   if (has('DL:ABSENT')) return { ...base, outcome: 'NOT_APPLICABLE', reason: 'not present on this host' };
+  if (has('DL:PREEXISTING')) {
+    return {
+      ...base,
+      outcome: 'UNKNOWN',
+      reason: "a file with this run's canary name is already there (from an interrupted audit of this run?): not touched; the sweep removes it",
+    };
+  }
+  if (has('DL:ALREADY_RW'))
+    return { ...base, outcome: 'ALLOWED', reason: 'the root filesystem is already mounted read-write: nothing to remount, nothing changed' };
   if (has('DL:ROOT')) return { ...base, outcome: 'ALLOWED', reason: 'logged in as root (uid 0): no escalation needed' };
   if (has('DL:SUDO_OK')) return { ...base, outcome: 'ALLOWED', reason: 'sudo -n true succeeded: the login user can escalate without a password' };
   if (has('DL:NO_SUDO')) return { ...base, outcome: 'BLOCKED', reason: 'sudo is not installed', errno: 'ENOENT' };

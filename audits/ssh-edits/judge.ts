@@ -65,7 +65,33 @@ function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
 function judgeSweep(j: Judgement, a: HostAudit): CheckResult {
   if (!a.login.ok) return j.broken(`could not log in to ${a.host} to sweep: ${a.login.message}`);
   if (!a.sweep || a.sweep.error) return j.broken(`${a.host}: the sweep did not finish: ${a.sweep?.error ?? a.error}`);
-  j.attach(json('sweep', { remaining: a.sweep.remaining, command: a.sweep.evidence.command, stderr: a.sweep.evidence.stderr, tainted: a.tainted }));
-  if (a.sweep.remaining.length) return j.fail('canary-left', `canaries of this run left on ${a.host}: ${a.sweep.remaining.join(', ')}`);
+  const s = a.sweep;
+  j.attach(
+    json('sweep', {
+      removed: s.removed,
+      left: s.left,
+      onNewConnection: s.onNewConnection,
+      interrupted: a.error ?? null,
+      command: s.evidence.command,
+      stdout: s.evidence.stdout,
+      stderr: s.evidence.stderr,
+    }),
+  );
+  if (s.left.length) {
+    j.taint();
+    return j.fail('canary-left', `canaries of this run could NOT be removed from ${a.host}: ${s.left.join(', ')} — remove them by hand, and replace the host`);
+  }
+  if (s.removed.length) {
+    j.taint();
+    return j.fail(
+      'canary-left',
+      `canaries of this run were left on ${a.host} and have now been removed (checked gone): ${s.removed.join(', ')} — the host was changed in place: replace it`,
+    );
+  }
+  if (a.taintedUnknown) {
+    return j.broken(
+      `${a.host}: an edit was cut off (${a.error}): whether it changed the host is unknown (TAINTED-UNKNOWN); the sweep on a new connection found nothing of this run left`,
+    );
+  }
   return j.pass();
 }

@@ -33,6 +33,8 @@ export interface DockerFleet {
   service?: string;
   /** "key=value": containers carrying it may be chosen as chaos victims. */
   optInLabel?: string;
+  /** targets[].desiredCapacity: the fleet's size as configured. */
+  desired?: number;
 }
 
 export function dockerFleetOf(target: DockerTarget, optInLabel: string | undefined): DockerFleet {
@@ -43,13 +45,14 @@ export function dockerFleetOf(target: DockerTarget, optInLabel: string | undefin
     labels: d.labels,
     ...(target.service ? { service: target.service } : {}),
     ...(optInLabel ? { optInLabel } : {}),
+    ...(target.desiredCapacity ? { desired: target.desiredCapacity } : {}),
   };
 }
 
-/** The largest desired capacity any member declares; without a label, however many exist. */
-function desiredOf(hosts: Host[]): number {
+/** The largest desired capacity a member was created with (label driftless.fleet.desired). */
+function declaredDesired(hosts: Host[]): number | undefined {
   const declared = hosts.map((h) => Number(h.labels['driftless.fleet.desired'])).filter((n) => Number.isInteger(n) && n > 0);
-  return declared.length ? Math.max(...declared) : hosts.length;
+  return declared.length ? Math.max(...declared) : undefined;
 }
 
 export class DockerProvider implements Provider {
@@ -57,6 +60,8 @@ export class DockerProvider implements Provider {
   readonly fleet: string;
   private docker?: Engine;
   private digests = new Map<string, Promise<string[]>>();
+  /** Desired capacity once known; fixed for the run, so survivors cannot lower it. */
+  private desired?: number;
 
   constructor(
     private readonly spec: DockerFleet,
@@ -76,6 +81,33 @@ export class DockerProvider implements Provider {
     return this.digests.get(imageId)!;
   }
 
+  private async toHost(docker: Engine, id: string): Promise<Host | undefined> {
+    const info = await inspectContainer(docker, id).catch(() => undefined);
+    if (!info) return undefined; // removed between list and inspect (a replacement in flight)
+    const labels = info.Config.Labels ?? {};
+    const sshPort = Number(labels['driftless.port.ssh']);
+    const service = labels['driftless.service'] ?? this.spec.service;
+    return {
+      id: info.Name.replace(/^\//, ''),
+      instanceId: info.Id,
+      fleet: this.fleet,
+      provider: 'docker',
+      ...(service !== undefined ? { service } : {}),
+      ...(Number.isInteger(sshPort) && sshPort > 0 ? { ssh: { host: labels['driftless.ssh.host'] ?? '127.0.0.1', port: sshPort } } : {}),
+      image: { id: info.Image, ref: info.Config.Image, repoDigests: await this.repoDigests(docker, info.Image) },
+      launchedAt: new Date(info.State.StartedAt),
+      labels,
+      chaosEligible: matchesOptIn(labels, this.spec.optInLabel),
+      state: info.State.Status,
+    };
+  }
+
+  async lookup(host: Host): Promise<Host | undefined> {
+    const now = await this.toHost(await this.engine(), host.instanceId);
+    // Still one of this fleet's? Its selector labels must still match.
+    return now && Object.entries(this.spec.labels).every(([k, v]) => now.labels[k] === v) ? now : undefined;
+  }
+
   async list(): Promise<Host[]> {
     const docker = await this.engine();
     let rows: Awaited<ReturnType<typeof containersWithLabels>>;
@@ -84,33 +116,16 @@ export class DockerProvider implements Provider {
     } catch (err) {
       throw new ProviderError(`listing containers of fleet "${this.fleet}" failed: ${errorMessage(err)}`, { cause: err });
     }
-    const hosts = await Promise.all(
-      rows.map(async (c): Promise<Host | undefined> => {
-        const info = await inspectContainer(docker, c.Id).catch(() => undefined);
-        if (!info) return undefined; // removed between list and inspect (a replacement in flight)
-        const labels = info.Config.Labels ?? {};
-        const sshPort = Number(labels['driftless.port.ssh']);
-        const service = labels['driftless.service'] ?? this.spec.service;
-        return {
-          id: info.Name.replace(/^\//, ''),
-          instanceId: info.Id,
-          fleet: this.fleet,
-          provider: 'docker',
-          ...(service !== undefined ? { service } : {}),
-          ...(Number.isInteger(sshPort) && sshPort > 0 ? { ssh: { host: labels['driftless.ssh.host'] ?? '127.0.0.1', port: sshPort } } : {}),
-          image: { id: info.Image, ref: info.Config.Image, repoDigests: await this.repoDigests(docker, info.Image) },
-          launchedAt: new Date(info.State.StartedAt),
-          labels,
-          chaosEligible: matchesOptIn(labels, this.spec.optInLabel),
-          state: info.State.Status,
-        };
-      }),
-    );
-    return hosts.filter((h): h is Host => h !== undefined).sort((a, b) => a.id.localeCompare(b.id));
+    const hosts = await Promise.all(rows.map((c) => this.toHost(docker, c.Id)));
+    const found = hosts.filter((h): h is Host => h !== undefined).sort((a, b) => a.id.localeCompare(b.id));
+    // The first listing fixes the desired capacity: config, else creation labels, else this size.
+    this.desired ??= this.spec.desired ?? declaredDesired(found) ?? found.filter((h) => h.state === 'running').length;
+    return found;
   }
 
   async desiredCapacity(): Promise<number> {
-    return desiredOf(await this.list());
+    if (this.desired === undefined) await this.list();
+    return this.desired!;
   }
 
   /** sigkill = the process crashes; stop = graceful (SIGTERM, then SIGKILL after 10 s); terminate = SIGKILL (a container has no separate "instance" to end). */
@@ -126,7 +141,7 @@ export class DockerProvider implements Provider {
     const deadline = Date.now() + opts.timeoutMs;
     for (;;) {
       const hosts = await this.list();
-      const desired = desiredOf(hosts);
+      const desired = await this.desiredCapacity();
       const up = hosts.filter((h) => h.state === 'running');
       const running = up.length;
       if (running >= desired) return { desired, running, hosts: up, reachedAt: new Date() };

@@ -130,8 +130,16 @@ export class Ec2Provider implements Provider {
    */
   async desiredCapacity(): Promise<number> {
     if (this.group) return (await this.api.describeGroup(this.group)).DesiredCapacity ?? 0;
+    if (this.target.desiredCapacity) return this.target.desiredCapacity;
     if (this.staticDesired === undefined) this.staticDesired = (await this.list()).filter((h) => h.state === 'running').length;
     return this.staticDesired;
+  }
+
+  /** A fresh DescribeInstances of this one instance: its state and tags now. */
+  async lookup(host: Host): Promise<Host | undefined> {
+    const found = (await this.api.describeInstances([{ Name: 'instance-id', Values: [host.instanceId] }])).map((i) => this.toHost(i));
+    const now = found.find((h) => h.instanceId === host.instanceId);
+    return now && !GONE_STATES.has(now.state) ? now : undefined;
   }
 
   /**

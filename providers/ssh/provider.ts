@@ -29,6 +29,10 @@ export class StaticSshProvider implements Provider {
     });
   }
 
+  async lookup(host: Host): Promise<Host | undefined> {
+    return (await this.list()).find((h) => h.id === host.id);
+  }
+
   async desiredCapacity(): Promise<number> {
     return this.target.hosts.length;
   }

@@ -73,4 +73,5 @@ export const sshTarget = (ssh: string, hosts = `\n      - { id: h1, address: 127
 export const ec2Target = (ec2: string) => `
   - name: api
     provider: ec2
-    ec2:${ec2}`;
+    ec2:${ec2}
+      autoScalingGroup: web-asg`;

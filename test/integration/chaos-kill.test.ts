@@ -46,7 +46,7 @@ before(async () => {
       slo: { maxErrorRate: 0.05, p99Ms: 1000, recoverySeconds: 20 },
       abortErrorRate: 0.9,
     },
-    safety: { optInLabel: 'driftless.lab.role=host', maxKills: 1, allowedEnvironments: ['lab'] },
+    safety: { optInLabel: 'driftless.lab.role=host', maxKills: 2, allowedEnvironments: ['lab'] }, // one budget for the run: one kill per fleet
   };
   const file = path.join(tmp, 'chaos.json');
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
@@ -60,7 +60,7 @@ before(async () => {
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('the run records and prints its seed, and ends with exit 1 (violations: the snowflake)', () => {
-  assert.match(run.stdout, /\(seed 7\)/);
+  assert.match(run.stdout, /\(seed 7, from --seed\)/);
   assert.match(run.stderr, /\[driftless chaos\] cattle: seed 7: .* victims dl-cattle-\d/);
   assert.equal(run.code, 1, run.stdout.slice(-2000));
   for (const r of results) assert.equal(r.parameters?.find((p) => p.name === 'seed')?.value, '7');
@@ -84,7 +84,8 @@ test('snowflake: "restarted in place, not replaced" is caught', () => {
   const r = find('snowflake', 'DL-CHAOS-002');
   assert.equal(r?.status, 'failed');
   assert.match(r?.statusDetails?.message ?? '', /dl-snowflake-\d: restarted-in-place/);
-  assert.equal(label(r!, 'violation'), 'not-replaced');
+  assert.equal(label(r!, 'violation'), 'restarted-in-place'); // the same instance started again (a vanished victim is 'not-replaced')
+  assert.match(r?.statusDetails?.message ?? '', /^\[Not replaced\] /);
 });
 
 test('the timeline chart and raw buckets are attached', () => {

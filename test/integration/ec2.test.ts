@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateLaunchTemplateCommand,
+  DeleteTagsCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
   EC2Client,
@@ -20,6 +21,8 @@ import {
 import { AutoScalingClient, CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import type { Ec2Target } from '../../core/config.ts';
 import { CapacityTimeoutError, UsageError } from '../../core/errors.ts';
+import { runExperiment } from '../../audits/chaos/kill-loop.ts';
+import { chooseVictims } from '../../audits/chaos/victims.ts';
 import { Ec2Provider } from '../../providers/ec2/provider.ts';
 import { startMoto, type MotoServer } from '../helpers/moto.ts';
 
@@ -277,6 +280,20 @@ describe('Auto Scaling group: chaos kill and replacement', () => {
     );
     await assert.rejects(inv.kill({ ...h!, fleet: 'static' }, 'terminate'), UsageError);
     assert.equal(await stateOf(h!.instanceId), 'running');
+  });
+
+  test('the opt-in is looked up afresh right before the kill: a tag removed after the victims were chosen spares the instance', async () => {
+    const inv = new Ec2Provider(target('web', { autoScalingGroup: 'web-asg' }), OPT_IN);
+    const choice = chooseVictims({ hosts: await inv.list(), seed: 3, count: 1, maxKills: 1, fleet: 'web' });
+    const victim = choice.victims[0]!;
+    assert.equal(victim.chaosEligible, true);
+    // Someone takes the instance out of chaos between the listing and the kill.
+    await ec2.send(new DeleteTagsCommand({ Resources: [victim.instanceId], Tags: [{ Key: OPT_IN.split('=')[0]! }] }));
+    const exp = await runExperiment({ inventory: inv, victims: [victim], kind: 'terminate', dryRun: false, recoveryDeadlineMs: 1000 });
+    assert.deepEqual(exp.killed, []);
+    const spared = exp.timeline.find((e) => e.kind === 'spared');
+    assert.match(spared?.message ?? '', /spared i-[0-9a-f]+: it no longer carries the opt-in label\/tag \(fresh look-up right before the kill\)/);
+    assert.equal(await stateOf(victim.instanceId), 'running', 'EC2 says it was never terminated');
   });
 
   test('a missing group is a clear ProviderError naming it', async () => {

@@ -148,6 +148,7 @@ describe('runExperiment (against a recording inventory)', () => {
       kind: 'docker',
       list: async () => [],
       imageFacts: async () => ({ kind: 'none' }),
+      lookup: async (h) => h,
       desiredCapacity: async () => desired,
       kill: async (h) => void kills.push(h.id),
       waitForCapacity: async () => ({ desired, running: desired, hosts: [], reachedAt: new Date() }),

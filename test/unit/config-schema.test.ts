@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { loadConfig } from '../../config/load.ts';
 import { config, DIGEST_A, ec2Target, opts, problems, SECRET, sshTarget, tmp, useTempDirs, write } from '../helpers/config.ts';
 
 useTempDirs();
@@ -280,5 +281,69 @@ describe('schema problems', () => {
       `${f}: /release/services/web/digest: must be sha256: followed by 64 lowercase hex characters`,
       `${f}: /chaos/kill/count: must be 1 or more`,
     ]);
+  });
+});
+
+describe('bounds: nothing a typo can turn into a flood, a forever or a production blast', () => {
+  const extra = (text: string) => write(config({ extra: text }));
+
+  test('a request rate of 1e9 is refused', () => {
+    const f = extra('chaos:\n  load: { rate: 1000000000 }');
+    assert.deepEqual(problems(f), [`${f}: /chaos/load/rate: must be at most 10000 requests per second: driftless is not a load-testing tool`]);
+  });
+
+  test('timeouts past what a timer can hold (Node turns anything over 2^31-1 ms into 1 ms) are refused', () => {
+    const f = write(
+      config({
+        targets: sshTarget('\n      user: audit\n      identityFile: keys/id_ed25519\n      connectTimeoutMs: 3000000000\n      commandTimeoutMs: 3000000000'),
+      }),
+    );
+    assert.deepEqual(problems(f), [
+      `${f}: /targets/0/ssh/connectTimeoutMs: must be at most 600000 (10 minutes)`,
+      `${f}: /targets/0/ssh/commandTimeoutMs: must be at most 3600000 (an hour)`,
+    ]);
+  });
+
+  test('durations, counts and keys have ceilings', () => {
+    const f = extra(
+      'chaos:\n  kill: { count: 5000 }\n  killIntervalSeconds: 99999\n  load: { durationSeconds: 99999, warmupSeconds: 99999 }\n  stateProbe: { keys: 99999, readRequests: 1000 }\n  slo: { p99Ms: 9999999, recoverySeconds: 999999 }\nsafety:\n  maxKills: 5000',
+    );
+    assert.deepEqual(problems(f), [
+      `${f}: /chaos/kill/count: must be 1000 or less`,
+      `${f}: /chaos/killIntervalSeconds: must be 3600 or less`,
+      `${f}: /chaos/load/durationSeconds: must be 3600 or less`,
+      `${f}: /chaos/load/warmupSeconds: must be 3600 or less`,
+      `${f}: /chaos/stateProbe/keys: must be 10000 or less`,
+      `${f}: /chaos/stateProbe/readRequests: must be 100 or less`,
+      `${f}: /chaos/slo/p99Ms: must be 600000 or less`,
+      `${f}: /chaos/slo/recoverySeconds: must be 86400 or less`,
+      `${f}: /safety/maxKills: must be 1000 or less`,
+    ]);
+  });
+
+  test('a seed outside 32 bits is refused', () => {
+    const f = extra('chaos:\n  seed: 99999999999');
+    assert.deepEqual(problems(f), [`${f}: /chaos/seed: must be a 32-bit unsigned integer (0 to 4294967295)`]);
+  });
+
+  test('an EC2 target with only a region (every instance in it) is refused', () => {
+    const f = write(
+      config({
+        targets: '\n  - name: api\n    provider: ec2\n    ec2: { region: eu-west-1 }',
+        release: '\n  services: { web: { ami: ami-0123456789abcdef0 } }',
+      }),
+    );
+    assert.deepEqual(problems(f, opts({ AWS_PROFILE: 'x' })), [
+      `${f}: /targets/0/ec2: must select instances by autoScalingGroup or at least one filter: a region alone would be every instance in it`,
+    ]);
+  });
+
+  test('a production-like environment needs a second, explicit switch', () => {
+    const f = extra('safety:\n  allowedEnvironments: [staging, production, prod-eu]');
+    assert.deepEqual(problems(f), [
+      `${f}: /safety/allowedEnvironments/1: "production" looks like a production environment: chaos there also needs safety.allowProduction: true (a second, explicit switch)`,
+      `${f}: /safety/allowedEnvironments/2: "prod-eu" looks like a production environment: chaos there also needs safety.allowProduction: true (a second, explicit switch)`,
+    ]);
+    assert.doesNotThrow(() => loadConfig(extra('safety:\n  allowedEnvironments: [production]\n  allowProduction: true'), opts()));
   });
 });

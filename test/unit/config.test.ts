@@ -235,6 +235,7 @@ describe('valid configs', () => {
     });
     assert.deepEqual(c.chaos, {
       kill: { count: 1 },
+      killIntervalSeconds: 3,
       kinds: ['sigkill'],
       dryRun: false,
       load: { rate: 50, durationSeconds: 15, warmupSeconds: 3, path: '/health' },
@@ -242,7 +243,7 @@ describe('valid configs', () => {
       slo: { maxErrorRate: 0.01, p99Ms: 500, recoverySeconds: 30 },
       abortErrorRate: 0.5,
     });
-    assert.deepEqual(c.safety, { optInLabel: 'driftless.chaos=opt-in', maxKills: 1, allowedEnvironments: ['lab'] });
+    assert.deepEqual(c.safety, { optInLabel: 'driftless.chaos=opt-in', maxKills: 1, allowedEnvironments: ['lab'], allowProduction: false });
     assert.equal(c.report, undefined);
     assert.deepEqual(c.release, { services: { web: { digest: DIGEST_A } } });
     assert.deepEqual(c.source, { file: f, sha256: createHash('sha256').update(text).digest('hex') });

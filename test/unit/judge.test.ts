@@ -37,6 +37,7 @@ function config(over: Record<string, unknown> = {}): Config {
     },
     chaos: {
       kill: { count: 1 },
+      killIntervalSeconds: 0,
       kinds: ['sigkill'],
       dryRun: false,
       load: { rate: 10, durationSeconds: 5, warmupSeconds: 1, path: '/' },
@@ -44,7 +45,7 @@ function config(over: Record<string, unknown> = {}): Config {
       slo: { maxErrorRate: 0.01, p99Ms: 500, recoverySeconds: 30 },
       abortErrorRate: 0.5,
     },
-    safety: { optInLabel: 'x=y', maxKills: 1, allowedEnvironments: ['lab'] },
+    safety: { optInLabel: 'x=y', maxKills: 1, allowedEnvironments: ['lab'], allowProduction: false },
     source: { file: '/c', sha256: 'b'.repeat(64) },
     ...over,
   } as Config;

@@ -171,3 +171,49 @@ describe('open loop against a local server', () => {
     );
   });
 });
+
+describe('the live error rate the stop condition reads', () => {
+  let server: http.Server;
+  let url: string;
+  let mode: 'ok' | 'error' | 'hang' = 'ok';
+  before(async () => {
+    server = http.createServer((req, res) => {
+      if (mode === 'ok') res.end('ok');
+      else if (mode === 'error') {
+        res.statusCode = 503;
+        res.end('down');
+      } // hang: never answers (a dead backend holding the connection)
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const measure = async (m: typeof mode) => {
+    mode = m;
+    const run = startLoad({ url, rate: 100, durationMs: 1500, timeoutMs: 300 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const live = run.liveErrorRate(500);
+    run.stop();
+    await run.done;
+    return live;
+  };
+
+  test('healthy: 0', async () => {
+    const live = await measure('ok');
+    assert.ok(live.decided > 20, JSON.stringify(live));
+    assert.equal(live.rate, 0);
+  });
+
+  test('every answer an error: 1', async () => {
+    assert.equal((await measure('error')).rate, 1);
+  });
+
+  test('nothing answered at all: the requests past their timeout count as errors (they used to count as nothing)', async () => {
+    const live = await measure('hang');
+    assert.ok(live.overdue > 20, JSON.stringify(live));
+    assert.equal(live.rate, 1);
+  });
+});

@@ -26,6 +26,7 @@ function record(over: Partial<RunRecord> = {}): RunRecord {
   return {
     runId: 'r1',
     seed: 1,
+    seedFrom: 'random',
     startedAt: '2026-11-23T00:00:00.000Z',
     harnessVersion: '0.1.0',
     config: { file: '/c.yaml', sha256: 'a'.repeat(64) },

@@ -71,7 +71,7 @@ async function sshEdits(run: RunContext, config: Config): Promise<CheckResult[]>
     ),
   );
   progress('ssh-edits', `audit finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return judgeSshEdits(owed(run, 'ssh-edits'), audits, run.inventory);
+  return judgeSshEdits(owed(run, 'ssh-edits'), audits, run.inventory, config.policy.ssh);
 }
 
 async function imageIntegrity(run: RunContext, config: Config): Promise<CheckResult[]> {
@@ -85,7 +85,14 @@ async function imageIntegrity(run: RunContext, config: Config): Promise<CheckRes
     ),
   );
   progress('image-integrity', `audit finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return judgeImages(owed(run, 'image-integrity'), audits, run.inventory, config.release.name, config.policy.manifest.metadataOnly);
+  return judgeImages(
+    owed(run, 'image-integrity'),
+    audits,
+    run.inventory,
+    config.release.name,
+    config.policy.manifest.metadataOnly,
+    config.policy.ssh.writablePaths,
+  );
 }
 
 async function chaos(run: RunContext, config: Config, budget: KillBudget): Promise<CheckResult[]> {

@@ -273,7 +273,7 @@ async function wrkRun(href: string, connections: number, seconds: number): Promi
 // --- the benchmark ----------------------------------------------------------------------------
 
 export async function benchLoad(opts: LoadBenchOptions = {}): Promise<LoadBenchResult> {
-  const url = opts.url ?? 'http://127.0.0.1:42000';
+  const url = opts.url ?? 'http://127.0.0.1:21000';
   const path = opts.path ?? '/health';
   const stepSeconds = opts.stepSeconds ?? 5;
   if (!(stepSeconds > 0)) throw new Error(`stepSeconds ${stepSeconds}: give a positive number of seconds`);

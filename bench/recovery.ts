@@ -144,7 +144,7 @@ const mean = (xs: number[]) => (xs.length ? round(xs.reduce((a, b) => a + b, 0) 
 
 export async function benchRecovery(opts: RecoveryOptions = {}): Promise<RecoveryResult> {
   const kills = opts.kills ?? 10;
-  const url = opts.url ?? 'http://127.0.0.1:42000';
+  const url = opts.url ?? 'http://127.0.0.1:21000';
   const seed = opts.seed ?? newSeed();
   if (!Number.isInteger(kills) || kills < 1) throw new Error(`kills ${kills}: give a whole number of 1 or more`);
   const inv = new DockerProvider({ name: FLEET, labels: LABELS, optInLabel: OPT_IN });

@@ -30,7 +30,7 @@ Commands:
 
 Exit codes: 0 compliant (every owed check ran and passed), 1 violations found, 2 configuration or
 usage error (nothing touched), 3 not fully checked (something owed was not checked, or the harness failed).
-Environment: DRIFTLESS_LAB_PORT_BASE (lab ports, default 42000), DRIFTLESS_LAB_DIR (lab state),
+Environment: DRIFTLESS_LAB_PORT_BASE (lab ports, default 21000), DRIFTLESS_LAB_DIR (lab state),
 DOCKER_HOST (engine).
 `;
 

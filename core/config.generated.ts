@@ -27,6 +27,7 @@ export interface ConfigFile {
       control: string;
       reason: string;
     }[];
+    container: ContainerPolicy;
   };
   chaos: Chaos;
   safety: Safety;
@@ -220,6 +221,15 @@ export interface ManifestPolicy {
    */
   metadataOnly: string[];
 }
+/**
+ * What the engine must say about each container of a docker target.
+ */
+export interface ContainerPolicy {
+  /**
+   * The main process must not run as root (DL-IMG-014, CIS 4.1). Off by default: hosts that run sshd usually need root.
+   */
+  nonRoot: boolean;
+}
 export interface Chaos {
   /**
    * How many opted-in instances to kill per fleet: a count, or a percent of the fleet (rounded up).
@@ -257,6 +267,10 @@ export interface Chaos {
     keys: number;
     writeRequests?: number;
     readRequests?: number;
+    /**
+     * The response header that names the instance that answered (the lab's app sets X-Served-By): victims are drawn among the instances that hold the written state, so sticky sessions cannot hide its loss.
+     */
+    servedByHeader: string;
   };
   slo: {
     maxErrorRate: number;

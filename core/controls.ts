@@ -25,6 +25,8 @@ export interface Control {
   providers?: readonly ProviderKind[];
   /** When it is owed, in words, when that is not always. */
   when?: string;
+  /** The CIS Docker Benchmark v1.6.0 recommendation it makes a gate of, where there is one. */
+  cis?: string;
 }
 
 export const CONTROLS = [
@@ -44,8 +46,9 @@ export const CONTROLS = [
     suite: 'ssh-edits',
     family: 'Immutability',
     scope: 'host',
-    violations: ['mutable-host', 'tainted'],
-    proves: 'files can be added in place: /etc, /usr/bin, /usr/lib, the app dir, cron.d, systemd units, the package database, ~/.ssh',
+    violations: ['mutable-host', 'mutable-by-privilege', 'refused-but-changed', 'tainted'],
+    proves:
+      'files can be added in place: /etc, /usr/bin, /usr/lib, the app dir, cron.d, systemd units, the package database, ~/.ssh; a refusal by permissions (EACCES, EPERM) on a read-write mount only means a more privileged user can',
     when: 'policy.ssh.mode is read-only; one check per immutable path',
   },
   {
@@ -54,8 +57,9 @@ export const CONTROLS = [
     suite: 'ssh-edits',
     family: 'Immutability',
     scope: 'host',
-    violations: ['mutable-host'],
-    proves: "/etc/passwd, /etc/shadow, sshd_config or the app's entrypoint can be edited in place",
+    violations: ['mutable-host', 'mutable-by-privilege', 'refused-but-changed'],
+    proves:
+      "/etc/passwd, /etc/shadow, sshd_config or the app's entrypoint can be edited in place (by the login user, or, on a read-write mount, by a more privileged one)",
     when: 'policy.ssh.mode is read-only; one check per critical file',
   },
   {
@@ -87,6 +91,17 @@ export const CONTROLS = [
     violations: ['mutable-host', 'tainted'],
     proves: 'the root filesystem can be made writable',
     when: 'policy.ssh.aggressive is true',
+  },
+  {
+    id: 'DL-SSH-060',
+    title: 'every immutable path sits on a read-only mount, and no read-write mount lies at or under one (from /proc/self/mountinfo)',
+    suite: 'ssh-edits',
+    family: 'Immutability',
+    scope: 'host',
+    violations: ['writable-mount'],
+    proves:
+      'an immutable path is on a read-write filesystem: whoever has the permissions (root, the app) can change it in place, whatever refused the login user',
+    when: 'policy.ssh.mode is read-only',
   },
   {
     id: 'DL-SSH-099',
@@ -127,6 +142,7 @@ export const CONTROLS = [
     violations: ['writable-root'],
     proves: 'the host can be changed in place',
     providers: ['docker'],
+    cis: '5.13',
   },
   {
     id: 'DL-IMG-004',
@@ -179,6 +195,82 @@ export const CONTROLS = [
     providers: ['ec2'],
   },
   {
+    id: 'DL-IMG-010',
+    title: 'no writable mount (bind, volume, tmpfs) at a path outside policy.ssh.writablePaths',
+    suite: 'image-integrity',
+    family: 'Image integrity',
+    scope: 'host',
+    violations: ['writable-mount'],
+    proves: 'a read-only root is bypassed: a writable mount lets the host be changed in place, and its content outlives the container',
+    providers: ['docker'],
+    cis: '5.6',
+  },
+  {
+    id: 'DL-IMG-011',
+    title: 'the container is not privileged and has no CAP_SYS_ADMIN',
+    suite: 'image-integrity',
+    family: 'Image integrity',
+    scope: 'host',
+    violations: ['privileged'],
+    proves: 'anyone root inside can remount / read-write (or reach the host): the read-only root is not a guarantee',
+    providers: ['docker'],
+    cis: '5.5',
+  },
+  {
+    id: 'DL-IMG-012',
+    title: "the engine's socket is not mounted into the container",
+    suite: 'image-integrity',
+    family: 'Image integrity',
+    scope: 'host',
+    violations: ['engine-socket'],
+    proves: 'anyone inside can start a new container as root on the host: nothing about this fleet is immutable',
+    providers: ['docker'],
+    cis: '5.32',
+  },
+  {
+    id: 'DL-IMG-013',
+    title: 'no-new-privileges is set (no setuid escalation inside)',
+    suite: 'image-integrity',
+    family: 'Image integrity',
+    scope: 'host',
+    violations: ['new-privileges'],
+    proves: 'a process inside can gain privileges (setuid binaries) and with them the rights to change the host',
+    providers: ['docker'],
+    cis: '5.26',
+  },
+  {
+    id: 'DL-IMG-014',
+    title: 'the container runs as a non-root user',
+    suite: 'image-integrity',
+    family: 'Image integrity',
+    scope: 'host',
+    violations: ['runs-as-root'],
+    proves: 'the main process runs as root: a compromise of it can change anything the mounts allow',
+    providers: ['docker'],
+    when: 'policy.container.nonRoot is true',
+    cis: '4.1',
+  },
+  {
+    id: 'DL-IMG-015',
+    title: "the instance's root volume is deleted when the instance terminates",
+    suite: 'image-integrity',
+    family: 'Image integrity',
+    scope: 'host',
+    violations: ['root-volume-kept'],
+    proves: "a replaced instance's disk survives it: state outlives the instance, and it can be attached again",
+    providers: ['ec2'],
+  },
+  {
+    id: 'DL-IMG-016',
+    title: 'the instance metadata service requires tokens (IMDSv2)',
+    suite: 'image-integrity',
+    family: 'Image integrity',
+    scope: 'host',
+    violations: ['metadata-v1'],
+    proves: "a request forged from inside (SSRF) can read the instance role's credentials and act on the fleet out of band",
+    providers: ['ec2'],
+  },
+  {
     id: 'DL-CHAOS-001',
     title: 'every key written through the entrypoint before the kill reads back unchanged after it',
     suite: 'chaos-kill',
@@ -195,7 +287,7 @@ export const CONTROLS = [
     suite: 'chaos-kill',
     family: 'Statelessness',
     scope: 'fleet',
-    violations: ['not-replaced', 'wrong-image'],
+    violations: ['not-replaced', 'restarted-in-place', 'wrong-image'],
     proves: 'restarted in place, not replaced; or the replacement runs another image',
     providers: ['docker', 'ec2'],
     when: 'the target has an entrypoint',

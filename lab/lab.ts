@@ -6,7 +6,7 @@ import type Docker from 'dockerode';
 import fs from 'node:fs';
 import path from 'node:path';
 import { connectEngine, execIn } from '../probes/docker.ts';
-import { errorMessage, LabError, PortInUseError } from '../core/errors.ts';
+import { errorMessage, LabError, PortInUseError, UsageError } from '../core/errors.ts';
 import { httpGet, portIsFree, sleep, sshBanner } from '../probes/net.ts';
 import { haproxyConfig } from './haproxy.ts';
 import { ensureImages, type LabImages } from './images.ts';
@@ -68,8 +68,17 @@ function hostContainer(h: HostSpec, plan: LabPlan, imageIdOf: string): Docker.Co
       NetworkMode: 'host',
       ReadonlyRootfs: h.readOnlyRoot,
       Tmpfs: h.readOnlyRoot ? { '/run': 'rw,nosuid,nodev,mode=755', '/tmp': 'rw,nosuid,nodev,mode=1777' } : {},
-      Binds: [`${keys.hostKeyDir(h.name)}:/etc/ssh/keys:ro`, `${keys.authorizedKeys}:/etc/ssh/lab_authorized_keys:ro`],
-      // The engine restarts a crashed snowflake in place; cattle is left to the supervisor.
+      Binds: [
+        `${keys.hostKeyDir(h.name)}:/etc/ssh/keys:ro`,
+        `${keys.authorizedKeys}:/etc/ssh/lab_authorized_keys:ro`,
+        // negative controls of the engine checks (snowflake)
+        ...(h.writableBind ? [`${path.join(plan.dir, 'binds', h.name)}:${h.writableBind}:rw`] : []),
+        ...(h.engineSocket ? ['/var/run/docker.sock:/var/run/docker.sock'] : []),
+      ],
+      ...(h.sysAdmin ? { CapAdd: ['SYS_ADMIN'] } : {}),
+      ...(h.noNewPrivileges ? { SecurityOpt: ['no-new-privileges'] } : {}),
+      // The engine restarts a crashed snowflake-1 in place; cattle and sticky are left to the
+      // supervisor (replaced); snowflake-2 is left dead.
       RestartPolicy: { Name: h.onDeath === 'restart' ? 'always' : 'no' },
     },
   };
@@ -253,9 +262,11 @@ export async function labUp(opts: { portBase?: number; log?: Log } = {}): Promis
   // or another, interrupted or outdated, are removed before the ports are checked.
   const leftovers = await labContainers(docker);
   if (leftovers.length) await cleanLeftovers(docker, plan, leftovers.length, log);
+  refuseEphemeralPorts(plan);
   for (const { port, what } of portsOf(plan)) {
     if (!(await portIsFree(port))) throw new PortInUseError(port, what, PORT_BASE_SETTING);
   }
+  for (const h of plan.hosts) if (h.writableBind) fs.mkdirSync(path.join(plan.dir, 'binds', h.name), { recursive: true });
   writeState(plan, { status: 'building', portBase: plan.portBase, startedAt: new Date().toISOString() });
 
   log('[2/5] SSH keys');
@@ -273,7 +284,7 @@ export async function labUp(opts: { portBase?: number; log?: Log } = {}): Promis
       [],
     ),
   );
-  for (const h of plan.hosts) await createAndStart(docker, hostContainer(h, plan, images[h.fleet]));
+  for (const h of plan.hosts) await createAndStart(docker, hostContainer(h, plan, images[h.image]));
   for (const lb of plan.lbs) {
     await createAndStart(
       docker,
@@ -307,8 +318,43 @@ export async function labUp(opts: { portBase?: number; log?: Log } = {}): Promis
 
   fs.writeFileSync(
     releasePath(plan),
-    JSON.stringify({ release: 'lab', services: { 'cattle-web': { digest: images.cattle }, 'snowflake-web': { digest: images.snowflake } } }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        release: 'lab',
+        services: { 'cattle-web': { digest: images.cattle }, 'snowflake-web': { digest: images.snowflake }, 'sticky-web': { digest: images.cattle } },
+      },
+      null,
+      2,
+    ) + '\n',
   );
   writeState(plan, { status: 'up', portBase: plan.portBase, startedAt: new Date().toISOString(), images });
   return { plan, images, reused: false, seconds: (Date.now() - t0) / 1000 };
+}
+
+/**
+ * A lab port inside the kernel's ephemeral range can be taken by any outgoing connection as its
+ * source port, and the host then fails to bind: refuse, unless the range is reserved for us.
+ */
+export function refuseEphemeralPorts(plan: LabPlan, procSys = '/proc/sys/net/ipv4'): void {
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(path.join(procSys, f), 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const [lo, hi] = (read('ip_local_port_range') ?? '').split(/\s+/).map(Number);
+  if (!lo || !hi) return;
+  const reserved = (read('ip_local_reserved_ports') ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((r) => r.split('-').map(Number) as [number, number?]);
+  const isReserved = (p: number) => reserved.some(([a, b]) => p >= a && p <= (b ?? a));
+  const bad = portsOf(plan).filter(({ port }) => port >= lo && port <= hi && !isReserved(port));
+  if (bad.length) {
+    throw new UsageError(
+      `the lab's ports ${bad[0]!.port}..${bad.at(-1)!.port} lie in the kernel's ephemeral port range ${lo}-${hi}: an outgoing connection could take one first; ` +
+        `choose a port base below ${lo} with ${PORT_BASE_SETTING}, or reserve them (sysctl net.ipv4.ip_local_reserved_ports)`,
+    );
+  }
 }

@@ -5,7 +5,8 @@
 import { UsageError } from '../core/errors.ts';
 import { labStateDir } from '../core/paths.ts';
 
-export const DEFAULT_PORT_BASE = 42000;
+/** Below the kernel's ephemeral range (32768-60999 here), so no outgoing connection can take a lab port first. */
+export const DEFAULT_PORT_BASE = 21000;
 export const PORT_BASE_SETTING = 'DRIFTLESS_LAB_PORT_BASE (or `driftless lab up --port-base N`)';
 
 export const IMAGES = {
@@ -30,7 +31,7 @@ export const LABELS = {
   httpPort: 'driftless.port.http',
 } as const;
 
-export type FleetName = 'cattle' | 'snowflake';
+export type FleetName = 'cattle' | 'snowflake' | 'sticky';
 
 /**
  * Files of the lab's image the unprivileged login user (audit) cannot read: the golden manifest
@@ -58,18 +59,27 @@ export interface HostSpec {
   slot: number;
   sshPort: number;
   httpPort: number;
-  image: string;
+  /** Which lab image it runs. */
+  image: 'cattle' | 'snowflake';
   readOnlyRoot: boolean;
   stateBackend: 'redis' | 'memory';
-  onDeath: 'replace' | 'restart';
+  /** What happens when it dies: a NEW container (the supervisor), the same one again, or nothing. */
+  onDeath: 'replace' | 'restart' | 'none';
   chaosOptIn: boolean;
   desired: number;
+  noNewPrivileges: boolean;
+  /** Negative controls of the engine checks: a writable bind mount at this path, CAP_SYS_ADMIN, the engine's socket. */
+  writableBind?: string;
+  sysAdmin?: boolean;
+  engineSocket?: boolean;
 }
 
 export interface LbSpec {
   name: string;
   fleet: FleetName;
   port: number;
+  /** Sessions stick to one backend by client address (the sticky fleet). */
+  sticky: boolean;
   backends: HostSpec[];
 }
 
@@ -82,7 +92,52 @@ export interface LabPlan {
   names: { store: string; supervisor: string };
 }
 
-export const FLEET_SIZES: Record<FleetName, number> = { cattle: 3, snowflake: 2 };
+/**
+ * The fleets: cattle (compliant), snowflake (every violation driftless knows, one host or the
+ * other), sticky (compliant but for state kept in memory behind a load balancer with session
+ * affinity: only a kill of the replica that holds the state shows it). Ports: base + lb for the
+ * load balancer, base + http + slot for a host's HTTP, base + http + 10 + slot for its sshd.
+ */
+const FLEETS: Array<{
+  fleet: FleetName;
+  size: number;
+  lb: number;
+  http: number;
+  host: (slot: number) => Omit<HostSpec, 'name' | 'fleet' | 'service' | 'slot' | 'sshPort' | 'httpPort' | 'desired'>;
+}> = [
+  {
+    fleet: 'cattle',
+    size: 3,
+    lb: 0,
+    http: 10,
+    host: () => ({ image: 'cattle', readOnlyRoot: true, stateBackend: 'redis', onDeath: 'replace', chaosOptIn: true, noNewPrivileges: true }),
+  },
+  {
+    fleet: 'snowflake',
+    size: 2,
+    lb: 1,
+    http: 30,
+    host: (slot) => ({
+      image: 'snowflake',
+      readOnlyRoot: false,
+      stateBackend: 'memory',
+      chaosOptIn: true,
+      noNewPrivileges: false,
+      // dl-snowflake-1 is restarted in place and has a writable bind mount and CAP_SYS_ADMIN;
+      // dl-snowflake-2 is never replaced and has the engine's socket.
+      ...(slot === 1 ? { onDeath: 'restart' as const, writableBind: '/opt/app/uploads', sysAdmin: true } : { onDeath: 'none' as const, engineSocket: true }),
+    }),
+  },
+  {
+    fleet: 'sticky',
+    size: 2,
+    lb: 3,
+    http: 50,
+    host: () => ({ image: 'cattle', readOnlyRoot: true, stateBackend: 'memory', onDeath: 'replace', chaosOptIn: true, noNewPrivileges: true }),
+  },
+];
+
+export const FLEET_SIZES: Record<FleetName, number> = Object.fromEntries(FLEETS.map((f) => [f.fleet, f.size])) as Record<FleetName, number>;
 
 /** The lab's state directory (keys, known_hosts, release.json); DRIFTLESS_LAB_DIR moves it. */
 export const labDir = labStateDir;
@@ -98,31 +153,26 @@ export function portBaseFrom(value: string | number | undefined): number {
 
 export function makePlan(portBase = portBaseFrom(process.env.DRIFTLESS_LAB_PORT_BASE), dir = labDir()): LabPlan {
   const hosts: HostSpec[] = [];
-  for (const fleet of ['cattle', 'snowflake'] as const) {
-    const n = FLEET_SIZES[fleet];
-    const off = fleet === 'cattle' ? 10 : 30;
-    for (let slot = 1; slot <= n; slot++) {
+  for (const f of FLEETS) {
+    for (let slot = 1; slot <= f.size; slot++) {
       hosts.push({
-        name: `dl-${fleet}-${slot}`,
-        fleet,
-        service: `${fleet}-web`,
+        name: `dl-${f.fleet}-${slot}`,
+        fleet: f.fleet,
+        service: `${f.fleet}-web`,
         slot,
-        httpPort: portBase + off + slot,
-        sshPort: portBase + off + 10 + slot,
-        image: IMAGES[fleet],
-        readOnlyRoot: fleet === 'cattle',
-        stateBackend: fleet === 'cattle' ? 'redis' : 'memory',
-        onDeath: fleet === 'cattle' ? 'replace' : 'restart',
-        chaosOptIn: fleet === 'cattle',
-        desired: n,
+        httpPort: portBase + f.http + slot,
+        sshPort: portBase + f.http + 10 + slot,
+        desired: f.size,
+        ...f.host(slot),
       });
     }
   }
-  const lbs: LbSpec[] = (['cattle', 'snowflake'] as const).map((fleet, i) => ({
-    name: `dl-${fleet}-lb`,
-    fleet,
-    port: portBase + i,
-    backends: hosts.filter((h) => h.fleet === fleet),
+  const lbs: LbSpec[] = FLEETS.map((f) => ({
+    name: `dl-${f.fleet}-lb`,
+    fleet: f.fleet,
+    port: portBase + f.lb,
+    sticky: f.fleet === 'sticky',
+    backends: hosts.filter((h) => h.fleet === f.fleet),
   }));
   return { dir, portBase, storePort: portBase + 2, hosts, lbs, names: { store: 'dl-store', supervisor: 'dl-supervisor' } };
 }

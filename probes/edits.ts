@@ -17,7 +17,16 @@ export interface Edit {
   /** What is attempted, in an auditor's words. */
   title: string;
   command: string;
+  /** The file or directory the edit tries to change (its mount and ctime are evidence); absent for sudo. */
+  path?: string;
 }
+
+/**
+ * The ctime of `watch` before and after the attempt (ctime cannot be set from userspace): a
+ * refusal that still moved it means something was written.
+ */
+const ctime = (watch: string, command: string) =>
+  `ct() { stat -c %z -- "$1" 2>/dev/null; }; w=${q(watch)}; c0=$(ct "$w"); ${command}; echo "DL:CTIME $c0|$(ct "$w")"`;
 
 /** The registry's ids of the SSH controls (core/controls.ts). */
 export const CONTROLS = {
@@ -27,6 +36,7 @@ export const CONTROLS = {
   chmod: 'DL-SSH-030',
   sudo: 'DL-SSH-040',
   remount: 'DL-SSH-050',
+  mounts: 'DL-SSH-060',
   sweep: 'DL-SSH-099',
 } as const satisfies Record<string, ControlId>;
 
@@ -52,8 +62,12 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
       id: `canary:${raw}`,
       control: CONTROLS.canary,
       title: `create a canary file in ${raw}`,
+      path: dir,
       // Never write through something that is already there (a link, a FIFO, an earlier canary).
-      command: `f=${q(f)}; if [ ! -d ${q(dir)} ]; then echo DL:ABSENT; elif [ -e "$f" ] || [ -L "$f" ]; then echo DL:PREEXISTING; elif ( : > "$f" ); then echo DL:CREATED; rm -f -- "$f"; if [ -e "$f" ]; then echo DL:STILL_THERE; else echo DL:REMOVED; fi; else echo DL:REFUSED; fi`,
+      command: ctime(
+        dir,
+        `f=${q(f)}; if [ ! -d ${q(dir)} ]; then echo DL:ABSENT; elif [ -e "$f" ] || [ -L "$f" ]; then echo DL:PREEXISTING; elif ( : > "$f" ); then echo DL:CREATED; rm -f -- "$f"; if [ -e "$f" ]; then echo DL:STILL_THERE; else echo DL:REMOVED; fi; else echo DL:REFUSED; fi`,
+      ),
     });
   }
   for (const file of opts.criticalFiles ?? CRITICAL_FILES) {
@@ -61,7 +75,8 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
       id: `append:${file}`,
       control: CONTROLS.append,
       title: `open ${file} for append (writing zero bytes)`,
-      command: `f=${q(file)}; if [ ! -e "$f" ]; then echo DL:ABSENT; elif ( : >> "$f" ); then echo DL:OPENED; else echo DL:REFUSED; fi`,
+      path: file,
+      command: ctime(file, `f=${q(file)}; if [ ! -e "$f" ]; then echo DL:ABSENT; elif ( : >> "$f" ); then echo DL:OPENED; else echo DL:REFUSED; fi`),
     });
   }
   const modeDir = '/usr/bin';
@@ -70,6 +85,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
     id: `chmod:${modeDir}`,
     control: CONTROLS.chmod,
     title: `change the mode of a file in ${modeDir} (a canary, or a file to its own current mode)`,
+    path: modeDir,
     command:
       `f=${q(mf)}; if [ -e "$f" ] || [ -L "$f" ]; then echo DL:PREEXISTING; elif ( : > "$f" ) 2>/dev/null; then echo DL:CREATED; if chmod 0700 "$f"; then echo DL:CHMOD_OK; else echo DL:REFUSED; fi; ` +
       `rm -f -- "$f"; if [ -e "$f" ]; then echo DL:STILL_THERE; else echo DL:REMOVED; fi; ` +
@@ -88,6 +104,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
       id: 'remount',
       control: CONTROLS.remount,
       title: 'remount / read-write (aggressive mode; put back at once to the mode it was found in)',
+      path: '/',
       // The mode found is restored and checked, never assumed: a root found read-write stays so.
       command:
         `mode() { awk '$2 == "/" { m = $4 } END { split(m, o, ","); print o[1] }' /proc/mounts; }; before=$(mode); echo "DL:MODE $before"; ` +

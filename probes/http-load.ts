@@ -69,7 +69,7 @@ export interface LoadRecording {
 }
 
 export interface LoadOptions {
-  /** The entrypoint: an http(s) origin, e.g. http://127.0.0.1:42000. */
+  /** The entrypoint: an http(s) origin, e.g. http://127.0.0.1:21000. */
   url: string;
   /** Requests per second. */
   rate: number;

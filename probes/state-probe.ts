@@ -10,6 +10,8 @@ import { isOk, netError, targetOf } from './http-load.ts';
 export interface StateKey {
   key: string;
   value: string;
+  /** The instances that answered the successful writes of this key (from the served-by header). */
+  servedBy?: string[];
 }
 
 export interface StateWriteResult {
@@ -36,9 +38,11 @@ export interface StateProbeOptions {
   /** GETs per key; default 3, so a round-robin fleet keeping state in process memory is caught. */
   readRequests?: number;
   timeoutMs?: number;
+  /** The response header naming the instance that answered (default x-served-by). */
+  servedByHeader?: string;
 }
 
-async function http(method: 'GET' | 'PUT', href: string, body: string | undefined, timeoutMs: number) {
+async function http(method: 'GET' | 'PUT', href: string, body: string | undefined, timeoutMs: number, header = 'x-served-by') {
   const res = await undiciRequest(href, {
     method,
     ...(body !== undefined ? { body, headers: { 'content-type': 'application/octet-stream' } } : {}),
@@ -46,7 +50,7 @@ async function http(method: 'GET' | 'PUT', href: string, body: string | undefine
     bodyTimeout: timeoutMs,
   });
   const text = await res.body.text();
-  const servedBy = res.headers['x-served-by'];
+  const servedBy = res.headers[header.toLowerCase()];
   return { status: res.statusCode, text, servedBy: Array.isArray(servedBy) ? servedBy[0] : servedBy };
 }
 
@@ -66,16 +70,19 @@ export async function writeStateKeys(url: string, keys: number, runId: string, o
     const href = targetOf(url, `/state/${key}`).href;
     let okOnce = false;
     let lastError = '';
+    const servedBy = new Set<string>();
     for (let w = 0; w < writes; w++) {
       try {
-        const r = await http('PUT', href, value, timeoutMs);
-        if (isOk(r.status)) okOnce = true;
-        else lastError = `PUT answered ${r.status}`;
+        const r = await http('PUT', href, value, timeoutMs, opts.servedByHeader);
+        if (isOk(r.status)) {
+          okOnce = true;
+          if (r.servedBy) servedBy.add(r.servedBy);
+        } else lastError = `PUT answered ${r.status}`;
       } catch (err) {
         lastError = `PUT failed: ${netError(err)}`;
       }
     }
-    if (okOnce) written.push({ key, value });
+    if (okOnce) written.push({ key, value, ...(servedBy.size ? { servedBy: [...servedBy] } : {}) });
     else failed.push({ key, error: lastError });
   }
   return { written, failed };
@@ -93,7 +100,7 @@ export async function readStateKeys(url: string, written: StateKey[], opts: Stat
     const href = targetOf(url, `/state/${key}`).href;
     for (let n = 0; n < reads; n++) {
       try {
-        const r = await http('GET', href, undefined, timeoutMs);
+        const r = await http('GET', href, undefined, timeoutMs, opts.servedByHeader);
         log.push({ key, status: r.status, ...(r.servedBy ? { servedBy: r.servedBy } : {}) });
         if (r.status === 404) missing.add(key);
         else if (r.status === 200) {

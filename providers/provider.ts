@@ -44,6 +44,13 @@ export interface ContainerFacts {
   readonlyRootfs?: boolean;
   state?: string;
   mounts?: string[];
+  /** Every mount with what it is and whether it is writable (CIS 5.6). */
+  mountDetails?: Array<{ destination: string; source: string; type: string; rw: boolean }>;
+  privileged?: boolean;
+  capAdd?: string[];
+  securityOpt?: string[];
+  /** Config.User: empty means root. */
+  user?: string;
 }
 
 export interface EventFacts {
@@ -60,6 +67,16 @@ export interface EventFacts {
   execs: EngineEvent[];
 }
 
+export interface InstanceFacts {
+  error?: string;
+  rootDevice?: string;
+  /** The root volume's DeleteOnTermination; undefined when EC2 did not say. */
+  rootDeleteOnTermination?: boolean;
+  /** MetadataOptions.HttpTokens: required (IMDSv2 only) or optional. */
+  httpTokens?: string;
+  httpEndpoint?: string;
+}
+
 export interface AmiFacts {
   error?: string;
   info?: { imageId: string; exists: boolean; state?: string; name?: string; creationDate?: string; reason?: string };
@@ -68,5 +85,5 @@ export interface AmiFacts {
 /** JSON-safe: cached in the run directory with the audit's results. */
 export type ImageFacts =
   | { kind: 'docker'; container: ContainerFacts; events?: EventFacts; changes?: { error?: string; list: Array<{ Path: string; Kind: number }> } }
-  | { kind: 'ec2'; ami: AmiFacts }
+  | { kind: 'ec2'; ami: AmiFacts; instance: InstanceFacts }
   | { kind: 'none' };

@@ -27,11 +27,11 @@ function controlsDoc(): string {
   for (const suite of SUITES) {
     const controls: Control[] = CONTROLS.filter((c) => c.suite === suite);
     out.push('', `## ${SUITE_FEATURE[suite]} (\`suites/${suite}.spec.ts\`)`, '');
-    out.push(`| id | check, per ${controls[0]!.scope} | applies to | what a failure proves | filed under |`, '|---|---|---|---|---|');
+    out.push(`| id | check, per ${controls[0]!.scope} | applies to | what a failure proves | filed under | CIS Docker v1.6.0 |`, '|---|---|---|---|---|---|');
     for (const c of controls) {
       const applies = [c.providers ? c.providers.join(', ') : 'any provider', c.when].filter(Boolean).join('; ');
       const cats = [...new Set(c.violations.map((v) => VIOLATION_CATEGORY[v]))].join(', ');
-      out.push(`| ${c.id} | ${cell(c.title)} | ${cell(applies)} | ${cell(c.proves)} | ${cats} |`);
+      out.push(`| ${c.id} | ${cell(c.title)} | ${cell(applies)} | ${cell(c.proves)} | ${cats} | ${c.cis ?? ''} |`);
     }
   }
   out.push('', '## Categories', '', '| category | meaning |', '|---|---|');

@@ -39,6 +39,8 @@ export interface ChaosOutcome {
   rateProblem?: string;
   replacements: ReplacementCheck[];
   state?: StateProbeResult;
+  /** Which instances answered the state writes (the servedByHeader), and which of them are hosts of the fleet. */
+  stateHolders?: { header: string; servedBy: string[]; hosts: string[] };
   /** Keys asked for and keys a write succeeded for: fewer written than asked cannot prove state survives. */
   stateWrites?: { asked: number; written: number; failed: Array<{ key: string; error: string }> };
   buckets: Bucket[];
@@ -79,19 +81,21 @@ export async function runChaos(target: Target, config: Config, seed: number, run
     };
   }
   const inv = await providerFor(target, config);
-  let before: Host[];
-  let victims: Host[];
+  let before: Host[] = [];
+  const victimOptions = (prefer?: ReadonlySet<string>) => ({
+    hosts: before,
+    seed,
+    ...(c.kill.count !== undefined ? { count: c.kill.count } : {}),
+    ...(c.kill.percent !== undefined ? { percent: c.kill.percent } : {}),
+    maxKills: budget.remaining,
+    optIn: config.safety.optInLabel,
+    fleet: target.name,
+    ...(prefer ? { prefer } : {}),
+  });
+  let victims: Host[] = [];
   try {
     before = await inv.list();
-    const choice = chooseVictims({
-      hosts: before,
-      seed,
-      ...(c.kill.count !== undefined ? { count: c.kill.count } : {}),
-      ...(c.kill.percent !== undefined ? { percent: c.kill.percent } : {}),
-      maxKills: budget.remaining,
-      optIn: config.safety.optInLabel,
-      fleet: target.name,
-    });
+    const choice = chooseVictims(victimOptions());
     out.eligible = choice.eligible.map((h) => h.id);
     victims = choice.victims;
     out.victims = victims.map((h) => h.id);
@@ -108,8 +112,22 @@ export async function runChaos(target: Target, config: Config, seed: number, run
 
   const written = await writeStateKeys(target.entrypoint, c.stateProbe.keys, `${runId}-${target.name}`, {
     ...(c.stateProbe.writeRequests ? { writeRequests: c.stateProbe.writeRequests } : {}),
+    servedByHeader: c.stateProbe.servedByHeader,
   });
   out.stateWrites = { asked: c.stateProbe.keys, written: written.written.length, failed: written.failed };
+  // Who holds the state: the instances that answered the writes. Victims are drawn among them
+  // first, so session affinity cannot route every read to a replica that was never killed.
+  const servedBy = new Set(written.written.flatMap((k) => k.servedBy ?? []));
+  const holders = new Set(before.filter((h) => servedBy.has(h.id)).map((h) => h.id));
+  out.stateHolders = { header: c.stateProbe.servedByHeader, servedBy: [...servedBy].sort(), hosts: [...holders].sort() };
+  if (holders.size) {
+    const choice = chooseVictims(victimOptions(holders));
+    victims = choice.victims;
+    out.victims = victims.map((h) => h.id);
+    say(`state written through ${[...holders].join(', ')}: ${choice.reason}`);
+  } else {
+    say(`which instance holds the state is unknown (no ${c.stateProbe.servedByHeader} header naming a host of the fleet): victims stay as drawn`);
+  }
   const load = startLoad({ url: target.entrypoint, path: c.load.path, rate: c.load.rate, durationMs: c.load.durationSeconds * 1000 });
   const healthy: Array<{ t: number; healthy: number }> = [];
   let sampling = true;
@@ -167,7 +185,10 @@ export async function runChaos(target: Target, config: Config, seed: number, run
         digest,
       )
     : [];
-  out.state = await readStateKeys(target.entrypoint, written.written, { ...(c.stateProbe.readRequests ? { readRequests: c.stateProbe.readRequests } : {}) });
+  out.state = await readStateKeys(target.entrypoint, written.written, {
+    ...(c.stateProbe.readRequests ? { readRequests: c.stateProbe.readRequests } : {}),
+    servedByHeader: c.stateProbe.servedByHeader,
+  });
   out.svg = renderTimelineSvg({
     title: `${target.name}: ${c.dryRun ? 'dry run' : `${c.kinds[0] ?? 'sigkill'} ${out.victims.join(', ')}`} under ${c.load.rate} req/s`,
     subtitle: `seed ${seed}; error rate in chaos window ${((out.chaosWindow?.errorRate ?? 0) * 100).toFixed(2)}%; p99 ${out.chaosWindow?.p99Ms ?? '-'} ms`,

@@ -33,7 +33,22 @@ function judgeState(j: Judgement, o: ChaosOutcome): CheckResult {
   if (w) j.attach(json('state writes', w));
   if (o.dryRun) return j.skip('dry run: no state was written, nothing was killed');
   if (!s || !w) return j.broken('the state probe did not run');
-  j.attach(json('state probe', { written: s.written.length, missing: s.missing, changed: s.changed, unreadable: s.unreadable, reads: s.reads }));
+  const readers = [...new Set(s.reads.map((r) => r.servedBy).filter(Boolean))];
+  j.attach(
+    json('state probe', {
+      written: s.written.length,
+      holders: o.stateHolders ?? null,
+      readFrom: readers,
+      note:
+        readers.length === 1
+          ? `every read was answered by one instance (${readers[0]}): the load balancer sticks; the victims were drawn among the holders of the state so its loss still shows`
+          : undefined,
+      missing: s.missing,
+      changed: s.changed,
+      unreadable: s.unreadable,
+      reads: s.reads,
+    }),
+  );
   if (s.missing.length || s.changed.length) {
     return j.fail('state-lost', `state lost — not stateless: ${s.missing.length} of ${s.written.length} keys missing, ${s.changed.length} changed`);
   }

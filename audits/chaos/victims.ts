@@ -22,6 +22,12 @@ export interface ChooseOptions {
   optIn?: string;
   /** For messages when `hosts` is empty. */
   fleet?: string;
+  /**
+   * Host ids that hold the state the probe wrote (they answered its writes): drawn first, so a
+   * load balancer with session affinity cannot hide the loss of that state behind a kill of an
+   * idle replica.
+   */
+  prefer?: ReadonlySet<string>;
 }
 
 export interface VictimChoice {
@@ -86,6 +92,12 @@ export function chooseVictims(opts: ChooseOptions): VictimChoice {
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  // Stable: the seeded order within each group, the state's holders first.
+  const holders = opts.prefer ? order.filter((h) => opts.prefer!.has(h.id)) : [];
+  if (holders.length) {
+    order.splice(0, order.length, ...holders, ...order.filter((h) => !opts.prefer!.has(h.id)));
+    how += `; drawn first among the ${holders.length} that hold the written state (${holders.map((h) => h.id).join(', ')})`;
   }
   const victims = order.slice(0, n);
   const skipped = hosts.length - eligible.length;

@@ -23,7 +23,7 @@ import {
   validateManifest,
 } from '../../probes/manifest.ts';
 import { SshSession } from '../../probes/ssh.ts';
-import type { AmiFacts, ContainerFacts, EventFacts, ImageSource, Provider } from '../../providers/provider.ts';
+import type { AmiFacts, ContainerFacts, EventFacts, ImageSource, InstanceFacts, Provider } from '../../providers/provider.ts';
 import { sshLoginFor } from '../../providers/ssh-login.ts';
 import { classifyChanges, compareManifests, type DiffKind, type ManifestComparison, smallChangedFiles, unifiedDiff } from './compare.ts';
 import { declaredFor } from './plan.ts';
@@ -67,6 +67,7 @@ export interface HostImageAudit {
   events?: EventFacts;
   manifest?: { error?: string; skipped?: string; result?: ManifestAudit };
   ami?: AmiFacts;
+  instance?: InstanceFacts;
 }
 
 type Golden = Map<string, Promise<Manifest>>;
@@ -197,7 +198,10 @@ async function auditHost(host: SnapshotHost, target: Target, provider: Provider,
     }
     await auditManifest(host, target, provider.images, golden, res);
   } else {
-    if (facts.kind === 'ec2') res.ami = facts.ami;
+    if (facts.kind === 'ec2') {
+      res.ami = facts.ami;
+      res.instance = facts.instance;
+    }
     if (res.declared?.manifest) await auditManifest(host, target, provider.images, golden, res);
   }
 }

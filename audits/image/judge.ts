@@ -16,6 +16,7 @@ export function judgeImages(
   inventory: FleetSnapshot[],
   releaseName: string | undefined,
   metadataOnly: readonly string[] = [],
+  writablePaths: readonly string[] = [],
 ): CheckResult[] {
   return judgePerHost('image audit', checks, audits, inventory, (j, a, check) => {
     switch (check.control) {
@@ -35,6 +36,15 @@ export function judgeImages(
         return judgeAmi(j, a);
       case C.launchedAfterDeploy:
         return judgeLaunch(j, a);
+      case C.writableMounts:
+      case C.privileged:
+      case C.engineSocket:
+      case C.noNewPrivileges:
+      case C.nonRoot:
+        return judgeEngine(j, a, check.control, writablePaths);
+      case C.rootVolume:
+      case C.metadataTokens:
+        return judgeInstance(j, a, check.control);
       default:
         return j.broken(`the image audit has no judgement for ${check.control}`);
     }
@@ -201,4 +211,73 @@ function judgeLaunch(j: Judgement, a: HostImageAudit): CheckResult {
     'not-replaced-on-deploy',
     `${a.host} was launched at ${a.launchedAt}, before the release was deployed at ${a.declared.deployedAt}: not replaced on deploy`,
   );
+}
+
+/** The paths an engine socket is mounted at, by convention or by name. */
+const SOCKET = /(^|\/)(docker|containerd|podman|crio)(\.sock)?$|\/var\/run\/docker\.sock$|\/run\/docker\.sock$/;
+
+/** What the engine says about how the container runs: its mounts, privileges and user (CIS 5.6, 5.5, 5.32, 5.26, 4.1). */
+function judgeEngine(j: Judgement, a: HostImageAudit, control: string, writablePaths: readonly string[]): CheckResult {
+  const c = a.container;
+  if (!c || c.error || !c.mountDetails) return j.broken(c?.error ?? `${a.host}: not inspected`);
+  j.attach(
+    json('engine', { host: a.host, mounts: c.mountDetails, privileged: c.privileged, capAdd: c.capAdd, securityOpt: c.securityOpt, user: c.user || '(root)' }),
+  );
+  switch (control) {
+    case C.writableMounts: {
+      const allowed = (d: string) => writablePaths.some((w) => under(d, w));
+      const bad = c.mountDetails.filter((m) => m.rw && !allowed(m.destination));
+      if (!bad.length) return j.pass();
+      return j.fail(
+        'writable-mount',
+        `${a.host} has writable mounts outside the writable paths (${writablePaths.join(', ')}): ${bad.map((m) => `${m.destination} (${m.type} from ${m.source})`).join(', ')}`,
+      );
+    }
+    case C.privileged: {
+      const caps = (c.capAdd ?? []).map((x) => x.toUpperCase().replace(/^CAP_/, ''));
+      if (c.privileged) return j.fail('privileged', `${a.host} runs privileged: anyone root inside can remount / read-write`);
+      if (caps.includes('SYS_ADMIN') || caps.includes('ALL'))
+        return j.fail('privileged', `${a.host} has CAP_SYS_ADMIN (CapAdd: ${(c.capAdd ?? []).join(', ')}): anyone root inside can remount / read-write`);
+      return j.pass();
+    }
+    case C.engineSocket: {
+      const sock = c.mountDetails.filter((m) => SOCKET.test(m.source) || SOCKET.test(m.destination));
+      if (!sock.length) return j.pass();
+      return j.fail(
+        'engine-socket',
+        `${a.host} has the engine's socket mounted (${sock.map((m) => `${m.source} at ${m.destination}`).join(', ')}): anyone inside can start a container as root on the host`,
+      );
+    }
+    case C.noNewPrivileges: {
+      if ((c.securityOpt ?? []).some((o) => /^no-new-privileges(:true|=true)?$/.test(o))) return j.pass();
+      return j.fail(
+        'new-privileges',
+        `${a.host} runs without no-new-privileges (SecurityOpt: ${(c.securityOpt ?? []).join(', ') || 'none'}): a setuid binary inside can gain privileges`,
+      );
+    }
+    default: {
+      const user = c.user ?? '';
+      if (user && !/^(0|root)(:|$)/.test(user)) return j.pass();
+      return j.fail('runs-as-root', `${a.host} runs as ${user || 'root (no user set)'}; policy.container.nonRoot asks for a non-root user`);
+    }
+  }
+}
+
+/** What EC2 says about the instance itself: its root volume and its metadata service. */
+function judgeInstance(j: Judgement, a: HostImageAudit, control: string): CheckResult {
+  const i = a.instance;
+  if (!i || i.error) return j.broken(i?.error ?? `${a.host}: the instance was not described`);
+  j.attach(json('instance', { host: a.host, ...i }));
+  if (control === C.rootVolume) {
+    if (i.rootDeleteOnTermination === undefined)
+      return j.broken(`EC2 did not say whether the root volume (${i.rootDevice ?? 'unknown device'}) of ${a.host} is deleted on termination`);
+    if (i.rootDeleteOnTermination) return j.pass();
+    return j.fail(
+      'root-volume-kept',
+      `${a.host}'s root volume ${i.rootDevice ?? ''} is kept when the instance terminates (DeleteOnTermination false): its state outlives it`,
+    );
+  }
+  if (!i.httpTokens) return j.broken(`EC2 did not report the metadata options of ${a.host}`);
+  if (i.httpTokens === 'required' || i.httpEndpoint === 'disabled') return j.pass();
+  return j.fail('metadata-v1', `${a.host} accepts instance metadata requests without a token (HttpTokens ${i.httpTokens}): require IMDSv2`);
 }

@@ -16,6 +16,13 @@ export const IMAGE_CONTROLS = {
   goldenManifest: 'DL-IMG-006',
   amiAvailable: 'DL-IMG-007',
   launchedAfterDeploy: 'DL-IMG-008',
+  writableMounts: 'DL-IMG-010',
+  privileged: 'DL-IMG-011',
+  engineSocket: 'DL-IMG-012',
+  noNewPrivileges: 'DL-IMG-013',
+  nonRoot: 'DL-IMG-014',
+  rootVolume: 'DL-IMG-015',
+  metadataTokens: 'DL-IMG-016',
 } as const satisfies Record<string, ControlId>;
 
 const C = IMAGE_CONTROLS;
@@ -30,12 +37,34 @@ const CHECKS: Array<{ control: ControlId; title: string; story: string; severity
   { control: C.goldenManifest, title: 'files match the golden manifest (over SSH)', story: 'golden manifest' },
   { control: C.amiAvailable, title: 'AMI exists and is available', story: 'AMI available' },
   { control: C.launchedAfterDeploy, title: 'launched after the release was deployed', story: 'replaced on deploy' },
+  { control: C.writableMounts, title: 'no writable mount outside the writable paths', story: 'writable mounts' },
+  { control: C.privileged, title: 'not privileged, no CAP_SYS_ADMIN', story: 'privileged' },
+  { control: C.engineSocket, title: "the engine's socket is not mounted", story: 'engine socket' },
+  { control: C.noNewPrivileges, title: 'no-new-privileges is set', story: 'no new privileges' },
+  { control: C.nonRoot, title: 'runs as a non-root user', story: 'non-root' },
+  { control: C.rootVolume, title: 'the root volume is deleted on termination', story: 'root volume' },
+  { control: C.metadataTokens, title: 'instance metadata requires tokens (IMDSv2)', story: 'instance metadata' },
 ];
 
 /** Which image checks a host of this provider kind gets. */
-export function imageChecksFor(provider: ProviderKind, declared: ReleaseService | undefined): ControlId[] {
-  if (provider === 'docker') return [C.declaredImage, C.noFilesystemDrift, C.readOnlyRoot, C.replacedNotRestarted, C.noOutOfBandAccess, C.goldenManifest];
-  if (provider === 'ec2') return [C.declaredImage, C.amiAvailable, C.launchedAfterDeploy, ...(declared?.manifest ? [C.goldenManifest] : [])];
+export function imageChecksFor(provider: ProviderKind, declared: ReleaseService | undefined, nonRoot = false): ControlId[] {
+  if (provider === 'docker') {
+    return [
+      C.declaredImage,
+      C.noFilesystemDrift,
+      C.readOnlyRoot,
+      C.replacedNotRestarted,
+      C.noOutOfBandAccess,
+      C.goldenManifest,
+      C.writableMounts,
+      C.privileged,
+      C.engineSocket,
+      C.noNewPrivileges,
+      ...(nonRoot ? [C.nonRoot] : []),
+    ];
+  }
+  if (provider === 'ec2')
+    return [C.declaredImage, C.amiAvailable, C.launchedAfterDeploy, ...(declared?.manifest ? [C.goldenManifest] : []), C.rootVolume, C.metadataTokens];
   return declared?.manifest ? [C.goldenManifest] : [];
 }
 
@@ -58,9 +87,12 @@ export function planImages(config: Config, inventory: FleetSnapshot[]): { checks
       if (empty.notApplicable) notApplicable.push(empty.notApplicable);
       continue;
     }
+    if (snap.provider === 'docker' && !config.policy.container.nonRoot) {
+      notApplicable.push({ fleet: snap.target, suite, control: C.nonRoot, reason: 'policy.container.nonRoot is not set: running as root is allowed' });
+    }
     for (const host of snap.hosts) {
       const service = host.service ?? target.service;
-      const owed = new Set(imageChecksFor(snap.provider, declaredFor(config, service)));
+      const owed = new Set(imageChecksFor(snap.provider, declaredFor(config, service), config.policy.container.nonRoot));
       for (const c of CHECKS) {
         if (!owed.has(c.control)) continue;
         checks.push({

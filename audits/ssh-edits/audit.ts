@@ -10,6 +10,7 @@ import { catalogue, expandHome, parseSweep, sweepCommand } from '../../probes/ed
 import { SshSession, type CommandResult, type SshTarget } from '../../probes/ssh.ts';
 import { sshLoginFor } from '../../providers/ssh-login.ts';
 import { classify, type EditResult } from './classify.ts';
+import { type Mount, parseMountinfo } from './mounts.ts';
 
 export interface LoginResult {
   ok: boolean;
@@ -29,6 +30,8 @@ export interface HostAudit {
   address?: string;
   login: LoginResult;
   edits: EditResult[];
+  /** The host's mount table, read before any edit (/proc/self/mountinfo). */
+  mounts?: { list: Mount[]; error?: string };
   /** Canaries of this run the final sweep found: removed (and checked gone), or left. */
   sweep?: { removed: string[]; left: string[]; evidence: CommandResult; onNewConnection: boolean; error?: string };
   tainted: boolean;
@@ -67,6 +70,11 @@ async function auditHost(host: SnapshotHost, target: Target, policy: SshPolicy, 
       session.close();
       return res; // the login itself is the finding
     }
+    const mi = await session.exec('cat /proc/self/mountinfo');
+    const list = mi.exitCode === 0 ? parseMountinfo(mi.stdout) : [];
+    res.mounts = list.length
+      ? { list }
+      : { list, error: `could not read /proc/self/mountinfo (exit ${mi.exitCode}): ${mi.stderr.trim().slice(0, 200) || 'no output'}` };
     const edits = catalogue({ runId, immutablePaths: policy.immutablePaths, home, aggressive: policy.aggressive });
     for (const edit of edits) {
       const r = classify(edit, await session.exec(edit.command));

@@ -16,6 +16,8 @@ export interface EditResult {
   tainted: boolean;
   /** For tainted results: was the change reverted and checked gone? */
   reverted?: boolean;
+  /** ctime of the edited path before and after the attempt, where the command reports it. */
+  ctime?: { before: string; after: string };
   evidence: CommandResult;
 }
 
@@ -24,6 +26,7 @@ const ERRNO: Array<[RegExp, string, string]> = [
   [/Permission denied/i, 'EACCES', 'permission denied'],
   [/Operation not permitted/i, 'EPERM', 'operation not permitted'],
   [/a password is required|is not in the sudoers|may not run sudo|not allowed to execute/i, 'EACCES', 'sudo refused'],
+  [/"no new privileges" flag is set/i, 'EPERM', 'sudo refused: no-new-privileges is set'],
   [/restricted|This account is currently not available|not allowed/i, 'EPERM', 'command restricted'],
   [/must be superuser|only root can/i, 'EPERM', 'requires root'],
 ];
@@ -38,7 +41,15 @@ export function classify(edit: Edit, r: CommandResult): EditResult {
   const has = (m: string) => r.stdout.split('\n').some((l) => l.trim() === m || l.startsWith(`${m} `));
   const created = has('DL:CREATED') || has('DL:REMOUNTED');
   const reverted = created ? has('DL:REMOVED') && !has('DL:STILL_THERE') : undefined;
-  const base = { edit, evidence: r, tainted: created, ...(reverted !== undefined ? { reverted } : {}) };
+  const ct = r.stdout.split('\n').find((l) => l.startsWith('DL:CTIME '));
+  const [before, after] = ct ? ct.slice('DL:CTIME '.length).split('|') : [];
+  const base = {
+    edit,
+    evidence: r,
+    tainted: created,
+    ...(reverted !== undefined ? { reverted } : {}),
+    ...(ct ? { ctime: { before: before ?? '', after: after ?? '' } } : {}),
+  };
   const why = errnoOf(r.stderr);
   if (has('DL:ABSENT')) return { ...base, outcome: 'NOT_APPLICABLE', reason: 'not present on this host' };
   if (has('DL:PREEXISTING')) {

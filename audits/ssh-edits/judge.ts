@@ -6,18 +6,42 @@
 import { type CheckResult, json, type Judgement } from '../../core/check-result.ts';
 import type { FleetSnapshot } from '../../core/inventory.ts';
 import type { PlannedCheck } from '../../core/plan.ts';
-import { CONTROLS } from '../../probes/edits.ts';
+import type { SshPolicy } from '../../core/config.ts';
+import { CONTROLS, expandHome } from '../../probes/edits.ts';
+import { mountOf, writableUnderImmutable } from './mounts.ts';
 import { judgePerHost } from '../per-host.ts';
 import type { HostAudit } from './audit.ts';
 
 const TAINTED = 'TAINTED: changed in place during the audit: replace it';
 
-export function judgeSshEdits(checks: PlannedCheck[], audits: HostAudit[], inventory: FleetSnapshot[]): CheckResult[] {
+export function judgeSshEdits(
+  checks: PlannedCheck[],
+  audits: HostAudit[],
+  inventory: FleetSnapshot[],
+  policy: Pick<SshPolicy, 'immutablePaths' | 'writablePaths'>,
+): CheckResult[] {
   return judgePerHost('SSH audit', checks, audits, inventory, (j, a, check) => {
     if (check.control === CONTROLS.login) return judgeLogin(j, a);
     if (check.control === CONTROLS.sweep) return judgeSweep(j, a);
+    if (check.control === CONTROLS.mounts) return judgeMounts(j, a, policy);
     return judgeEdit(j, a, check.item!);
   });
+}
+
+/** Only a read-only mount makes a path immutable (DL-SSH-060). */
+function judgeMounts(j: Judgement, a: HostAudit, policy: Pick<SshPolicy, 'immutablePaths' | 'writablePaths'>): CheckResult {
+  if (!a.login.ok) return j.broken(`could not log in to ${a.host} to read its mount table: ${a.login.message}`);
+  if (!a.mounts || a.mounts.error) return j.broken(`${a.host}: ${a.mounts?.error ?? `the audit stopped before the mount table was read: ${a.error}`}`);
+  const home = a.login.home ?? '/';
+  const immutable = policy.immutablePaths.map((p) => expandHome(p, home));
+  const findings = writableUnderImmutable(
+    immutable,
+    policy.writablePaths.map((p) => expandHome(p, home)),
+    a.mounts.list,
+  );
+  j.attach(json('mounts', { immutablePaths: immutable.map((p) => ({ path: p, mount: mountOf(p, a.mounts!.list) })), findings, table: a.mounts.list }));
+  if (findings.length) return j.fail('writable-mount', `${a.host}: immutable paths on read-write mounts: ${findings.map((f) => f.why).join('; ')}`);
+  return j.pass();
 }
 
 function judgeLogin(j: Judgement, a: HostAudit): CheckResult {
@@ -38,6 +62,7 @@ function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
   }
   const r = a.edits.find((e) => e.edit.id === item);
   if (!r) return j.broken(`${a.host}: the audit stopped before this edit: ${a.error ?? 'no result'}`);
+  const mount = r.edit.path && a.mounts?.list.length ? mountOf(r.edit.path, a.mounts.list) : undefined;
   j.attach(
     json('evidence', {
       host: a.host,
@@ -53,12 +78,33 @@ function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
       durationMs: r.evidence.durationMs,
       tainted: r.tainted,
       reverted: r.reverted,
+      ctime: r.ctime,
+      mount: mount ? { mountPoint: mount.mountPoint, source: mount.source, fsType: mount.fsType, readOnly: mount.readOnly } : null,
     }),
   );
   if (r.tainted) j.taint();
   if (r.outcome === 'NOT_APPLICABLE') return j.notApplicable(`${item}: ${r.reason}`);
   if (r.outcome === 'UNKNOWN') return j.broken(`${a.host}: ${r.reason}`);
   if (r.outcome === 'ALLOWED') return j.fail('mutable-host', `ALLOWED on ${a.host}: ${r.reason}${r.tainted ? ` — ${TAINTED}` : ''}`);
+  // BLOCKED: but what refused it, and did nothing change anyway?
+  if (r.ctime && r.ctime.before !== r.ctime.after) {
+    return j.fail(
+      'refused-but-changed',
+      `${a.host}: ${r.edit.path} was refused (${r.reason}) but its ctime moved during the attempt (${r.ctime.before} → ${r.ctime.after}): something was written`,
+    );
+  }
+  if (r.edit.path && (r.errno === 'EACCES' || r.errno === 'EPERM')) {
+    if (!mount)
+      return j.broken(
+        `${a.host}: refused by permissions (${r.errno}), but the mount of ${r.edit.path} is unknown: a refusal by permissions cannot be told from immutability (${a.mounts?.error ?? 'no mount table'})`,
+      );
+    if (!mount.readOnly) {
+      return j.fail(
+        'mutable-by-privilege',
+        `${a.host}: ${r.edit.path} refused the login user by permissions only (${r.errno}) and is on ${mount.mountPoint} (${mount.source}, ${mount.fsType}), mounted read-write: mutable by a more privileged user`,
+      );
+    }
+  }
   return j.pass();
 }
 

@@ -53,6 +53,7 @@ export function planSshEdits(config: Config, inventory: FleetSnapshot[]): { chec
         continue;
       }
       for (const e of edits) checks.push(at(e.control, e.title, e.title, e.id));
+      checks.push(at(CONTROLS.mounts, 'every immutable path is on a read-only mount', 'read-only mounts'));
       checks.push(at(CONTROLS.sweep, 'no canary of this run remains', 'nothing left behind'));
     }
   }

@@ -168,6 +168,20 @@ export class DockerProvider implements Provider {
       readonlyRootfs: info.HostConfig.ReadonlyRootfs === true,
       state: info.State.Status,
       mounts: (info.Mounts ?? []).map((m) => m.Destination),
+      mountDetails: [
+        ...(info.Mounts ?? []).map((m) => ({ destination: m.Destination, source: m.Source, type: m.Type, rw: m.RW })),
+        // --tmpfs mounts are not in Mounts: they are writable unless their options say ro.
+        ...Object.entries(info.HostConfig.Tmpfs ?? {}).map(([destination, opts]) => ({
+          destination,
+          source: 'tmpfs',
+          type: 'tmpfs',
+          rw: !String(opts).split(',').includes('ro'),
+        })),
+      ],
+      privileged: info.HostConfig.Privileged === true,
+      capAdd: info.HostConfig.CapAdd ?? [],
+      securityOpt: info.HostConfig.SecurityOpt ?? [],
+      user: info.Config.User ?? '',
     };
     const since = Math.floor(Date.parse(info.Created) / 1000);
     const until = Math.ceil(Date.now() / 1000);

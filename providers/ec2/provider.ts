@@ -11,7 +11,7 @@ import { CapacityTimeoutError, errorMessage, UsageError } from '../../core/error
 import { type CapacityReport, type Host, type KillKind, matchesOptIn, type SnapshotHost, type WaitOptions } from '../../core/inventory.ts';
 import type { RetryPolicy } from '../../probes/aws-retry.ts';
 import { ASG_NAME_TAG, type AmiInfo, type Ec2Connection, Ec2Api, type Instance } from '../../probes/ec2.ts';
-import type { ImageFacts, Provider } from '../provider.ts';
+import type { ImageFacts, InstanceFacts, Provider } from '../provider.ts';
 
 export { ASG_NAME_TAG, DEFAULT_PAGE_SIZE, describeAmi, type AmiInfo } from '../../probes/ec2.ts';
 
@@ -202,13 +202,31 @@ export class Ec2Provider implements Provider {
   }
 
   async imageFacts(host: SnapshotHost): Promise<ImageFacts> {
+    const instance = await this.instanceFacts(host.instanceId);
     const ami = host.image.ami;
-    if (!ami) return { kind: 'ec2', ami: { error: `EC2 did not report an ImageId for ${host.id}` } };
+    if (!ami) return { kind: 'ec2', ami: { error: `EC2 did not report an ImageId for ${host.id}` }, instance };
     try {
       const { creationDate, ...rest } = await this.describeAmi(ami);
-      return { kind: 'ec2', ami: { info: { ...rest, ...(creationDate ? { creationDate: creationDate.toISOString() } : {}) } } };
+      return { kind: 'ec2', ami: { info: { ...rest, ...(creationDate ? { creationDate: creationDate.toISOString() } : {}) } }, instance };
     } catch (err) {
-      return { kind: 'ec2', ami: { error: errorMessage(err) } };
+      return { kind: 'ec2', ami: { error: errorMessage(err) }, instance };
+    }
+  }
+
+  /** The root volume and metadata options, as EC2 describes the instance now. */
+  private async instanceFacts(id: string): Promise<InstanceFacts> {
+    try {
+      const i = (await this.api.describeInstances([{ Name: 'instance-id', Values: [id] }])).find((x) => x.InstanceId === id);
+      if (!i) return { error: `EC2 no longer lists ${id}` };
+      const root = (i.BlockDeviceMappings ?? []).find((b) => b.DeviceName === i.RootDeviceName);
+      return {
+        ...(i.RootDeviceName ? { rootDevice: i.RootDeviceName } : {}),
+        ...(root?.Ebs?.DeleteOnTermination !== undefined ? { rootDeleteOnTermination: root.Ebs.DeleteOnTermination } : {}),
+        ...(i.MetadataOptions?.HttpTokens ? { httpTokens: i.MetadataOptions.HttpTokens } : {}),
+        ...(i.MetadataOptions?.HttpEndpoint ? { httpEndpoint: i.MetadataOptions.HttpEndpoint } : {}),
+      };
+    } catch (err) {
+      return { error: errorMessage(err) };
     }
   }
 }

@@ -25,6 +25,7 @@ test('the default config is the lab config, and it validates', async () => {
     [
       ['cattle', 'docker', 'cattle-web', 'lab'],
       ['snowflake', 'docker', 'snowflake-web', 'lab'],
+      ['sticky', 'docker', 'sticky-web', 'lab'],
     ],
   );
   for (const t of config.targets) {
@@ -46,5 +47,6 @@ test('the release digests are the ids of the lab images on the engine', async ()
   assert.deepEqual(config.release.services, {
     'cattle-web': { digest: cattle },
     'snowflake-web': { digest: snowflake },
+    'sticky-web': { digest: cattle }, // the sticky fleet runs the cattle image
   });
 });

@@ -39,7 +39,8 @@ describe('EC2 (against moto)', () => {
     const client = new EC2Client({ region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
     const register = async (Name: string) =>
       (await client.send(new RegisterImageCommand({ Name, Architecture: 'x86_64', RootDeviceName: '/dev/xvda', VirtualizationType: 'hvm' }))).ImageId!;
-    const launch = async (ImageId: string, fleet: string) =>
+    // moto names every root device /dev/sda1; the mapping must name it to set DeleteOnTermination.
+    const launch = async (ImageId: string, fleet: string, opts: { tokens?: 'required' | 'optional'; deleteRoot?: boolean } = {}) =>
       (
         await client.send(
           new RunInstancesCommand({
@@ -47,17 +48,21 @@ describe('EC2 (against moto)', () => {
             MinCount: 1,
             MaxCount: 1,
             InstanceType: 't3.micro',
+            ...(opts.tokens ? { MetadataOptions: { HttpTokens: opts.tokens } } : {}),
+            ...(opts.deleteRoot !== undefined
+              ? { BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: { DeleteOnTermination: opts.deleteRoot, VolumeSize: 8 } }] }
+              : {}),
             TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'fleet', Value: fleet }] }],
           }),
         )
       ).Instances![0]!.InstanceId!;
     golden = await register('driftless-golden-img-test');
     gone = await register('driftless-withdrawn-img-test');
-    ids.old = await launch(golden, 'old'); // launched before the deploy: never replaced
+    ids.old = await launch(golden, 'old', { tokens: 'optional', deleteRoot: false }); // launched before the deploy: never replaced
     await sleep(2100);
     deployedAt = new Date().toISOString();
     await sleep(2100);
-    ids.good = await launch(golden, 'good');
+    ids.good = await launch(golden, 'good', { tokens: 'required', deleteRoot: true });
     ids.gone = await launch(gone, 'gone');
     await client.send(new DeregisterImageCommand({ ImageId: gone }));
     const target = (fleet: string) => ({
@@ -99,14 +104,22 @@ describe('EC2 (against moto)', () => {
     await moto?.stop();
   });
 
-  test('EC2 hosts get DL-IMG-001, 007 and 008 only (no manifest declared), and the run finds violations', () => {
+  test('EC2 hosts get DL-IMG-001, 007, 008, 015 and 016 (no manifest declared), and the run finds violations', () => {
     assert.equal(ec2Run.code, 1, `${ec2Run.stdout.slice(-2000)}\n${ec2Run.stderr.slice(-2000)}`);
-    assert.deepEqual([...new Set(rs.map((r) => label(r, 'control')))].sort(), ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008']);
-    assert.equal(rs.length, 9);
+    assert.deepEqual([...new Set(rs.map((r) => label(r, 'control')))].sort(), ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008', 'DL-IMG-015', 'DL-IMG-016']);
+    assert.equal(rs.length, 15);
   });
 
-  test('an instance of the declared AMI, launched after the deploy, passes', () => {
-    for (const c of ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008']) assert.equal(one('good', c).status, 'passed', msg(one('good', c)));
+  test('an instance of the declared AMI, launched after the deploy, root volume deleted on termination, IMDSv2: passes', () => {
+    for (const c of ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008', 'DL-IMG-015', 'DL-IMG-016']) assert.equal(one('good', c).status, 'passed', msg(one('good', c)));
+  });
+
+  test('a root volume kept on termination and metadata without tokens are caught', () => {
+    assert.equal(one('old', 'DL-IMG-015').status, 'failed');
+    assert.match(msg(one('old', 'DL-IMG-015')), /^\[State lost\] .*root volume \/dev\/sda1 is kept when the instance terminates/);
+    assert.equal(one('old', 'DL-IMG-016').status, 'failed');
+    assert.match(msg(one('old', 'DL-IMG-016')), /accepts instance metadata requests without a token \(HttpTokens optional\): require IMDSv2/);
+    assert.equal(one('gone', 'DL-IMG-015').status, 'passed');
   });
 
   test('an instance launched before the release was deployed is "not replaced on deploy"', () => {

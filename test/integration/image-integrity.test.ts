@@ -31,7 +31,7 @@ const UNDECLARED_SERVICE = 'dl-undeclared-svc';
 const REPLACED = 'dl-cattle-3';
 const OOB_MARK = `out-of-band-${process.pid}`;
 const HISTORY_GONE = /event log no longer reaches back to the creation/;
-const CONTROL_COUNT = 6; // docker hosts: DL-IMG-001..006
+const CONTROL_COUNT = 10; // docker hosts: DL-IMG-001..006 and the engine controls 010..013
 
 let docker: Docker;
 let run: CliResult;
@@ -221,10 +221,10 @@ test(`dl-snowflake-1: the engine's diff lists exactly ${SNOWFLAKE_DRIFT.path} as
   assert.equal(check('dl-snowflake-2', 'DL-IMG-002').status, 'passed', msg(check('dl-snowflake-2', 'DL-IMG-002')));
 });
 
-test(`dl-snowflake-1: the golden manifest read over SSH differs in exactly ${SNOWFLAKE_DRIFT.path}`, () => {
+test(`dl-snowflake-1: the golden manifest read over SSH differs in exactly ${SNOWFLAKE_DRIFT.path} (and the writable bind's mount point)`, () => {
   const r = check(SNOWFLAKE_DRIFT.host, 'DL-IMG-006');
   assert.equal(r.status, 'failed');
-  assert.match(msg(r), new RegExp(`: 1 entries: changed ${SNOWFLAKE_DRIFT.path} \\([a-z0-9, ]*sha256[a-z0-9, ]*\\)`));
+  assert.match(msg(r), new RegExp(`: 2 entries: added /opt/app/uploads, changed ${SNOWFLAKE_DRIFT.path} \\([a-z0-9, ]*sha256[a-z0-9, ]*\\)`));
   assert.equal(check('dl-snowflake-2', 'DL-IMG-006').status, 'passed', msg(check('dl-snowflake-2', 'DL-IMG-006')));
 });
 

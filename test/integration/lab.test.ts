@@ -53,14 +53,14 @@ describe('lab up from nothing', () => {
     assert.match(r.stdout, /already up/);
   });
 
-  test('every container carries fleet, service, digest labels; chaos opt-in on cattle only', async () => {
+  test('every container carries fleet, service, digest labels and the chaos opt-in', async () => {
     for (const h of plan.hosts) {
       const info = await inspect(h.name);
       const labels = info.Config.Labels;
       assert.equal(labels['driftless.fleet'], h.fleet);
       assert.equal(labels['driftless.service'], `${h.fleet}-web`);
       assert.equal(labels['driftless.image.digest'], info.Image, 'the expected digest label is the image it runs');
-      assert.equal(labels['driftless.chaos'], h.fleet === 'cattle' ? 'opt-in' : undefined);
+      assert.equal(labels['driftless.chaos'], 'opt-in'); // every lab fleet is killed within the lab
       assert.equal(info.HostConfig.NetworkMode, 'host');
     }
   });
@@ -108,15 +108,34 @@ describe('cattle (compliant)', () => {
 });
 
 describe('snowflake (the negative control)', () => {
-  test('a killed snowflake comes back as the SAME container (restarted in place)', async () => {
-    const before = await inspect('dl-snowflake-2');
+  test('a killed dl-snowflake-1 comes back as the SAME container (restarted in place)', async () => {
+    const before = await inspect('dl-snowflake-1');
     await docker.getContainer(before.Id).kill({ signal: 'SIGKILL' });
-    await within(10_000, 'dl-snowflake-2 restarted', async () => {
-      const c = await inspect('dl-snowflake-2');
+    await within(10_000, 'dl-snowflake-1 restarted', async () => {
+      const c = await inspect('dl-snowflake-1');
       return c.State.Running && c.State.StartedAt !== before.State.StartedAt ? c : undefined;
     });
-    const after = await inspect('dl-snowflake-2');
+    const after = await inspect('dl-snowflake-1');
     assert.equal(after.Id, before.Id, 'same container id: restarted in place, not replaced');
+  });
+
+  test('a killed dl-snowflake-2 stays dead: nothing replaces it', async () => {
+    const before = await inspect('dl-snowflake-2');
+    await docker.getContainer(before.Id).kill({ signal: 'SIGKILL' });
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = await inspect('dl-snowflake-2');
+    assert.equal(after.Id, before.Id);
+    assert.equal(after.State.Running, false);
+    const fleet = await docker.listContainers({ filters: { label: ['driftless.fleet=snowflake', 'driftless.lab.role=host'] } });
+    assert.equal(fleet.length, 1, 'one snowflake host running');
+  });
+
+  test('the engine negative controls: a writable bind mount and CAP_SYS_ADMIN on dl-snowflake-1, the engine socket on dl-snowflake-2', async () => {
+    const one = await inspect('dl-snowflake-1');
+    assert.ok((one.Mounts ?? []).some((m) => m.Destination === '/opt/app/uploads' && m.RW));
+    assert.deepEqual(one.HostConfig.CapAdd, ['SYS_ADMIN']);
+    const two = await inspect('dl-snowflake-2');
+    assert.ok((two.Mounts ?? []).some((m) => m.Destination === '/var/run/docker.sock'));
   });
 
   test('the root filesystem is writable, root may log in, and one host carries a hand-applied change', async () => {
@@ -141,13 +160,13 @@ describe('bad input', () => {
   });
 
   test('a port already in use is named with the setting that moves it, and nothing is started on it', async () => {
-    const base = 43100;
+    const base = 25100; // below the ephemeral range, or lab up refuses it for that first
     const blocker = net.createServer().listen(base + 11, '127.0.0.1');
     await new Promise((r) => blocker.once('listening', r));
     try {
       const r = await driftless(['lab', 'up', '--port-base', String(base)]);
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /port 43111 on 127\.0\.0\.1 \(dl-cattle-1 http\) is already in use.*DRIFTLESS_LAB_PORT_BASE/);
+      assert.match(r.stderr, /port 25111 on 127\.0\.0\.1 \(dl-cattle-1 http\) is already in use.*DRIFTLESS_LAB_PORT_BASE/);
       assert.equal((await labContainers(docker)).length, 0, 'no lab container was started');
     } finally {
       blocker.close();
@@ -193,7 +212,7 @@ describe('lab down', () => {
     await bystander.start();
     const r = await driftless(['lab', 'down']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /removed 9 lab containers/);
+    assert.match(r.stdout, /removed 12 lab containers/);
     assert.equal((await labContainers(docker)).length, 0);
     const still = await bystander.inspect();
     assert.equal(still.State.Running, true, 'a container the lab did not make is left alone');

@@ -21,8 +21,8 @@ import { sleep } from '../../probes/net.ts';
 import { renderTimelineSvg } from '../../audits/chaos/timeline-chart.ts';
 import { labUp, type LabUpResult } from '../../lab/lab.ts';
 
-const CATTLE = 'http://127.0.0.1:42000';
-const SNOWFLAKE = 'http://127.0.0.1:42001';
+const CATTLE = 'http://127.0.0.1:21000'; // the lab's default port base
+const SNOWFLAKE = 'http://127.0.0.1:21001';
 const OPT_IN = 'driftless.chaos=opt-in';
 
 let docker: Docker;

@@ -71,11 +71,15 @@ describe('image vs running host', () => {
     assert.deepEqual(await tmpContainers(), []);
   });
 
-  test('snowflake: the hand-applied hotfix is exactly one changed entry, and nothing else', async () => {
+  test('snowflake: the hand-applied hotfix is exactly one changed entry; the writable bind mount one added directory; nothing else', async () => {
     const image = await manifestOfImage(docker, IMAGES.snowflake);
     const running = await manifestOfContainer(docker, SNOWFLAKE_DRIFT.host);
     const d = diffManifests(image, running);
-    assert.deepEqual(d.added, [], 'nothing added');
+    // the mount point of dl-snowflake-1's writable bind (the negative control of DL-IMG-010)
+    assert.deepEqual(
+      d.added.map((e) => e.path),
+      ['/opt/app/uploads'],
+    );
     assert.deepEqual(d.removed, [], 'nothing removed');
     assert.deepEqual(
       d.changed.map((c) => c.path),

@@ -111,13 +111,13 @@ test('the run ends with exit 1 (violations found) and prints live progress', () 
 
 test('every cattle host blocks every edit, with EROFS or a refusal as the reason', () => {
   const cattle = of('cattle');
-  assert.equal(cattle.length, 3 * (5 + 4 + 1 + 1 + 1)); // canaries, appends, chmod, sudo, sweep
+  assert.equal(cattle.length, 3 * (5 + 4 + 1 + 1 + 1 + 1)); // canaries, appends, chmod, sudo, mounts, sweep
   for (const r of cattle) assert.equal(r.status, 'passed', `${param(r, 'host')}: ${r.name}: ${r.statusDetails?.message}`);
 });
 
 test('snowflake: writable paths come back ALLOWED (violations), the host is TAINTED, and no canary remains', () => {
   const snow = of('snowflake');
-  assert.equal(snow.length, 2 * 12);
+  assert.equal(snow.length, 2 * 13); // and the mount table (DL-SSH-060)
   const failedCanaries = snow.filter((r) => r.status === 'failed' && label(r, 'control') === 'DL-SSH-010');
   assert.equal(failedCanaries.length, 2 * 5);
   for (const r of failedCanaries)

@@ -231,6 +231,7 @@ describe('valid configs', () => {
         concurrency: 8,
       },
       manifest: { metadataOnly: [] },
+      container: { nonRoot: false },
       disabledControls: [],
     });
     assert.deepEqual(c.chaos, {
@@ -239,7 +240,7 @@ describe('valid configs', () => {
       kinds: ['sigkill'],
       dryRun: false,
       load: { rate: 50, durationSeconds: 15, warmupSeconds: 3, path: '/health' },
-      stateProbe: { keys: 20 },
+      stateProbe: { keys: 20, servedByHeader: 'x-served-by' },
       slo: { maxErrorRate: 0.01, p99Ms: 500, recoverySeconds: 30 },
       abortErrorRate: 0.5,
     });

@@ -102,8 +102,16 @@ test('firstFileOfTar reads the first regular file and skips directories and PAX 
 });
 
 test('imageChecksFor: each provider gets only the checks that apply to it', () => {
-  assert.deepEqual(imageChecksFor('docker', undefined), ['DL-IMG-001', 'DL-IMG-002', 'DL-IMG-003', 'DL-IMG-004', 'DL-IMG-005', 'DL-IMG-006']);
-  assert.deepEqual(imageChecksFor('ec2', { ami: 'ami-1' }), [IMAGE_CONTROLS.declaredImage, IMAGE_CONTROLS.amiAvailable, IMAGE_CONTROLS.launchedAfterDeploy]);
-  assert.deepEqual(imageChecksFor('ec2', { ami: 'ami-1', manifest: '/m.json' }).at(-1), IMAGE_CONTROLS.goldenManifest);
+  const engine = ['DL-IMG-010', 'DL-IMG-011', 'DL-IMG-012', 'DL-IMG-013'];
+  assert.deepEqual(imageChecksFor('docker', undefined), ['DL-IMG-001', 'DL-IMG-002', 'DL-IMG-003', 'DL-IMG-004', 'DL-IMG-005', 'DL-IMG-006', ...engine]);
+  assert.deepEqual(imageChecksFor('docker', undefined, true).at(-1), IMAGE_CONTROLS.nonRoot, 'DL-IMG-014 only when policy.container.nonRoot');
+  const ec2 = [IMAGE_CONTROLS.rootVolume, IMAGE_CONTROLS.metadataTokens];
+  assert.deepEqual(imageChecksFor('ec2', { ami: 'ami-1' }), [
+    IMAGE_CONTROLS.declaredImage,
+    IMAGE_CONTROLS.amiAvailable,
+    IMAGE_CONTROLS.launchedAfterDeploy,
+    ...ec2,
+  ]);
+  assert.ok(imageChecksFor('ec2', { ami: 'ami-1', manifest: '/m.json' }).includes(IMAGE_CONTROLS.goldenManifest));
   assert.deepEqual(imageChecksFor('ssh', {}), []);
 });

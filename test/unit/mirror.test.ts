@@ -33,3 +33,18 @@ test('findMirror reads /etc/apt-like trees; disabled stanzas and other suites ar
   assert.equal(findMirror('bookworm', etc), 'http://on.example/debian');
   assert.throws(() => findMirror('trixie', etc), /no apt source for Debian "trixie"/);
 });
+
+test('lab up refuses ports in the kernel ephemeral range unless they are reserved', async () => {
+  const { refuseEphemeralPorts } = await import('../../lab/lab.ts');
+  const { makePlan } = await import('../../lab/plan.ts');
+  const sys = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-sysctl-'));
+  fs.writeFileSync(path.join(sys, 'ip_local_port_range'), '32768\t60999\n');
+  fs.writeFileSync(path.join(sys, 'ip_local_reserved_ports'), '\n');
+  assert.doesNotThrow(() => refuseEphemeralPorts(makePlan(21000, sys), sys));
+  assert.throws(
+    () => refuseEphemeralPorts(makePlan(42000, sys), sys),
+    /lab's ports 42000\.\.42062 lie in the kernel's ephemeral port range 32768-60999: .*choose a port base below 32768/,
+  );
+  fs.writeFileSync(path.join(sys, 'ip_local_reserved_ports'), '42000-42100\n');
+  assert.doesNotThrow(() => refuseEphemeralPorts(makePlan(42000, sys), sys));
+});

@@ -32,6 +32,7 @@ test('every planned check names a registered control of its own suite', () => {
     policy: {
       ssh: { mode: 'read-only', immutablePaths: ['/etc'], writablePaths: ['/tmp'], aggressive: true, concurrency: 1 },
       manifest: { metadataOnly: [] },
+      container: { nonRoot: false },
       disabledControls: [],
     },
   } as unknown as Config;

@@ -5,6 +5,7 @@ When a managed host dies:
   driftless.lab.on-death=replace  -> remove it, create a NEW container from the SAME pinned image
                                      id with the same settings (cattle)
   driftless.lab.on-death=restart  -> start the same container again, in place (snowflake)
+  driftless.lab.on-death=none     -> nothing: it stays dead (a fleet that does not replace its dead)
 """
 import http.client, json, socket, sys, time, urllib.parse
 
@@ -53,8 +54,11 @@ def replace(cid):
         "Labels": cfg.get("Labels"),
         "Hostname": cfg.get("Hostname"),
         "StopSignal": cfg.get("StopSignal"),
+        # everything that makes the host what it is, security settings included: a replacement
+        # that lost no-new-privileges or gained nothing back would be a different host
         "HostConfig": {k: hc.get(k) for k in ("NetworkMode", "ReadonlyRootfs", "Tmpfs", "Binds",
-                                              "RestartPolicy", "Init", "Memory")},
+                                              "RestartPolicy", "Init", "Memory", "SecurityOpt",
+                                              "CapAdd", "CapDrop", "Privileged")},
     }
     new = api("POST", "/containers/create?name=%s" % urllib.parse.quote(name), body)
     api("POST", "/containers/%s/start" % new["Id"])
@@ -67,6 +71,8 @@ def restart(cid):
 
 
 def handle(cid, policy):
+    if policy not in ("replace", "restart"):
+        return
     for attempt in range(5):
         try:
             (replace if policy == "replace" else restart)(cid)

@@ -22,6 +22,6 @@ export default defineConfig({
   reporter: [['list'], ['allure-playwright', { resultsDir: run.resultsDir, detail: false, suiteTitle: true }]],
   projects: [
     { name: 'audit', testMatch: ['ssh-edits.spec.ts', 'image-integrity.spec.ts'] },
-    { name: 'chaos', testMatch: ['chaos-kill.spec.ts'] },
+    { name: 'chaos', testMatch: ['chaos.spec.ts'] },
   ],
 });

@@ -97,7 +97,7 @@ async function imageIntegrity(run: RunContext, config: Config): Promise<CheckRes
 
 async function chaos(run: RunContext, config: Config, budget: KillBudget): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const checks = owed(run, 'chaos-kill');
+  const checks = owed(run, 'chaos');
   for (const fleet of [...new Set(checks.map((c) => c.fleet))]) {
     const target = config.targets.find((t) => t.name === fleet)!;
     const mine = checks.filter((c) => c.fleet === fleet);
@@ -115,7 +115,7 @@ async function chaos(run: RunContext, config: Config, budget: KillBudget): Promi
 const AUDITS: Record<SuiteName, (run: RunContext, config: Config, budget: KillBudget) => Promise<CheckResult[]>> = {
   'ssh-edits': sshEdits,
   'image-integrity': imageIntegrity,
-  'chaos-kill': chaos,
+  chaos: chaos,
 };
 
 /** Audits one suite and writes its results; never throws for what happens on the targets. */

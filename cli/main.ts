@@ -10,22 +10,27 @@ import { manifestCommand } from './manifest.ts';
 import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
 import { validateCommand } from './validate.ts';
+import { verifyCommand } from './verify.ts';
 
 export const HELP = `driftless — chaos and immutability compliance harness
 
 Usage: driftless <command> [options]
 
 Commands:
-  lab up [--port-base N]     build and start the local lab fleets (cattle, snowflake) on Docker
+  lab up [--port-base N]     build and start the local lab fleets (cattle, snowflake, sticky) on Docker
   lab down                   remove every lab container (and nothing else)
   lab status                 table of lab hosts: id, fleet, image digest, ports, health
   inventory [--config f]     list the configured fleets' hosts, digests and SSH addresses
   validate [file]            check a driftless.config.yaml against the schema; touches no target
   run [--config file] [--suite s]... [--seed N] [--run-id ID --shard i/n] [--results-dir d]
                              plan every owed check, run the suites against the configured fleets
-  report [--results d]... [--single-file]
-                             build the Allure report (shards merged, history carried) and reports/verdict.json
+  report [--results d]... [--single-file] [--config f | --signing-key pem]
+                             build the Allure report (shards merged, history carried), reports/verdict.json
+                             and the report's signed evidence bundle
   manifest <image|dir> -o f  write the golden file manifest of an image or a rootfs directory
+  verify <dir> [--key pem | --config f]
+                             check a results folder's or report's signed evidence bundle: names any
+                             file added, removed or changed (0 intact, 1 changed, 2 no bundle/key, 3 unsigned)
   help                       this text
 
 Exit codes: 0 compliant (every owed check ran and passed), 1 violations found, 2 configuration or
@@ -43,6 +48,7 @@ const commands: Record<string, Command> = {
   run: runCommand,
   manifest: manifestCommand,
   validate: validateCommand,
+  verify: verifyCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

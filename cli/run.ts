@@ -23,12 +23,13 @@ import { snapshotFleets } from '../providers/snapshot.ts';
 import { writeRunMetadata } from '../reports/report.ts';
 import { normalizeResults, readResults } from '../reports/results.ts';
 import { mergeRecords, type PhaseEnd, readRunRecord, type RunRecord, writeRunRecord } from '../reports/run-record.ts';
+import { EVIDENCE_FILE, fileSha256, inputsOf, writeEvidence } from '../reports/evidence.ts';
 import { verdictOf, writeVerdict } from '../reports/verdict.ts';
 
 /** Which Playwright project runs each suite: audits read, chaos kills, and never at once. */
 const PHASES: Array<{ project: 'audit' | 'chaos'; suites: SuiteName[] }> = [
   { project: 'audit', suites: ['ssh-edits', 'image-integrity'] },
-  { project: 'chaos', suites: ['chaos-kill'] },
+  { project: 'chaos', suites: ['chaos'] },
 ];
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -44,7 +45,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     },
   });
   const config = loadConfig(values.config); // invalid config: exit 2, nothing touched
-  const suites = values.suite ?? [...SUITES];
+  // chaos-kill: the suite's name before it was renamed chaos; still accepted
+  const suites = (values.suite ?? [...SUITES]).map((s) => (s === 'chaos-kill' ? 'chaos' : s));
   for (const s of suites) if (!(SUITES as readonly string[]).includes(s)) throw new UsageError(`--suite ${s}: no such suite (one of ${SUITES.join(', ')})`);
   if (values.seed !== undefined && !/^\d+$/.test(values.seed)) throw new UsageError(`--seed ${values.seed}: must be a non-negative integer`);
   const shard = values.shard === undefined ? null : parseShard(values.shard);
@@ -108,9 +110,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     plan,
     shard,
     owed,
-    dryRun: config.chaos.dryRun && selected.includes('chaos-kill'),
+    dryRun: config.chaos.dryRun && selected.includes('chaos'),
   };
-  writeRunMetadata(resultsDir, record);
+  writeRunMetadata(resultsDir, record, config.report?.signingKey);
   process.stdout.write(
     `  plan: ${plan.checks.length} checks owed${shard ? `, ${owed.length} of them by shard ${shard.index}/${shard.total}` : ''}; ` +
       `${plan.notApplicable.length} not applicable (reasons below and in verdict.json)\n`,
@@ -140,7 +142,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     finished: {
       at: new Date().toISOString(),
       phases,
-      ...(selected.includes('chaos-kill')
+      ...(selected.includes('chaos')
         ? { kills: { maxKills: budget.max, spent: budget.spent, ...(config.chaos.dryRun ? { wouldKill: budget.wouldKill } : {}) } }
         : {}),
     },
@@ -149,11 +151,24 @@ export async function runCommand(argv: string[]): Promise<number> {
   const rewritten = normalizeResults(resultsDir);
   const v = verdictOf(readResults(resultsDir), mergeRecords([readRunRecord(resultsDir)], false));
   for (const file of [path.join(runDir, 'verdict.json'), path.join(reportsDir(), 'verdict.json')]) writeVerdict(file, v);
+  // Last: the evidence bundle over every file of the results (signed when the config has a key).
+  const bundle = writeEvidence(resultsDir, {
+    kind: 'results',
+    runIds: [runId],
+    harness: { version: run.harnessVersion, lockfileSha256: fileSha256(path.join(REPO_ROOT, 'package-lock.json')) },
+    inputs: inputsOf(config, path.join(REPO_ROOT, 'package-lock.json')),
+    planHashes: [record.planHash],
+    verdict: { verdict: v.verdict, exitCode: v.exitCode },
+    ...(config.report?.signingKey ? { signingKey: config.report.signingKey } : {}),
+  });
   const c = v.coverage.total;
   process.stdout.write(
     `\nverdict${shard ? ` of shard ${shard.index}/${shard.total} (merge the shards with \`driftless report\`)` : ''}: ${v.verdict} — ${c.owed} owed: ${c.passed} passed, ${c.failed} failed (violations), ` +
-      `${c.broken} broken (could not tell), ${c.notApplicable} not applicable, ${c.skipped} skipped, ${c.missing} not run; exit ${v.exitCode}` +
+      `${c.broken} broken (could not tell), ${c.waived} waived, ${c.notApplicable} not applicable, ${c.skipped} skipped, ${c.missing} not run; exit ${v.exitCode}` +
       ` (${rewritten} results categorised; reports/verdict.json; build the report with \`driftless report\`)\n`,
+  );
+  process.stdout.write(
+    `  evidence: ${path.join(resultsDir, EVIDENCE_FILE)} (${bundle.files.length} files, ${bundle.signature ? `signed by ${bundle.signature.keyFingerprint}` : 'UNSIGNED: set report.signingKey'})\n`,
   );
   for (const why of v.incomplete) process.stdout.write(`  not fully checked: ${why}\n`);
   for (const n of v.notRun.slice(0, 20)) process.stdout.write(`  not run: ${n.check}: ${n.reason}\n`);

@@ -2,6 +2,7 @@
  * What the schema cannot see: files that must exist, environment variables that must be set,
  * names that must be unique or must refer to something. Messages name variables, never values.
  */
+import { createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Ec2Target, Release, SshAuth, Target } from '../core/config.ts';
@@ -156,4 +157,30 @@ export function checkProduction(safety: { allowedEnvironments: string[]; allowPr
       );
     }
   });
+}
+
+/** The evidence signing key must be a readable Ed25519 private key; returns its absolute path. */
+export function checkSigningKey(written: string, ctx: Ctx): string {
+  const abs = resolveLocal(written, ctx.baseDir, ctx.home);
+  const why = unreadableFile('signing key', written, abs);
+  if (why) {
+    ctx.problems.push(problem(ctx.display, '/report/signingKey', why));
+    return abs;
+  }
+  try {
+    const key = createPrivateKey(fs.readFileSync(abs, 'utf8'));
+    if (key.asymmetricKeyType !== 'ed25519')
+      ctx.problems.push(
+        problem(
+          ctx.display,
+          '/report/signingKey',
+          `${written} is a ${key.asymmetricKeyType} key: the evidence is signed with Ed25519 (openssl genpkey -algorithm ed25519 -out key.pem)`,
+        ),
+      );
+  } catch {
+    ctx.problems.push(
+      problem(ctx.display, '/report/signingKey', `${written} is not a private key in PEM: make one with openssl genpkey -algorithm ed25519 -out key.pem`),
+    );
+  }
+  return abs;
 }

@@ -7,13 +7,14 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../core/paths.ts';
-import { checkControls, checkProduction, checkServices, checkTargets } from './checks.ts';
+import { checkControls, checkProduction, checkServices, checkSigningKey, checkTargets } from './checks.ts';
 import type { Ctx } from './context.ts';
 import { ConfigError, type ConfigProblem, problem } from './errors.ts';
 import { translateErrors } from './messages.ts';
 import { parseText, readFileBytes } from './parse.ts';
 import { mergeRelease } from './release.ts';
 import { validators } from './schema.ts';
+import { readWaivers } from './waivers.ts';
 import type { Config } from '../core/config.ts';
 
 export { ConfigError } from './errors.ts';
@@ -70,6 +71,8 @@ export function validateConfigText(text: string | Buffer, file: string, opts: Lo
     checkServices(targets, release, ctx); // only against a complete release, or every service would look missing
   }
   checkControls(raw.policy.disabledControls, ctx);
+  const waiverList = readWaivers(raw.waivers, ctx);
+  const report = raw.report?.signingKey ? { ...raw.report, signingKey: checkSigningKey(raw.report.signingKey, ctx) } : raw.report;
   checkProduction(raw.safety, ctx);
   if (ctx.problems.length) throw new ConfigError(ctx.problems);
 
@@ -77,6 +80,8 @@ export function validateConfigText(text: string | Buffer, file: string, opts: Lo
     ...raw,
     targets,
     release,
+    waiverList,
+    ...(report ? { report } : {}),
     source: { file: abs, sha256: createHash('sha256').update(bytes).digest('hex') },
   };
 }

@@ -18,6 +18,7 @@ export const SCHEMA_FILE = path.join(REPO_ROOT, 'schemas', 'config.schema.json')
 interface Validators {
   config: ValidateFunction;
   releaseFile: ValidateFunction;
+  waiverFile: ValidateFunction;
 }
 
 let compiled: Validators | undefined;
@@ -29,13 +30,13 @@ export function validators(): Validators {
   // strictRequired is off: `anyOf: [{ required: [x] }]` names keys defined one level up.
   const ajv = new Ajv2020({ allErrors: true, verbose: true, useDefaults: true, strict: true, strictRequired: false });
   ajv.addKeyword({ keyword: 'x-errors', schemaType: 'object' }); // annotation: our wording per keyword
-  addFormats(ajv, ['uri', 'date-time']);
+  addFormats(ajv, ['uri', 'date-time', 'date']);
   ajv.addSchema(schema);
   const get = (ref: string) => {
     const v = ajv.getSchema(ref);
     if (!v) throw new InternalError(`schema ${ref} not found in ${SCHEMA_FILE}`);
     return v;
   };
-  compiled = { config: get(schema.$id), releaseFile: get(`${schema.$id}#/$defs/releaseFile`) };
+  compiled = { config: get(schema.$id), releaseFile: get(`${schema.$id}#/$defs/releaseFile`), waiverFile: get(`${schema.$id}#/$defs/waiverFile`) };
   return compiled;
 }

@@ -13,6 +13,7 @@ export const CATEGORIES = [
   { name: 'Slow recovery', description: 'The fleet was not back at its desired capacity by the deadline.' },
   { name: 'SLO breach', description: 'Errors or latency while instances died exceeded the SLO.' },
   { name: 'Out-of-band access', description: 'Someone entered a host outside the deploy path (docker exec).' },
+  { name: 'Expired waiver', description: 'A waiver for a check has expired: renew it (with a reason and an approver) or fix what it excused.' },
   { name: 'Other violation', description: 'A failed check whose judgement named no kind: read its message.' },
   { name: 'Probe error', description: 'The harness could not tell (login failed, host unreachable, unreadable result): this host is NOT proven compliant.' },
 ] as const;
@@ -49,6 +50,7 @@ export const VIOLATION_CATEGORY = {
   'not-replaced-on-deploy': 'Not replaced',
   'slow-recovery': 'Slow recovery',
   'slo-breach': 'SLO breach',
+  'waiver-expired': 'Expired waiver',
 } as const satisfies Record<string, Category>;
 
 export type ViolationKind = keyof typeof VIOLATION_CATEGORY;

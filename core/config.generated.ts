@@ -17,6 +17,10 @@ export interface ConfigFile {
    */
   targets: Target[];
   release: Release;
+  /**
+   * A waiver file (YAML or JSON, relative to this config file): accepted exceptions to controls, each with reason, approver and expiry.
+   */
+  waivers?: string;
   policy: {
     ssh: SshPolicy;
     manifest: ManifestPolicy;
@@ -232,7 +236,7 @@ export interface ContainerPolicy {
 }
 export interface Chaos {
   /**
-   * How many opted-in instances to kill per fleet: a count, or a percent of the fleet (rounded up).
+   * How many opted-in instances to kill per fleet: a count, or a percent of the fleet's opted-in instances (rounded down; a percent below one instance is an error).
    */
   kill: {
     count?: number;
@@ -311,4 +315,8 @@ export interface Report {
     name: string;
     url: string;
   }[];
+  /**
+   * An Ed25519 private key (PKCS#8 PEM, relative to this config file) that signs the evidence bundle of every run and report (`driftless verify` checks it). `lab up` makes one for the lab. Without it, runs are unsigned and say so.
+   */
+  signingKey?: string;
 }

@@ -6,10 +6,12 @@
 import type { ViolationKind } from './categories.ts';
 import type { ProviderKind } from './inventory.ts';
 
-export type SuiteName = 'ssh-edits' | 'image-integrity' | 'chaos-kill';
+export type SuiteName = 'ssh-edits' | 'image-integrity' | 'chaos';
 
 export interface Control {
   id: string;
+  /** A few words, for the report's features and the compliance matrix. */
+  name: string;
   /** The check, per host or per fleet, in an auditor's words. */
   title: string;
   suite: SuiteName;
@@ -32,6 +34,7 @@ export interface Control {
 export const CONTROLS = [
   {
     id: 'DL-SSH-001',
+    name: 'login refused',
     title: 'a login is refused',
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -42,6 +45,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-SSH-010',
+    name: 'no file added in place',
     title: 'creating a canary file (named with the run id) in each immutable path fails (EROFS, EACCES, EPERM)',
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -53,6 +57,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-SSH-020',
+    name: 'critical files not writable',
     title: 'opening each critical file for append (zero bytes written) fails',
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -64,6 +69,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-SSH-030',
+    name: 'modes not changeable',
     title: "changing a file's mode in /usr/bin fails (on a canary, or to the file's own current mode)",
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -74,6 +80,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-SSH-040',
+    name: 'no privilege escalation',
     title: '`sudo -n true` fails, and the login user is not root',
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -84,6 +91,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-SSH-050',
+    name: 'root not remountable',
     title: 'remounting / read-write fails',
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -94,6 +102,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-SSH-060',
+    name: 'immutable paths on read-only mounts',
     title: 'every immutable path sits on a read-only mount, and no read-write mount lies at or under one (from /proc/self/mountinfo)',
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -105,6 +114,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-SSH-099',
+    name: 'nothing left behind',
     title: 'no canary of this run remains on the host',
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -115,6 +125,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-001',
+    name: 'runs the declared image',
     title: 'the running image (Docker image id / repo digest, or AMI) is the one the release declares for its service',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -125,6 +136,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-002',
+    name: 'no filesystem drift',
     title: "the engine's diff shows no added, changed or deleted path outside the allowed writable paths",
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -135,6 +147,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-003',
+    name: 'read-only root',
     title: 'the root filesystem is read-only',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -146,6 +159,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-004',
+    name: 'not restarted in place',
     title: 'the container was never restarted in place (restart count 0, one start event)',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -156,6 +170,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-005',
+    name: 'no out-of-band access',
     title: 'no `docker exec` session into the container since it started',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -166,6 +181,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-006',
+    name: 'golden manifest matches',
     title: "the golden file manifest computed on the host over SSH (hashing on the host) equals the image's",
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -176,6 +192,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-007',
+    name: 'AMI available',
     title: 'the AMI exists and is available',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -186,6 +203,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-008',
+    name: 'replaced on deploy',
     title: "the instance was launched after the release's `deployedAt`",
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -196,6 +214,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-010',
+    name: 'no writable mounts',
     title: 'no writable mount (bind, volume, tmpfs) at a path outside policy.ssh.writablePaths',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -207,6 +226,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-011',
+    name: 'not privileged',
     title: 'the container is not privileged and has no CAP_SYS_ADMIN',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -218,6 +238,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-012',
+    name: 'engine socket not mounted',
     title: "the engine's socket is not mounted into the container",
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -229,6 +250,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-013',
+    name: 'no new privileges',
     title: 'no-new-privileges is set (no setuid escalation inside)',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -240,6 +262,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-014',
+    name: 'non-root user',
     title: 'the container runs as a non-root user',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -252,6 +275,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-015',
+    name: 'root volume deleted with the instance',
     title: "the instance's root volume is deleted when the instance terminates",
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -262,6 +286,7 @@ export const CONTROLS = [
   },
   {
     id: 'DL-IMG-016',
+    name: 'IMDSv2 required',
     title: 'the instance metadata service requires tokens (IMDSv2)',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -272,8 +297,9 @@ export const CONTROLS = [
   },
   {
     id: 'DL-CHAOS-001',
+    name: 'no state lost',
     title: 'every key written through the entrypoint before the kill reads back unchanged after it',
-    suite: 'chaos-kill',
+    suite: 'chaos',
     family: 'Statelessness',
     scope: 'fleet',
     violations: ['state-lost'],
@@ -283,8 +309,9 @@ export const CONTROLS = [
   },
   {
     id: 'DL-CHAOS-002',
+    name: 'replaced, not repaired',
     title: "each victim is replaced by a NEW instance (new id, new start) running the release's digest",
-    suite: 'chaos-kill',
+    suite: 'chaos',
     family: 'Statelessness',
     scope: 'fleet',
     violations: ['not-replaced', 'restarted-in-place', 'wrong-image'],
@@ -294,8 +321,9 @@ export const CONTROLS = [
   },
   {
     id: 'DL-CHAOS-003',
+    name: 'back at capacity in time',
     title: 'the fleet is back at desired capacity within `chaos.slo.recoverySeconds`',
-    suite: 'chaos-kill',
+    suite: 'chaos',
     family: 'Statelessness',
     scope: 'fleet',
     violations: ['slow-recovery'],
@@ -305,8 +333,9 @@ export const CONTROLS = [
   },
   {
     id: 'DL-CHAOS-004',
+    name: 'SLO held under chaos',
     title: 'error rate and p99 latency from the first kill to the end of the load stay within the SLO, and the abort threshold was not crossed',
-    suite: 'chaos-kill',
+    suite: 'chaos',
     family: 'Statelessness',
     scope: 'fleet',
     violations: ['slo-breach'],
@@ -332,11 +361,11 @@ export function controlsOf(suite: SuiteName): Control[] {
   return CONTROLS.filter((c) => c.suite === suite);
 }
 
-export const SUITES: readonly SuiteName[] = ['ssh-edits', 'image-integrity', 'chaos-kill'];
+export const SUITES: readonly SuiteName[] = ['ssh-edits', 'image-integrity', 'chaos'];
 
 /** Allure feature of each suite: what the report groups the suite's results under. */
 export const SUITE_FEATURE: Record<SuiteName, string> = {
   'ssh-edits': 'SSH edits',
   'image-integrity': 'Image integrity',
-  'chaos-kill': 'Chaos kill',
+  chaos: 'Chaos',
 };

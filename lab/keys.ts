@@ -4,6 +4,7 @@
  * and as fingerprints so the harness can pin them.
  */
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LabError } from '../core/errors.ts';
@@ -39,9 +40,22 @@ export function labKeyPaths(plan: LabPlan) {
   };
 }
 
+/** The lab's evidence signing key (Ed25519, PKCS#8 PEM), made once; the lab config names it. */
+export function ensureEvidenceKey(plan: LabPlan): string {
+  const file = path.join(plan.dir, 'evidence_ed25519.pem');
+  fs.mkdirSync(plan.dir, { recursive: true, mode: 0o700 }); // a fresh checkout has no lab dir yet
+  if (!fs.existsSync(file)) {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    fs.writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    fs.writeFileSync(file.replace(/\.pem$/, '.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+  }
+  return file;
+}
+
 export function ensureKeys(plan: LabPlan): LabKeys {
   const p = labKeyPaths(plan);
   fs.mkdirSync(plan.dir, { recursive: true, mode: 0o700 });
+  ensureEvidenceKey(plan);
   keygen(p.identityFile, 'driftless-lab-auditor');
   fs.writeFileSync(p.authorizedKeys, fs.readFileSync(p.identityFile + '.pub'), { mode: 0o644 });
   fs.chmodSync(p.authorizedKeys, 0o644);

@@ -10,7 +10,7 @@ import { errorMessage, LabError, PortInUseError, UsageError } from '../core/erro
 import { httpGet, portIsFree, sleep, sshBanner } from '../probes/net.ts';
 import { haproxyConfig } from './haproxy.ts';
 import { ensureImages, type LabImages } from './images.ts';
-import { ensureKeys, labKeyPaths } from './keys.ts';
+import { ensureEvidenceKey, ensureKeys, labKeyPaths } from './keys.ts';
 import { type HostSpec, LABELS, type LabPlan, makePlan, PORT_BASE_SETTING, portsOf } from './plan.ts';
 
 type Log = (line: string) => void;
@@ -254,6 +254,7 @@ export async function labUp(opts: { portBase?: number; log?: Log } = {}): Promis
   // running lab built from older images must be replaced, not reused.
   log('[1/5] images');
   const images = await ensureImages(docker, log);
+  ensureEvidenceKey(plan); // made once, even for a lab that is already up
   if (await alreadyUp(docker, plan, images)) {
     log(`the lab is already up (port base ${plan.portBase}, same images); nothing to do`);
     return { plan, images, reused: true, seconds: (Date.now() - t0) / 1000 };

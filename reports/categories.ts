@@ -5,13 +5,24 @@
  */
 import { CATEGORIES, PROBE_ERROR } from '../core/categories.ts';
 
+/**
+ * The report's own per-fleet verdict results (reports/matrix.ts): not checks, so not a kind of
+ * violation; listed first so Allure never files them under "Product defects".
+ */
+export const FLEET_VERDICT_CATEGORY = {
+  name: 'Fleet verdict',
+  description: 'The answer for a fleet (not a check of its own): open it for its compliance matrix.',
+};
+
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** categories.json for Allure: Java regexes matched against the whole message. */
 export function allureCategories(): Array<Record<string, unknown>> {
-  return CATEGORIES.map(({ name, description }) =>
+  return [FLEET_VERDICT_CATEGORY, ...CATEGORIES].map(({ name, description }) =>
     name === PROBE_ERROR
-      ? { name, description, matchedStatuses: ['broken'] }
-      : { name, description, matchedStatuses: ['failed'], messageRegex: `(?s)\\[${esc(name)}\\].*` },
+      ? { name, description, matchedStatuses: ['broken'], messageRegex: `(?s)(?!\\[${esc(FLEET_VERDICT_CATEGORY.name)}\\]).*` }
+      : name === FLEET_VERDICT_CATEGORY.name
+        ? { name, description, matchedStatuses: ['failed', 'broken'], messageRegex: `(?s)\\[${esc(name)}\\].*` }
+        : { name, description, matchedStatuses: ['failed'], messageRegex: `(?s)\\[${esc(name)}\\].*` },
   );
 }

@@ -37,6 +37,7 @@ export const param = (r: AllureResult, name: string) => r.parameters?.find((p) =
 
 export const isProbeError = (r: AllureResult) => label(r, 'outcome') === 'probe-error' || /^(\w*Error: )?PROBE ERROR/.test(r.statusDetails?.message ?? '');
 export const isNotApplicable = (r: AllureResult) => r.status === 'skipped' && label(r, 'outcome') === 'not-applicable';
+export const isWaived = (r: AllureResult) => r.status === 'skipped' && label(r, 'outcome') === 'waived';
 /** A failure that names no violation did not come from a judgement: the harness broke. */
 export const isCrash = (r: AllureResult) => r.status === 'failed' && !isProbeError(r) && !labels(r, 'violation').some(isViolationKind);
 

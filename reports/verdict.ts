@@ -11,7 +11,7 @@ import { CATEGORY_NAMES, PROBE_ERROR } from '../core/categories.ts';
 import { ExitCode, type ExitCodeValue, InternalError } from '../core/errors.ts';
 import type { PlannedCheck } from '../core/plan.ts';
 import { schemaProblems } from '../core/schema-check.ts';
-import { type AllureResult, categoryOf, isNotApplicable, label, labels } from './results.ts';
+import { type AllureResult, categoryOf, isNotApplicable, isWaived, label, labels } from './results.ts';
 import type { MergedRecords } from './run-record.ts';
 
 export { type AllureResult, label, labels, normalizeResults, param, readResults } from './results.ts';
@@ -23,6 +23,8 @@ export interface Coverage {
   passed: number;
   failed: number;
   broken: number;
+  /** Covered by a waiver that holds: shown as waived, never as passed, and not blocking. */
+  waived: number;
   notApplicable: number;
   skipped: number;
   missing: number;
@@ -42,13 +44,15 @@ export interface Verdict {
   kills: Array<{ runId: string; maxKills: number; spent: Array<{ fleet: string; host: string; instanceId: string; at: string }>; dryRun: boolean }>;
   /** Why the results do not cover the run, whatever the checks say. */
   incomplete: string[];
-  counts: { passed: number; failed: number; broken: number; skipped: number; notApplicable: number; missing: number };
+  counts: { passed: number; failed: number; broken: number; waived: number; skipped: number; notApplicable: number; missing: number };
   coverage: {
     total: Coverage;
     fleets: Array<{ fleet: string; verdict: Answer; coverage: Coverage; hosts: Array<{ host: string; verdict: Answer; coverage: Coverage }> }>;
   };
   /** Controls the plan left out, and checks a judgement proved not to apply, each with the reason. */
   notApplicable: Array<{ fleet: string; host?: string; suite: string; control?: string; reason: string }>;
+  /** Checks a waiver covers (its reason, approver and expiry in the message): not a pass, not blocking. */
+  waived: Array<{ check: string; fleet: string; host?: string; control: string; waiver: string }>;
   /** Owed checks with no result, or skipped: never a pass. */
   notRun: Array<{ check: string; fleet: string; host?: string; control: string; reason: string }>;
   categories: Record<string, number>;
@@ -57,11 +61,11 @@ export interface Verdict {
   violations: Array<{ category: string; control: string; check: string; host?: string; fleet?: string; message: string }>;
 }
 
-type Outcome = 'passed' | 'failed' | 'broken' | 'notApplicable' | 'skipped' | 'missing';
+export type Outcome = 'passed' | 'failed' | 'broken' | 'waived' | 'notApplicable' | 'skipped' | 'missing';
 
 const firstLine = (s: string | undefined) => (s ?? '').split('\n')[0]!.slice(0, 500);
 const PROBE_PREFIX = /^(\w*Error: )?(PROBE ERROR \(the harness could not tell\): |HARNESS ERROR \(.*?\): )/;
-const empty = (): Coverage => ({ owed: 0, passed: 0, failed: 0, broken: 0, notApplicable: 0, skipped: 0, missing: 0 });
+const empty = (): Coverage => ({ owed: 0, passed: 0, failed: 0, broken: 0, waived: 0, notApplicable: 0, skipped: 0, missing: 0 });
 
 function answer(c: Coverage): Answer {
   if (c.failed) return 'violations';
@@ -70,13 +74,23 @@ function answer(c: Coverage): Answer {
 }
 
 /** The worst of several results of one check (a retried test leaves more than one). */
-function outcomeOf(rs: AllureResult[]): { outcome: Outcome; result?: AllureResult } {
-  const order: Outcome[] = ['failed', 'broken', 'skipped', 'notApplicable', 'passed'];
+export function outcomeOf(rs: AllureResult[]): { outcome: Outcome; result?: AllureResult } {
+  const order: Outcome[] = ['failed', 'broken', 'skipped', 'waived', 'notApplicable', 'passed'];
   let best: { outcome: Outcome; result?: AllureResult } = { outcome: 'missing' };
   for (const r of rs) {
     const cat = categoryOf(r);
     const o: Outcome =
-      cat === PROBE_ERROR ? 'broken' : r.status === 'failed' ? 'failed' : isNotApplicable(r) ? 'notApplicable' : r.status === 'skipped' ? 'skipped' : 'passed';
+      cat === PROBE_ERROR
+        ? 'broken'
+        : r.status === 'failed'
+          ? 'failed'
+          : isNotApplicable(r)
+            ? 'notApplicable'
+            : isWaived(r)
+              ? 'waived'
+              : r.status === 'skipped'
+                ? 'skipped'
+                : 'passed';
     if (best.outcome === 'missing' || order.indexOf(o) < order.indexOf(best.outcome)) best = { outcome: o, result: r };
   }
   return best;
@@ -115,6 +129,7 @@ export function verdictOf(results: AllureResult[], merged: MergedRecords): Verdi
   const unchecked = new Map<string, Verdict['uncheckedHosts'][number]>();
   const violations: Verdict['violations'] = [];
   const notRun: Verdict['notRun'] = [];
+  const waived: Verdict['waived'] = [];
   const notApplicable: Verdict['notApplicable'] = [];
   const seenNa = new Set<string>();
   for (const n of runs.flatMap((r) => r.plan.notApplicable)) {
@@ -135,9 +150,11 @@ export function verdictOf(results: AllureResult[], merged: MergedRecords): Verdi
     const where = { fleet: check.fleet, ...(check.host ? { host: check.host } : {}) };
     if (outcome === 'missing') notRun.push({ check: check.id, ...where, control: check.control, reason: 'not run: no result answers this owed check' });
     else if (outcome === 'skipped') notRun.push({ check: check.id, ...where, control: check.control, reason: `skipped: ${message || 'no reason given'}` });
+    else if (outcome === 'waived') waived.push({ check: check.id, ...where, control: check.control, waiver: message.replace(/^WAIVED: /, '') });
     else if (outcome === 'notApplicable') notApplicable.push({ ...where, suite: check.suite, control: check.control, reason: message });
     else if (outcome === 'broken') {
       categories[PROBE_ERROR]!++;
+      if (check.host && label(result!, 'tainted') === 'unknown') tainted.add(check.host);
       const key = `${check.fleet}/${check.host ?? '(fleet)'}`;
       if (!unchecked.has(key))
         unchecked.set(key, { host: check.host ?? `(fleet ${check.fleet})`, fleet: check.fleet, reason: message.replace(PROBE_PREFIX, '') });
@@ -153,12 +170,15 @@ export function verdictOf(results: AllureResult[], merged: MergedRecords): Verdi
   const verdict: Verdict['verdict'] =
     overall === 'violations' ? 'violations' : overall === 'compliant' && incomplete.length === 0 ? 'compliant' : 'not-fully-checked';
   const exitCode = verdict === 'violations' ? ExitCode.Violations : verdict === 'compliant' ? ExitCode.Compliant : ExitCode.HarnessFailure;
-  const skippedResults = owed.reduce((n, c) => n + ((byCheck.get(c.id) ?? []).some((r) => r.status === 'skipped' && !isNotApplicable(r)) ? 1 : 0), 0);
+  const skippedResults = owed.reduce(
+    (n, c) => n + ((byCheck.get(c.id) ?? []).some((r) => r.status === 'skipped' && !isNotApplicable(r) && !isWaived(r)) ? 1 : 0),
+    0,
+  );
   return {
     verdict,
     exitCode,
     runId: runs.map((r) => r.runId).join(' + ') || 'unknown',
-    seed: runs.find((r) => r.plan.suites.includes('chaos-kill'))?.seed ?? runs[0]?.seed ?? null,
+    seed: runs.find((r) => r.plan.suites.includes('chaos'))?.seed ?? runs[0]?.seed ?? null,
     generatedAt: new Date().toISOString(),
     ...(runs[0] ? { config: runs[0].config } : {}),
     ...(runs.length === 1 ? { planHash: runs[0]!.planHash } : {}),
@@ -172,6 +192,7 @@ export function verdictOf(results: AllureResult[], merged: MergedRecords): Verdi
       passed: total.passed,
       failed: total.failed,
       broken: total.broken,
+      waived: total.waived,
       skipped: skippedResults,
       notApplicable: total.notApplicable,
       missing: total.missing,
@@ -186,6 +207,7 @@ export function verdictOf(results: AllureResult[], merged: MergedRecords): Verdi
       })),
     },
     notApplicable,
+    waived,
     notRun,
     categories,
     taintedHosts: [...tainted].sort(),
@@ -202,5 +224,7 @@ export function writeVerdict(file: string, v: Verdict): void {
   const problems = validateVerdict(v);
   if (problems.length) throw new InternalError(`internal: verdict does not match schemas/verdict.schema.json: ${problems.join('; ')}`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(v, null, 2) + '\n');
+  // Answers first: the verdict, then per fleet and per host, then the rest.
+  const { verdict, exitCode, coverage, ...rest } = v;
+  fs.writeFileSync(file, JSON.stringify({ verdict, exitCode, coverage, ...rest }, null, 2) + '\n');
 }

@@ -12,6 +12,8 @@ export function judgeChaos(checks: PlannedCheck[], outcome: ChaosOutcome, config
     j.param('seed', String(o.seed));
     j.attach(json('experiment', { seed: o.seed, dryRun: o.dryRun, eligible: o.eligible, victims: o.victims, timeline: o.timeline, notRun: o.notRun }));
     if (o.notRun) return j.broken(o.notRun);
+    // The timeline (kills, capacity, errors) is what an auditor reads each chaos finding against.
+    if (o.svg && check.control !== C.slo) j.attach({ name: 'timeline.svg', contentType: 'image/svg+xml', body: o.svg });
     switch (check.control) {
       case C.state:
         return judgeState(j, o);

@@ -3,7 +3,7 @@ import type { Config } from '../../core/config.ts';
 import type { ControlId } from '../../core/controls.ts';
 import { checkId, type NotApplicable, type PlannedCheck } from '../../core/plan.ts';
 
-const suite = 'chaos-kill' as const;
+const suite = 'chaos' as const;
 
 export const CHAOS_CONTROLS = { state: 'DL-CHAOS-001', replaced: 'DL-CHAOS-002', recovery: 'DL-CHAOS-003', slo: 'DL-CHAOS-004' } as const satisfies Record<
   string,

@@ -13,7 +13,7 @@ export { ChaosSafetyError, NoEligibleHostError };
 export interface ChooseOptions {
   hosts: Host[];
   seed: number;
-  /** How many to kill; or `percent` of the eligible hosts (rounded up, at least 1). Default: count 1. */
+  /** How many to kill; or `percent` of the eligible hosts (rounded down; below one host is an error). Default: count 1. */
   count?: number;
   percent?: number;
   /** safety.maxKills: a hard cap, whatever count or percent ask for. */
@@ -75,8 +75,17 @@ export function chooseVictims(opts: ChooseOptions): VictimChoice {
   let wanted: number;
   let how: string;
   if (percent !== undefined) {
-    wanted = Math.max(1, Math.ceil((percent / 100) * eligible.length - 1e-9));
-    how = `${percent}% of ${eligible.length} eligible, rounded up: ${wanted}`;
+    // Rounded down: never more victims than the share the user opted into; a share below one
+    // host is an error, not a silent zero (nothing killed) nor a silent one (more than asked).
+    const exact = (percent / 100) * eligible.length;
+    wanted = Math.floor(exact + 1e-9);
+    if (wanted < 1) {
+      throw new ChaosSafetyError(
+        `chaos.kill.percent ${percent} of the ${eligible.length} eligible hosts of fleet ${fleet} is ${exact.toFixed(2)} of a host: it rounds down to zero victims. ` +
+          `Set chaos.kill.percent to at least ${Math.ceil((100 / eligible.length) * 100) / 100}, or use chaos.kill.count`,
+      );
+    }
+    how = `${percent}% of ${eligible.length} eligible, rounded down: ${wanted}`;
   } else {
     wanted = count ?? 1;
     how = `count ${wanted}`;

@@ -90,9 +90,23 @@ export function planImages(config: Config, inventory: FleetSnapshot[]): { checks
     if (snap.provider === 'docker' && !config.policy.container.nonRoot) {
       notApplicable.push({ fleet: snap.target, suite, control: C.nonRoot, reason: 'policy.container.nonRoot is not set: running as root is allowed' });
     }
+    const said = new Set<string>();
     for (const host of snap.hosts) {
       const service = host.service ?? target.service;
-      const owed = new Set(imageChecksFor(snap.provider, declaredFor(config, service), config.policy.container.nonRoot));
+      const declared = declaredFor(config, service);
+      const owed = new Set(imageChecksFor(snap.provider, declared, config.policy.container.nonRoot));
+      // No manifest declared: the golden-manifest check is left out, and the plan says why (an
+      // SSH host has nothing else that proves its image, so its suite is then empty).
+      if (snap.provider !== 'docker' && !declared?.manifest && !said.has(service ?? '')) {
+        said.add(service ?? '');
+        const only = snap.provider === 'ssh' ? ': nothing else proves the image of a host reached only over SSH, so no image check runs on it' : '';
+        notApplicable.push({
+          fleet: snap.target,
+          suite,
+          control: C.goldenManifest,
+          reason: `the release declares no golden manifest for service ${service ?? "(none: set the target's service)"} (release.services.<service>.manifest)${only}`,
+        });
+      }
       for (const c of CHECKS) {
         if (!owed.has(c.control)) continue;
         checks.push({

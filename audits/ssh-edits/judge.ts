@@ -110,6 +110,8 @@ function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
 
 function judgeSweep(j: Judgement, a: HostAudit): CheckResult {
   if (!a.login.ok) return j.broken(`could not log in to ${a.host} to sweep: ${a.login.message}`);
+  // A cut-off edit may have changed the host: it is tainted-unknown whatever the sweep says.
+  if (a.taintedUnknown) j.taint();
   if (!a.sweep || a.sweep.error) return j.broken(`${a.host}: the sweep did not finish: ${a.sweep?.error ?? a.error}`);
   const s = a.sweep;
   j.attach(

@@ -115,7 +115,7 @@ async function run(name: string, targets: unknown[], chaosCfg: Record<string, un
   const dir = path.join(tmp, `results-${name}`);
   const reports = path.join(tmp, `reports-${name}`);
   const since = Math.floor(Date.now() / 1000);
-  const cli: CliResult = await driftless(['run', '--suite', 'chaos-kill', '--config', file, '--results-dir', dir, ...args], {
+  const cli: CliResult = await driftless(['run', '--suite', 'chaos', '--config', file, '--results-dir', dir, ...args], {
     env: { DRIFTLESS_REPORTS_DIR: reports },
     timeoutMs: 300_000,
   });

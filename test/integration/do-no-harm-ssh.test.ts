@@ -151,6 +151,24 @@ describe('traps on the host', () => {
     assert.equal(sweep.status, 'broken');
     assert.match(sweep.statusDetails?.message ?? '', /TAINTED-UNKNOWN.*the sweep on a new connection found nothing of this run left/);
     assert.equal(attachment(sweep, path.join(tmp, 'results-cutoff'), 'sweep')?.onNewConnection, true);
+    assert.ok(r.verdict.taintedHosts.includes(hosts.fifo.name), 'a host whose edit was cut off is listed as tainted');
+  });
+
+  test('cut off with a canary of this run on the host: the sweep on the new connection removes it and the engine sees it gone', async () => {
+    // The FIFO of the test above is still in place: the audit is cut off again.
+    const canary = `/etc/.driftless-canary-${RUN}-cutoff-left-planted`; // named as the run cutoff-left names its canaries
+    await inHost(
+      docker,
+      hosts.fifo.name,
+      `test -p /opt/app/entrypoint.sh || (rm -f /opt/app/entrypoint.sh && mkfifo /opt/app/entrypoint.sh); echo left > ${canary}`,
+    );
+    const r = await run('cutoff-left', [target('fifo', hosts.fifo, 'root', { commandTimeoutMs: 2000 })], { immutablePaths: ['/etc'] });
+    const sweep = one(r.results, hosts.fifo.name, 'DL-SSH-099');
+    assert.equal(sweep.status, 'failed');
+    assert.match(sweep.statusDetails?.message ?? '', new RegExp(`have now been removed \\(checked gone\\): ${canary.replace(/[.]/g, '\\.')}`));
+    assert.equal(attachment(sweep, path.join(tmp, 'results-cutoff-left'), 'sweep')?.onNewConnection, true);
+    assert.ok(r.verdict.taintedHosts.includes(hosts.fifo.name));
+    assert.equal((await inHost(docker, hosts.fifo.name, `test -e ${canary}`)).exitCode, 1, 'the engine confirms the canary is gone');
   });
 });
 

@@ -135,7 +135,7 @@ describe('state that survives the death of the instance that served it', () => {
           },
           safety: { maxKills: 1, allowedEnvironments: ['lab'] },
         },
-        ['--suite', 'chaos-kill', '--seed', String(seed)],
+        ['--suite', 'chaos', '--seed', String(seed)],
       );
       const state = r.results.find((x) => label(x, 'control') === 'DL-CHAOS-001')!;
       assert.equal(state.status, 'failed', `${state.statusDetails?.message}\n${r.cli.stderr.slice(-1500)}`);

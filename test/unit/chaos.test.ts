@@ -90,16 +90,27 @@ describe('chooseVictims', () => {
     for (const [id, n] of counts) assert.ok(n > 120 && n < 280, `${id} chosen ${n} of 1000 times`);
   });
 
-  test('percent of eligible, rounded up, at least 1', () => {
+  test('percent of eligible, rounded down: never more victims than the share opted into', () => {
     const five = mixed; // 5 eligible
     const n = (percent: number) => chooseVictims({ hosts: five, seed: 7, percent, maxKills: 100 }).victims.length;
-    assert.equal(n(1), 1);
     assert.equal(n(20), 1);
-    assert.equal(n(21), 2);
+    assert.equal(n(39), 1);
     assert.equal(n(40), 2);
-    assert.equal(n(50), 3);
+    assert.equal(n(50), 2);
     assert.equal(n(100), 5);
-    assert.match(chooseVictims({ hosts: five, seed: 7, percent: 50, maxKills: 100 }).reason, /50% of 5 eligible, rounded up: 3/);
+    assert.match(chooseVictims({ hosts: five, seed: 7, percent: 50, maxKills: 100 }).reason, /50% of 5 eligible, rounded down: 2/);
+  });
+
+  test('a percent that rounds to zero victims is an error naming the fleet and the fix, not a silent no-op or a silent one', () => {
+    assert.throws(
+      () => chooseVictims({ hosts: mixed, seed: 7, percent: 19, maxKills: 100, fleet: 'web' }),
+      (err: unknown) =>
+        err instanceof ChaosSafetyError &&
+        err.exitCode === 2 &&
+        /chaos\.kill\.percent 19 of the 5 eligible hosts of fleet web is 0\.95 of a host: it rounds down to zero victims\. Set chaos\.kill\.percent to at least 20, or use chaos\.kill\.count/.test(
+          err.message,
+        ),
+    );
   });
 
   test('count larger than the eligible set takes them all; the default is one', () => {

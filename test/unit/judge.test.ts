@@ -256,3 +256,33 @@ describe('the plan: empty fleets, fleets without ssh, controls switched off', ()
     );
   });
 });
+
+describe('the plan: an SSH fleet whose release declares no golden manifest', () => {
+  test('owes no image check, and the plan says why instead of staying silent', () => {
+    const c = config({
+      targets: [
+        {
+          name: 'legacy',
+          provider: 'ssh',
+          service: 'old',
+          mayBeEmpty: false,
+          hosts: [{ id: 'vm-1', address: '127.0.0.1' }],
+          ssh: { user: 'u', identityFile: '/k' },
+        },
+      ],
+      release: { services: { old: { ami: 'ami-0123456789abcdef0' } } },
+    });
+    const inv: FleetSnapshot[] = [{ target: 'legacy', provider: 'ssh', hosts: [{ ...host, id: 'vm-1', fleet: 'legacy', provider: 'ssh' as never }] }];
+    const plan = computePlan(c, inv, ['image-integrity']);
+    assert.deepEqual(plan.checks, []);
+    assert.deepEqual(plan.notApplicable, [
+      {
+        fleet: 'legacy',
+        suite: 'image-integrity',
+        control: 'DL-IMG-006',
+        reason:
+          'the release declares no golden manifest for service old (release.services.<service>.manifest): nothing else proves the image of a host reached only over SSH, so no image check runs on it',
+      },
+    ]);
+  });
+});

@@ -68,7 +68,7 @@ describe('the positive control', () => {
     const v = verdict(passedAll());
     assert.equal(v.verdict, 'compliant');
     assert.equal(v.exitCode, 0);
-    assert.deepEqual(v.coverage.total, { owed: 3, passed: 3, failed: 0, broken: 0, notApplicable: 0, skipped: 0, missing: 0 });
+    assert.deepEqual(v.coverage.total, { owed: 3, passed: 3, failed: 0, broken: 0, waived: 0, notApplicable: 0, skipped: 0, missing: 0 });
     assert.equal(v.coverage.fleets[0]!.verdict, 'compliant');
     assert.equal(v.coverage.fleets[0]!.hosts.length, 3);
   });
@@ -217,12 +217,12 @@ describe('shards', () => {
     const chaosCheck: PlannedCheck = {
       id: 'web/-/DL-CHAOS-001',
       control: 'DL-CHAOS-001',
-      suite: 'chaos-kill',
+      suite: 'chaos',
       fleet: 'web',
       title: 'DL-CHAOS-001 x',
       story: 'x',
     };
-    const chaosPlan: RunPlan = { suites: ['chaos-kill'], checks: [chaosCheck], notApplicable: [] };
+    const chaosPlan: RunPlan = { suites: ['chaos'], checks: [chaosCheck], notApplicable: [] };
     const chaos = record({ runId: 'c1', plan: chaosPlan, planHash: planHash(chaosPlan), owed: [chaosCheck.id] });
     const reads: RecordRead[] = [shard(1, [ids[0]!]), shard(2, [ids[1]!]), shard(3, [ids[2]!]), { dir: '/chaos', record: chaos }];
     const v = verdict([...passedAll(), result(chaosCheck, 'passed', [], 'c1')], reads);
@@ -240,5 +240,34 @@ describe('shards', () => {
     const v = verdict([result(PLAN.checks[0]!, 'passed')], [shard(1, [ids[0]!])], false);
     assert.equal(v.exitCode, 0);
     assert.equal(v.coverage.total.owed, 1);
+  });
+});
+
+describe('waivers', () => {
+  test('a waived check is shown as waived, never as passed, and does not block compliance', () => {
+    const rs = passedAll();
+    rs[0] = {
+      ...result(PLAN.checks[0]!, 'skipped', [{ name: 'outcome', value: 'waived' }]),
+      statusDetails: { message: 'WAIVED: DL-SSH-010 on host h1, approved by Ann, until 2099-01-01: legacy' },
+    };
+    const v = verdict(rs);
+    assert.equal(v.exitCode, 0);
+    assert.equal(v.coverage.total.waived, 1);
+    assert.equal(v.coverage.total.passed, 2);
+    assert.deepEqual(
+      v.waived.map((w) => w.waiver),
+      ['DL-SSH-010 on host h1, approved by Ann, until 2099-01-01: legacy'],
+    );
+  });
+
+  test('an expired waiver is a violation', () => {
+    const rs = passedAll();
+    rs[1] = {
+      ...result(PLAN.checks[1]!, 'failed', [{ name: 'violation', value: 'waiver-expired' }]),
+      statusDetails: { message: 'the waiver for this check expired on 2020-01-01' },
+    };
+    const v = verdict(rs);
+    assert.equal(v.exitCode, 1);
+    assert.equal(v.categories['Expired waiver'], 1);
   });
 });

@@ -50,7 +50,7 @@ before(async () => {
   };
   const file = path.join(tmp, 'chaos.json');
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
-  run = await driftless(['run', '--suite', 'chaos-kill', '--config', file, '--results-dir', resultsDir, '--seed', '7'], {
+  run = await driftless(['run', '--suite', 'chaos', '--config', file, '--results-dir', resultsDir, '--seed', '7'], {
     env: { DRIFTLESS_RUN_ID: undefined, DRIFTLESS_RUN_DIR: undefined, DRIFTLESS_SEED: undefined },
     timeoutMs: 300_000,
   });

@@ -8,7 +8,7 @@
  */
 import { checkBody, checklist, test } from '../fixtures/checklist.ts';
 
-for (const fleet of checklist('chaos-kill')) {
+for (const fleet of checklist('chaos')) {
   test.describe(fleet.title, () => {
     for (const check of fleet.checks) test(check.title, checkBody(check));
     for (const host of fleet.hosts) {

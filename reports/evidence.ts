@@ -1,0 +1,173 @@
+/**
+ * The evidence bundle: a manifest of every file of a results folder or report (sha256 and size),
+ * the hashes of the run's inputs (config, release file, known_hosts, manifests, waivers, harness
+ * version and lockfile), the plan's hash and the verdict, signed with an Ed25519 key
+ * (report.signingKey). `driftless verify` checks the signature against a key it trusts and names
+ * every file added, removed or changed since. An unsigned bundle says so; it verifies nothing.
+ */
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../core/config.ts';
+
+export const EVIDENCE_FILE = 'driftless-evidence.json';
+
+export interface EvidenceBundle {
+  version: 1;
+  kind: 'results' | 'report';
+  runIds: string[];
+  createdAt: string;
+  harness: { version: string; lockfileSha256: string | null };
+  inputs: Array<{ what: string; file: string; sha256: string | null }>;
+  planHashes: string[];
+  verdict: { verdict: string; exitCode: number } | null;
+  files: Array<{ path: string; sha256: string; bytes: number }>;
+  signature: { algorithm: 'ed25519'; keyFingerprint: string; publicKey: string; value: string } | null;
+  unsigned?: string;
+}
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+export function fileSha256(file: string): string | null {
+  try {
+    return sha256(fs.readFileSync(file));
+  } catch {
+    return null;
+  }
+}
+
+/** Every file under `dir` (relative, sorted), the bundle itself left out. */
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(r);
+      else if (r !== EVIDENCE_FILE) out.push(r);
+    }
+  };
+  walk('');
+  return out.sort();
+}
+
+/** The bytes the signature covers: the bundle without its signature, keys in a fixed order. */
+function signedBytes(b: Omit<EvidenceBundle, 'signature'>): Buffer {
+  const canonical = (v: unknown): string =>
+    Array.isArray(v)
+      ? `[${v.map(canonical).join(',')}]`
+      : v && typeof v === 'object'
+        ? `{${Object.keys(v)
+            .sort()
+            .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+            .join(',')}}`
+        : JSON.stringify(v);
+  return Buffer.from(canonical(b));
+}
+
+export function keyFingerprint(publicKey: KeyObject): string {
+  return `SHA256:${createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('base64')
+    .replace(/=+$/, '')}`;
+}
+
+/** The public half of a key file, private (PKCS#8) or public (SPKI) PEM. */
+export function publicKeyOf(file: string): KeyObject {
+  const pem = fs.readFileSync(file, 'utf8');
+  return pem.includes('PRIVATE KEY') ? createPublicKey(createPrivateKey(pem)) : createPublicKey(pem);
+}
+
+export function writeEvidence(
+  dir: string,
+  opts: Omit<EvidenceBundle, 'version' | 'files' | 'signature' | 'unsigned' | 'createdAt'> & { signingKey?: string },
+): EvidenceBundle {
+  const { signingKey, ...rest } = opts;
+  const files = listFiles(dir).map((p) => {
+    const bytes = fs.readFileSync(path.join(dir, p));
+    return { path: p, sha256: sha256(bytes), bytes: bytes.length };
+  });
+  const body: Omit<EvidenceBundle, 'signature'> = { version: 1, ...rest, createdAt: new Date().toISOString(), files };
+  let bundle: EvidenceBundle;
+  if (signingKey) {
+    const key = createPrivateKey(fs.readFileSync(signingKey, 'utf8'));
+    const pub = createPublicKey(key);
+    bundle = {
+      ...body,
+      signature: {
+        algorithm: 'ed25519',
+        keyFingerprint: keyFingerprint(pub),
+        publicKey: pub.export({ type: 'spki', format: 'pem' }).toString(),
+        value: sign(null, signedBytes(body), key).toString('base64'),
+      },
+    };
+  } else {
+    bundle = { ...body, signature: null, unsigned: 'no report.signingKey in the config: nothing proves these files were not edited after the run' };
+  }
+  fs.writeFileSync(path.join(dir, EVIDENCE_FILE), JSON.stringify(bundle, null, 2) + '\n');
+  return bundle;
+}
+
+export interface Verification {
+  signed: boolean;
+  signatureValid: boolean;
+  trustedKey: boolean;
+  added: string[];
+  removed: string[];
+  changed: string[];
+  problems: string[];
+}
+
+/** Checks a folder against its bundle: the signature (by `trusted`, when given), and every file. */
+export function verifyEvidence(dir: string, trusted?: KeyObject): Verification {
+  const out: Verification = { signed: false, signatureValid: false, trustedKey: false, added: [], removed: [], changed: [], problems: [] };
+  let bundle: EvidenceBundle;
+  try {
+    bundle = JSON.parse(fs.readFileSync(path.join(dir, EVIDENCE_FILE), 'utf8')) as EvidenceBundle;
+    if (!Array.isArray(bundle.files)) throw new TypeError('no files list');
+  } catch (err) {
+    // A bundle that does not parse was edited (or truncated): nothing in the folder is vouched for.
+    out.signed = true;
+    out.problems.push(`${EVIDENCE_FILE} is not a readable evidence bundle (${err instanceof Error ? err.message : String(err)}): it was edited or truncated`);
+    return out;
+  }
+  out.signed = !!bundle.signature;
+  if (bundle.signature) {
+    const { signature, ...body } = bundle;
+    let pub: KeyObject | undefined;
+    try {
+      pub = createPublicKey(signature.publicKey);
+      out.signatureValid = verify(null, signedBytes(body), pub, Buffer.from(signature.value, 'base64'));
+    } catch {
+      out.signatureValid = false; // an unreadable key or signature is an edited bundle
+    }
+    if (!out.signatureValid) out.problems.push(`the signature does not match the bundle: ${EVIDENCE_FILE} was edited after it was signed`);
+    if (trusted) {
+      out.trustedKey = !!pub && keyFingerprint(trusted) === keyFingerprint(pub);
+      if (!out.trustedKey) out.problems.push(`signed by key ${signature.keyFingerprint}, not by the trusted key ${keyFingerprint(trusted)}`);
+    }
+  } else out.problems.push(`the bundle is not signed (${bundle.unsigned ?? 'no signature'})`);
+  const listed = new Map(bundle.files.map((f) => [f.path, f]));
+  const present = new Set(listFiles(dir));
+  for (const [p, f] of listed) {
+    if (!present.has(p)) out.removed.push(p);
+    else if (fileSha256(path.join(dir, p)) !== f.sha256) out.changed.push(p);
+  }
+  for (const p of present) if (!listed.has(p)) out.added.push(p);
+  return out;
+}
+
+/** The inputs that decided a run, by hash: config, release file, pinned host keys, golden manifests, waivers, lockfile. */
+export function inputsOf(config: Config, lockfile: string): EvidenceBundle['inputs'] {
+  const out: EvidenceBundle['inputs'] = [{ what: 'config', file: config.source.file, sha256: fileSha256(config.source.file) }];
+  if (config.release.file) out.push({ what: 'release file', file: config.release.file, sha256: fileSha256(config.release.file) });
+  for (const f of [...new Set(config.targets.map((t) => t.ssh?.knownHostsFile).filter((x): x is string => !!x))])
+    out.push({ what: 'known_hosts', file: f, sha256: fileSha256(f) });
+  for (const [service, s] of Object.entries(config.release.services))
+    if (s.manifest) out.push({ what: `golden manifest of ${service}`, file: s.manifest, sha256: fileSha256(s.manifest) });
+  if (config.waivers) {
+    const f = path.resolve(path.dirname(config.source.file), config.waivers);
+    out.push({ what: 'waivers', file: f, sha256: fileSha256(f) });
+  }
+  out.push({ what: 'lockfile', file: lockfile, sha256: fileSha256(lockfile) });
+  return out;
+}

@@ -1,0 +1,128 @@
+/**
+ * The compliance matrix an auditor reads without opening a test: per fleet, hosts × controls, each
+ * cell pass / fail / broken / not applicable / waived / not run, and the fleet's answer. It goes
+ * into the report as one result per fleet (suite "Verdict"), with the matrix as an HTML attachment,
+ * so it is one click from the overview, and into environment.properties as one line per fleet.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { control } from '../core/controls.ts';
+import type { PlannedCheck } from '../core/plan.ts';
+import { FLEET_VERDICT_CATEGORY } from './categories.ts';
+import type { AllureResult } from './results.ts';
+import { label } from './results.ts';
+import type { MergedRecords } from './run-record.ts';
+import { type Outcome, outcomeOf, type Verdict } from './verdict.ts';
+
+const SHOWN: Record<Outcome, { text: string; color: string }> = {
+  passed: { text: 'pass', color: '#97cc64' },
+  failed: { text: 'FAIL', color: '#fd5a3e' },
+  broken: { text: 'broken', color: '#ffd050' },
+  waived: { text: 'waived', color: '#b0b0ff' },
+  notApplicable: { text: 'n/a', color: '#eeeeee' },
+  skipped: { text: 'skipped', color: '#ffd050' },
+  missing: { text: 'NOT RUN', color: '#ffd050' },
+};
+const WORST: Outcome[] = ['failed', 'broken', 'missing', 'skipped', 'waived', 'notApplicable', 'passed'];
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+export interface FleetMatrix {
+  fleet: string;
+  answer: string;
+  controls: string[];
+  rows: Array<{ host: string; cells: Record<string, { outcome: Outcome; count: number; notes: string[] }> }>;
+}
+
+export function matrices(results: AllureResult[], merged: MergedRecords, verdict: Verdict): FleetMatrix[] {
+  const byCheck = new Map<string, AllureResult[]>();
+  for (const r of results) {
+    const id = label(r, 'check');
+    if (id) byCheck.set(id, [...(byCheck.get(id) ?? []), r]);
+  }
+  const checks: PlannedCheck[] = merged.runs.flatMap((run) => run.plan.checks.filter((c) => merged.owed.get(c.id) === run.runId));
+  return verdict.coverage.fleets.map((f) => {
+    const mine = checks.filter((c) => c.fleet === f.fleet);
+    const controls = [...new Set(mine.map((c) => c.control))].sort();
+    const hosts = [...new Set(mine.map((c) => c.host ?? '(fleet)'))].sort();
+    const rows = hosts.map((host) => {
+      const cells: FleetMatrix['rows'][number]['cells'] = {};
+      for (const c of mine.filter((x) => (x.host ?? '(fleet)') === host)) {
+        const { outcome, result } = outcomeOf(byCheck.get(c.id) ?? []);
+        const cell = (cells[c.control] ??= { outcome: 'passed', count: 0, notes: [] });
+        cell.count++;
+        if (cell.count === 1 || WORST.indexOf(outcome) < WORST.indexOf(cell.outcome)) cell.outcome = outcome;
+        if (outcome !== 'passed') cell.notes.push(`${c.title}: ${(result?.statusDetails?.message ?? SHOWN[outcome].text).split('\n')[0]}`);
+      }
+      return { host, cells };
+    });
+    return { fleet: f.fleet, answer: f.verdict, controls, rows };
+  });
+}
+
+export function matrixHtml(m: FleetMatrix, verdict: Verdict): string {
+  const head = m.controls
+    .map((id) => `<th title="${esc(control(id as never).title)}">${esc(id)}<br><small>${esc(control(id as never).name)}</small></th>`)
+    .join('');
+  const body = m.rows
+    .map((r) => {
+      const cells = m.controls
+        .map((id) => {
+          const c = r.cells[id];
+          if (!c) return '<td style="background:#fafafa;color:#999">—</td>';
+          const s = SHOWN[c.outcome];
+          return `<td style="background:${s.color}" title="${esc(c.notes.join('\n'))}">${s.text}${c.count > 1 ? ` <small>(${c.count})</small>` : ''}</td>`;
+        })
+        .join('');
+      const host = verdict.coverage.fleets.find((f) => f.fleet === m.fleet)?.hosts.find((h) => h.host === r.host);
+      return `<tr><th style="text-align:left;white-space:nowrap">${esc(r.host)}<br><small>${esc(host?.verdict ?? '')}</small></th>${cells}</tr>`;
+    })
+    .join('\n');
+  return `<!doctype html><html><head><meta charset="utf-8"><style>
+body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:4px 6px;text-align:center} small{color:#555}
+</style></head><body>
+<h2>fleet ${esc(m.fleet)}: ${esc(m.answer)}</h2>
+<p>run ${esc(verdict.runId)}; overall verdict <b>${esc(verdict.verdict)}</b> (exit ${verdict.exitCode}). A cell is the worst outcome of the control's checks on the host (their number in brackets); hover for what failed.</p>
+<table id="compliance-matrix"><tr><th>host</th>${head}</tr>
+${body}
+</table>
+<p><small>pass · FAIL (a violation) · broken (could not tell) · NOT RUN · skipped · waived (an accepted exception, not a pass) · n/a (does not apply, with the reason in verdict.json) · — (not owed)</small></p>
+</body></html>`;
+}
+
+/** One Allure result per fleet carrying its matrix, so the report's Suites show "Verdict" first. */
+export function writeMatrixResults(dir: string, ms: FleetMatrix[], verdict: Verdict): void {
+  const now = Date.now();
+  for (const m of ms) {
+    const uuid = randomUUID();
+    const source = `${uuid}-attachment.html`;
+    fs.writeFileSync(path.join(dir, source), matrixHtml(m, verdict));
+    const status = m.answer === 'compliant' || m.answer === 'not-applicable' ? 'passed' : m.answer === 'violations' ? 'failed' : 'broken';
+    const c = verdict.coverage.fleets.find((f) => f.fleet === m.fleet)!.coverage;
+    const result = {
+      uuid,
+      historyId: `driftless-verdict-${m.fleet}`,
+      name: `Verdict for fleet ${m.fleet}: ${m.answer}`,
+      fullName: `verdict/${m.fleet}`,
+      status,
+      stage: 'finished',
+      statusDetails: {
+        message: `[${FLEET_VERDICT_CATEGORY.name}] ${m.answer}: ${c.owed} owed — ${c.passed} passed, ${c.failed} failed, ${c.broken} broken, ${c.waived} waived, ${c.notApplicable} not applicable, ${c.skipped} skipped, ${c.missing} not run`,
+      },
+      labels: [
+        { name: 'parentSuite', value: 'Verdict' },
+        { name: 'suite', value: `fleet ${m.fleet}` },
+        { name: 'epic', value: 'Verdict' },
+        { name: 'feature', value: 'Compliance matrix' },
+        { name: 'story', value: `fleet ${m.fleet}` },
+        { name: 'severity', value: 'blocker' },
+        { name: 'outcome', value: 'verdict' },
+      ],
+      parameters: [{ name: 'fleet', value: m.fleet }],
+      attachments: [{ name: `compliance matrix: fleet ${m.fleet}`, source, type: 'text/html' }],
+      start: now,
+      stop: now,
+    };
+    fs.writeFileSync(path.join(dir, `${uuid}-result.json`), JSON.stringify(result));
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The demo as an auditor meets it: `driftless run` with the shipped lab config (every suite, the
+ * three fleets, the lab's waiver file and signing key), then `driftless report --single-file`.
+ * verdict.json leads with one answer per fleet and host; the run and the report carry signed
+ * evidence bundles that `driftless verify` accepts, and rejects, naming the file, after one byte
+ * is changed, a file removed or a file added; in Debian's chromium the report shows the verdict per
+ * fleet with its compliance matrix, State lost and Not replaced for snowflake, and the waived check.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Page } from '@playwright/test';
+import { reportsDir } from '../../core/paths.ts';
+import { labUp } from '../../lab/lab.ts';
+import { EVIDENCE_FILE } from '../../reports/evidence.ts';
+import { type AllureResult, label, param, readResults, validateVerdict, type Verdict } from '../../reports/verdict.ts';
+import { driftless, type CliResult } from '../helpers/cli.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-demo-'));
+const results = path.join(tmp, 'results');
+const reportDir = path.join(tmp, 'report');
+const singleFile = path.join(tmp, 'allure-single', 'index.html');
+let run: CliResult;
+let report: CliResult;
+let verdict: Verdict;
+let raw: AllureResult[];
+
+before(async () => {
+  await labUp();
+  run = await driftless(['run', '--results-dir', results], {
+    env: { DRIFTLESS_RUN_ID: undefined, DRIFTLESS_RUN_DIR: undefined, DRIFTLESS_SEED: undefined },
+    timeoutMs: 600_000,
+  });
+  raw = readResults(results);
+  report = await driftless(['report', '--results', results, '--out', reportDir, '--single-file']);
+  verdict = JSON.parse(fs.readFileSync(path.join(reportsDir(), 'verdict.json'), 'utf8')) as Verdict;
+});
+
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** A copy of a signed folder to tamper with, so each case starts from the intact one. */
+function copyOf(dir: string, name: string): string {
+  const to = path.join(tmp, name);
+  fs.cpSync(dir, to, { recursive: true });
+  return to;
+}
+
+describe('the demo run and its verdict', () => {
+  test('run and report exit 1 (the negative controls are caught), signed', () => {
+    assert.equal(run.code, 1, run.stdout.slice(-3000) + run.stderr.slice(-2000));
+    assert.match(run.stdout, /evidence: .*driftless-evidence\.json \(\d+ files, signed by SHA256:/);
+    assert.equal(report.code, 1, report.stdout + report.stderr);
+    assert.match(report.stdout, /evidence: .*driftless-evidence\.json \(\d+ files, signed by SHA256:.*check with driftless verify/);
+  });
+
+  test('verdict.json leads with the answer, then one verdict per fleet and per host, then the counts', () => {
+    assert.deepEqual(validateVerdict(verdict), []);
+    const text = fs.readFileSync(path.join(reportsDir(), 'verdict.json'), 'utf8');
+    assert.deepEqual(Object.keys(JSON.parse(text)).slice(0, 3), ['verdict', 'exitCode', 'coverage']);
+    const fleets = Object.fromEntries(verdict.coverage.fleets.map((f) => [f.fleet, f.verdict]));
+    assert.deepEqual(fleets, { cattle: 'compliant', snowflake: 'violations', sticky: 'violations' });
+    const cattle = verdict.coverage.fleets.find((f) => f.fleet === 'cattle')!;
+    assert.ok(cattle.hosts.length === 3 && cattle.hosts.every((h) => h.verdict === 'compliant'), JSON.stringify(cattle.hosts));
+    assert.equal(verdict.coverage.total.missing, 0, 'no owed check is missing');
+    assert.equal(verdict.coverage.total.broken, 0, JSON.stringify(verdict.uncheckedHosts));
+  });
+
+  test('the snowflake chaos shows the headline: State lost and Not replaced', () => {
+    assert.ok((verdict.categories['State lost'] ?? 0) >= 1, JSON.stringify(verdict.categories));
+    assert.ok((verdict.categories['Not replaced'] ?? 0) >= 1, JSON.stringify(verdict.categories));
+    const chaos = verdict.violations.filter((v) => v.fleet === 'snowflake' && v.control.startsWith('DL-CHAOS-'));
+    assert.ok(chaos.some((v) => v.category === 'State lost'));
+    assert.ok(chaos.some((v) => v.category === 'Not replaced'));
+    assert.ok(
+      verdict.kills[0]!.spent.some((k) => k.fleet === 'snowflake'),
+      'a snowflake host was killed, from the one budget',
+    );
+  });
+
+  test('the waived check is waived (not passed), with its reason and approver', () => {
+    assert.equal(verdict.counts.waived, 1);
+    assert.deepEqual(
+      verdict.waived.map((w) => [w.control, w.host]),
+      [['DL-IMG-005', 'dl-snowflake-1']],
+    );
+    assert.match(verdict.waived[0]!.waiver, /approved by driftless maintainers, until 2099-12-31/);
+    const r = raw.find((x) => label(x, 'control') === 'DL-IMG-005' && param(x, 'host') === 'dl-snowflake-1')!;
+    assert.equal(r.status, 'skipped');
+    assert.equal(label(r, 'outcome'), 'waived');
+  });
+});
+
+describe('driftless verify', () => {
+  const key = () => ['--config', path.join(process.cwd(), 'driftless.config.yaml')];
+
+  test('the fresh results and the fresh report verify (exit 0)', async () => {
+    for (const dir of [results, reportDir]) {
+      const v = await driftless(['verify', dir, ...key()]);
+      assert.equal(v.code, 0, v.stdout + v.stderr);
+      assert.match(v.stdout, /verified: every file as signed by SHA256:/);
+    }
+  });
+
+  test('one byte of one result changed: exit 1, naming the file', async () => {
+    const dir = copyOf(results, 'tampered-byte');
+    const name = fs.readdirSync(dir).find((f) => f.endsWith('-result.json'))!;
+    const file = path.join(dir, name);
+    const b = fs.readFileSync(file);
+    b[b.length - 2] = b[b.length - 2]! ^ 1;
+    fs.writeFileSync(file, b);
+    const v = await driftless(['verify', dir, ...key()]);
+    assert.equal(v.code, 1, v.stdout);
+    assert.match(v.stdout, new RegExp(`^changed: ${name}$`, 'm'));
+  });
+
+  test('an attachment of the report removed, and a file added: exit 1, naming both', async () => {
+    const dir = copyOf(reportDir, 'tampered-report');
+    const att = fs.readdirSync(path.join(dir, 'data', 'attachments'))[0]!;
+    fs.rmSync(path.join(dir, 'data', 'attachments', att));
+    fs.writeFileSync(path.join(dir, 'data', 'extra.json'), '{}');
+    const v = await driftless(['verify', dir, ...key()]);
+    assert.equal(v.code, 1, v.stdout);
+    assert.match(v.stdout, new RegExp(`^removed: data/attachments/${att.replace(/[.]/g, '\\.')}$`, 'm'));
+    assert.match(v.stdout, /^added: data\/extra\.json$/m);
+  });
+
+  test('the bundle names the inputs by hash: config, release file, known_hosts, waivers, lockfile', () => {
+    const bundle = JSON.parse(fs.readFileSync(path.join(results, EVIDENCE_FILE), 'utf8')) as { inputs: Array<{ what: string; sha256: string | null }> };
+    assert.deepEqual(
+      bundle.inputs.map((i) => i.what),
+      ['config', 'release file', 'known_hosts', 'waivers', 'lockfile'],
+    );
+    assert.ok(bundle.inputs.every((i) => /^[0-9a-f]{64}$/.test(i.sha256 ?? '')));
+  });
+});
+
+describe('in chromium', () => {
+  let page: Page;
+  let close: () => Promise<void>;
+  before(async () => {
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    close = () => browser.close();
+    page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
+  });
+  after(async () => close());
+
+  test('the overview leads with the answer: the title and the environment carry the verdict per fleet', async () => {
+    await page.goto('file://' + singleFile);
+    await page.getByText('Categories').first().waitFor({ timeout: 30_000 });
+    await page
+      .getByText('driftless: VIOLATIONS (exit 1) — cattle: compliant · snowflake: violations · sticky: violations')
+      .first()
+      .waitFor({ timeout: 10_000 });
+    for (const line of ['verdict.fleet.cattle', 'verdict.fleet.snowflake', 'verdict.fleet.sticky'])
+      await page.getByText(line, { exact: true }).first().waitFor({ timeout: 10_000 });
+    fs.mkdirSync(path.join(reportsDir(), 'screenshots'), { recursive: true });
+    await page.screenshot({ path: path.join(reportsDir(), 'screenshots', 'demo-overview.png') });
+  });
+
+  test('the Verdict suite has one result per fleet, whose compliance matrix opens', async () => {
+    await page.goto('file://' + singleFile + '#suites');
+    await page.locator('.node__title', { hasText: 'Verdict' }).first().click();
+    await page.locator('.node__title', { hasText: 'fleet snowflake' }).first().click();
+    await page.locator('.node__title', { hasText: 'Verdict for fleet snowflake: violations' }).first().click();
+    await page.getByText('compliance matrix: fleet snowflake').first().click();
+    const matrix = page.frameLocator('iframe').first().locator('#compliance-matrix');
+    await matrix.waitFor({ timeout: 15_000 });
+    const rows = await matrix.locator('tr').allInnerTexts();
+    const row = (host: string) => rows.find((r) => r.startsWith(host))!.split('\t');
+    const head = rows[0]!.split('\t').map((h) => h.split('\n')[0]);
+    const cell = (host: string, controlId: string) => row(host)[head.indexOf(controlId)]!.trim();
+    assert.equal(cell('(fleet)', 'DL-CHAOS-001'), 'FAIL');
+    assert.equal(cell('(fleet)', 'DL-CHAOS-002'), 'FAIL');
+    assert.equal(cell('dl-snowflake-1', 'DL-IMG-005'), 'waived');
+    assert.equal(cell('dl-snowflake-1', 'DL-IMG-001'), 'pass');
+    await page.screenshot({ path: path.join(reportsDir(), 'screenshots', 'demo-matrix.png') });
+  });
+
+  test('Categories: State lost and Not replaced list the snowflake chaos results, with the timeline chart', async () => {
+    await page.goto('file://' + singleFile + '#categories');
+    await page.locator('.node__title', { hasText: 'Not replaced' }).first().click();
+    await page
+      .locator('.node__title', { hasText: /^\[Not replaced\]/ })
+      .first()
+      .click();
+    const notReplaced = await page.locator('.node__title').allInnerTexts();
+    assert.ok(
+      notReplaced.some((t) => /DL-CHAOS-002/.test(t) && /snowflake/.test(t)),
+      notReplaced.join('\n'),
+    );
+    await page.locator('.node__title', { hasText: 'State lost' }).first().click();
+    await page
+      .locator('.node__title', { hasText: /^\[State lost\].*20 keys/ })
+      .first()
+      .click();
+    const stateLost = await page.locator('.node__title').allInnerTexts();
+    assert.ok(
+      stateLost.some((t) => /DL-CHAOS-001/.test(t) && /snowflake/.test(t)),
+      stateLost.join('\n'),
+    );
+    await page
+      .locator('.node__title', { hasText: /DL-CHAOS-001.*snowflake/s })
+      .first()
+      .click();
+    await page.getByText('timeline.svg').first().waitFor({ timeout: 10_000 });
+  });
+
+  test('the waived check is shown as waived, with its reason, never as passed', async () => {
+    await page.goto('file://' + singleFile + '#suites');
+    await page.locator('.node__title', { hasText: 'image-integrity' }).first().click();
+    await page.locator('.node__title', { hasText: 'fleet snowflake' }).first().click();
+    await page.locator('.node__title', { hasText: 'dl-snowflake-1' }).first().click();
+    await page.locator('.node__title', { hasText: 'DL-IMG-005' }).first().click();
+    await page
+      .getByText(/^WAIVED: DL-IMG-005 on fleet snowflake, host dl-snowflake-1, approved by driftless maintainers/)
+      .first()
+      .waitFor({ timeout: 10_000 });
+    // The result's status badge: Skipped (Allure's word for not passed, not failed), never Passed.
+    await page.getByText('Skipped', { exact: true }).first().waitFor({ timeout: 10_000 });
+    assert.equal(await page.getByText('Passed', { exact: true }).count(), 0);
+    await page.screenshot({ path: path.join(reportsDir(), 'screenshots', 'demo-waived.png') });
+  });
+});

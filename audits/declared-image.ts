@@ -5,13 +5,14 @@
  */
 import type { ReleaseService } from '../core/config.ts';
 import type { Host, ProviderKind } from '../core/inventory.ts';
+import { traitsOf } from '../providers/registry.ts';
 
 type ImageOf = Host['image'];
 
-/** What the release says this kind of host must run: the AMI for EC2, the image digest otherwise. */
+/** What the release says this kind of host must run (the kind's traits name the field: AMI, image digest). */
 export function declaredImage(declared: ReleaseService | undefined, provider: ProviderKind): string | undefined {
-  if (!declared) return undefined;
-  return provider === 'ec2' ? declared.ami : declared.digest;
+  const field = traitsOf(provider).declaredImageField;
+  return declared && field ? declared[field] : undefined;
 }
 
 /** What a host runs, as the provider reports it: AMI for EC2, else the image id, else a repo digest. */

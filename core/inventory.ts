@@ -3,7 +3,10 @@
  * Provider interface that produces them is providers/provider.ts. A Host is what runs now; `id` is the stable name shown in reports, `instanceId` is what the
  * provider calls this incarnation (a replacement gets a new instanceId under the same fleet).
  */
-export type ProviderKind = 'ssh' | 'docker' | 'ec2';
+import type { Target } from './config.generated.ts';
+
+/** The kinds of fleet: the `provider` values of the config schema's targets (generated from it). */
+export type ProviderKind = Target['provider'];
 
 /** How a victim is killed: SIGKILL (crash), graceful stop, or EC2 TerminateInstances. */
 export type KillKind = 'sigkill' | 'stop' | 'terminate';

@@ -7,7 +7,7 @@
  * EACCES, EPERM).
  */
 import type { ControlId } from '../core/controls.ts';
-import { shQuote as q } from './shell.ts';
+import { shQuote } from './shell.ts';
 
 export interface Edit {
   /** Stable id within a run, e.g. "canary:/etc". */
@@ -26,7 +26,7 @@ export interface Edit {
  * refusal that still moved it means something was written.
  */
 const ctime = (watch: string, command: string) =>
-  `ct() { stat -c %z -- "$1" 2>/dev/null; }; w=${q(watch)}; c0=$(ct "$w"); ${command}; echo "DL:CTIME $c0|$(ct "$w")"`;
+  `ct() { stat -c %z -- "$1" 2>/dev/null; }; w=${shQuote(watch)}; c0=$(ct "$w"); ${command}; echo "DL:CTIME $c0|$(ct "$w")"`;
 
 /** The registry's ids of the SSH controls (core/controls.ts). */
 export const CONTROLS = {
@@ -66,7 +66,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
       // Never write through something that is already there (a link, a FIFO, an earlier canary).
       command: ctime(
         dir,
-        `f=${q(f)}; if [ ! -d ${q(dir)} ]; then echo DL:ABSENT; elif [ -e "$f" ] || [ -L "$f" ]; then echo DL:PREEXISTING; elif ( : > "$f" ); then echo DL:CREATED; rm -f -- "$f"; if [ -e "$f" ]; then echo DL:STILL_THERE; else echo DL:REMOVED; fi; else echo DL:REFUSED; fi`,
+        `f=${shQuote(f)}; if [ ! -d ${shQuote(dir)} ]; then echo DL:ABSENT; elif [ -e "$f" ] || [ -L "$f" ]; then echo DL:PREEXISTING; elif ( : > "$f" ); then echo DL:CREATED; rm -f -- "$f"; if [ -e "$f" ]; then echo DL:STILL_THERE; else echo DL:REMOVED; fi; else echo DL:REFUSED; fi`,
       ),
     });
   }
@@ -76,7 +76,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
       control: CONTROLS.append,
       title: `open ${file} for append (writing zero bytes)`,
       path: file,
-      command: ctime(file, `f=${q(file)}; if [ ! -e "$f" ]; then echo DL:ABSENT; elif ( : >> "$f" ); then echo DL:OPENED; else echo DL:REFUSED; fi`),
+      command: ctime(file, `f=${shQuote(file)}; if [ ! -e "$f" ]; then echo DL:ABSENT; elif ( : >> "$f" ); then echo DL:OPENED; else echo DL:REFUSED; fi`),
     });
   }
   const modeDir = '/usr/bin';
@@ -87,7 +87,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
     title: `change the mode of a file in ${modeDir} (a canary, or a file to its own current mode)`,
     path: modeDir,
     command:
-      `f=${q(mf)}; if [ -e "$f" ] || [ -L "$f" ]; then echo DL:PREEXISTING; elif ( : > "$f" ) 2>/dev/null; then echo DL:CREATED; if chmod 0700 "$f"; then echo DL:CHMOD_OK; else echo DL:REFUSED; fi; ` +
+      `f=${shQuote(mf)}; if [ -e "$f" ] || [ -L "$f" ]; then echo DL:PREEXISTING; elif ( : > "$f" ) 2>/dev/null; then echo DL:CREATED; if chmod 0700 "$f"; then echo DL:CHMOD_OK; else echo DL:REFUSED; fi; ` +
       `rm -f -- "$f"; if [ -e "$f" ]; then echo DL:STILL_THERE; else echo DL:REMOVED; fi; ` +
       // The fallback changes a REGULAR file to its own mode: chmod follows symlinks, so a link
       // (whose stat says 777) must never be its target.
@@ -123,7 +123,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
 export function sweepCommand(runId: string, dirs: string[]): string {
   const name = canaryName(runId);
   return (
-    `for d in ${dirs.map(q).join(' ')}; do for f in "$d"/${name}*; do [ -e "$f" ] || [ -L "$f" ] || continue; echo "DL:FOUND $f"; ` +
+    `for d in ${dirs.map(shQuote).join(' ')}; do for f in "$d"/${name}*; do [ -e "$f" ] || [ -L "$f" ] || continue; echo "DL:FOUND $f"; ` +
     `rm -f -- "$f" 2>/dev/null; if [ -e "$f" ] || [ -L "$f" ]; then echo "DL:LEFT $f"; else echo "DL:GONE $f"; fi; done; done; echo DL:SWEPT`
   );
 }

@@ -2,6 +2,7 @@
 import type { Config } from '../../core/config.ts';
 import type { ControlId } from '../../core/controls.ts';
 import { checkId, type NotApplicable, type PlannedCheck } from '../../core/plan.ts';
+import { traitsOf } from '../../providers/registry.ts';
 
 const suite = 'chaos' as const;
 
@@ -21,7 +22,7 @@ export function planChaos(config: Config): { checks: PlannedCheck[]; notApplicab
   const checks: PlannedCheck[] = [];
   const notApplicable: NotApplicable[] = [];
   for (const t of config.targets) {
-    if (t.provider === 'ssh') {
+    if (!traitsOf(t.provider).canKill) {
       notApplicable.push({
         fleet: t.name,
         suite,

@@ -7,6 +7,7 @@ import { judgePerHost } from '../per-host.ts';
 import type { HostImageAudit } from './audit.ts';
 import { START_GRACE_MS, under } from './compare.ts';
 import { IMAGE_CONTROLS as C } from './plan.ts';
+import { traitsOf } from '../../providers/registry.ts';
 
 const list = (xs: string[], n = 20) => (xs.length > n ? `${xs.slice(0, n).join(', ')} … (${xs.length} in all)` : xs.join(', '));
 
@@ -52,7 +53,7 @@ export function judgeImages(
 }
 
 function judgeDeclaredImage(j: Judgement, a: HostImageAudit, releaseName: string | undefined): CheckResult {
-  const ec2 = a.provider === 'ec2';
+  const ec2 = traitsOf(a.provider).declaredImageField === 'ami';
   const running = ec2 ? a.image.ami : a.image.id;
   j.attach(
     json('image', {
@@ -145,8 +146,10 @@ function judgeNoExec(j: Judgement, a: HostImageAudit): CheckResult {
   }
   if (!ev.complete) {
     return j.broken(
-      `the engine's event log no longer reaches back to the creation of ${a.host} (it keeps only its most recent events in memory): ` +
-        `that nobody ran docker exec in it cannot be proven (the oldest of its events the engine still holds is after its creation at ${ev.since}); record engine events continuously to close this gap`,
+      `the engine's event log no longer reaches back to the creation of ${a.host} (Docker keeps only its last 256 events in memory): ` +
+        `that nobody ran docker exec in it cannot be proven (the oldest of its events the engine still holds is after its creation at ${ev.since}). ` +
+        "Fix: record the engine's events continuously from before the hosts are created (a long-running `docker events` consumer or an audit log), " +
+        'or switch DL-IMG-005 off with a reason in policy.disabledControls',
     );
   }
   return j.pass();

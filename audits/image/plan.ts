@@ -3,6 +3,7 @@ import type { Config, ReleaseService } from '../../core/config.ts';
 import type { ControlId } from '../../core/controls.ts';
 import type { FleetSnapshot, ProviderKind } from '../../core/inventory.ts';
 import { checkId, type NotApplicable, type PlannedCheck } from '../../core/plan.ts';
+import { traitsOf } from '../../providers/registry.ts';
 import { listingCheck, planEmptyFleet } from '../per-host.ts';
 
 const suite = 'image-integrity' as const;
@@ -46,26 +47,9 @@ const CHECKS: Array<{ control: ControlId; title: string; story: string; severity
   { control: C.metadataTokens, title: 'instance metadata requires tokens (IMDSv2)', story: 'instance metadata' },
 ];
 
-/** Which image checks a host of this provider kind gets. */
+/** Which image checks a host of this provider kind gets: the kind's own traits say. */
 export function imageChecksFor(provider: ProviderKind, declared: ReleaseService | undefined, nonRoot = false): ControlId[] {
-  if (provider === 'docker') {
-    return [
-      C.declaredImage,
-      C.noFilesystemDrift,
-      C.readOnlyRoot,
-      C.replacedNotRestarted,
-      C.noOutOfBandAccess,
-      C.goldenManifest,
-      C.writableMounts,
-      C.privileged,
-      C.engineSocket,
-      C.noNewPrivileges,
-      ...(nonRoot ? [C.nonRoot] : []),
-    ];
-  }
-  if (provider === 'ec2')
-    return [C.declaredImage, C.amiAvailable, C.launchedAfterDeploy, ...(declared?.manifest ? [C.goldenManifest] : []), C.rootVolume, C.metadataTokens];
-  return declared?.manifest ? [C.goldenManifest] : [];
+  return traitsOf(provider).imageControls(declared, { nonRoot });
 }
 
 export function declaredFor(config: Config, service: string | undefined): ReleaseService | undefined {
@@ -87,7 +71,8 @@ export function planImages(config: Config, inventory: FleetSnapshot[]): { checks
       if (empty.notApplicable) notApplicable.push(empty.notApplicable);
       continue;
     }
-    if (snap.provider === 'docker' && !config.policy.container.nonRoot) {
+    const kind = traitsOf(snap.provider);
+    if (!config.policy.container.nonRoot && kind.imageControls(undefined, { nonRoot: true }).includes(C.nonRoot)) {
       notApplicable.push({ fleet: snap.target, suite, control: C.nonRoot, reason: 'policy.container.nonRoot is not set: running as root is allowed' });
     }
     const said = new Set<string>();
@@ -97,9 +82,10 @@ export function planImages(config: Config, inventory: FleetSnapshot[]): { checks
       const owed = new Set(imageChecksFor(snap.provider, declared, config.policy.container.nonRoot));
       // No manifest declared: the golden-manifest check is left out, and the plan says why (an
       // SSH host has nothing else that proves its image, so its suite is then empty).
-      if (snap.provider !== 'docker' && !declared?.manifest && !said.has(service ?? '')) {
+      const withManifest = kind.imageControls({ ...declared, manifest: 'declared' }, config.policy.container);
+      if (!owed.has(C.goldenManifest) && withManifest.includes(C.goldenManifest) && !said.has(service ?? '')) {
         said.add(service ?? '');
-        const only = snap.provider === 'ssh' ? ': nothing else proves the image of a host reached only over SSH, so no image check runs on it' : '';
+        const only = owed.size === 0 ? ': nothing else proves the image of a host reached only over SSH, so no image check runs on it' : '';
         notApplicable.push({
           fleet: snap.target,
           suite,

@@ -2,13 +2,14 @@
 import type { Config, Target } from '../../core/config.ts';
 import type { FleetSnapshot } from '../../core/inventory.ts';
 import { checkId, type NotApplicable, type PlannedCheck } from '../../core/plan.ts';
+import { traitsOf } from '../../providers/registry.ts';
 import { listingCheck, planEmptyFleet } from '../per-host.ts';
 import { catalogue, CONTROLS } from '../../probes/edits.ts';
 
 const suite = 'ssh-edits' as const;
 
 export function sshTargets(target: Target): boolean {
-  return !!target.ssh || target.provider === 'ssh';
+  return !!target.ssh || traitsOf(target.provider).alwaysSsh;
 }
 
 /** The edits a host will be asked for, by title and id (the commands are built per host once its home is known). */

@@ -286,3 +286,21 @@ describe('the plan: an SSH fleet whose release declares no golden manifest', () 
     ]);
   });
 });
+
+describe('out-of-band access when the engine no longer holds the events since creation', () => {
+  test('DL-IMG-005 is broken, naming the 256-event limit and the fix, never passed', () => {
+    const checks = planImages(config(), INVENTORY).checks.filter((c) => c.control === 'DL-IMG-005');
+    const a: HostImageAudit = {
+      host: 'h1',
+      fleet: 'web',
+      provider: 'docker',
+      instanceId: 'i1',
+      image: { id: DIGEST },
+      events: { since: '2026-12-01T00:00:00.000Z', until: '2026-12-01T01:00:00.000Z', complete: false, starts: [], execs: [] },
+    } as unknown as HostImageAudit;
+    const r = judgeImages(checks, [a], INVENTORY, undefined)[0]!;
+    assert.equal(r.status, 'broken');
+    assert.match(r.message!, /Docker keeps only its last 256 events in memory/);
+    assert.match(r.message!, /Fix: record the engine's events continuously .* or switch DL-IMG-005 off with a reason in policy\.disabledControls/);
+  });
+});

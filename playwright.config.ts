@@ -23,5 +23,6 @@ export default defineConfig({
   projects: [
     { name: 'audit', testMatch: ['ssh-edits.spec.ts', 'image-integrity.spec.ts'] },
     { name: 'chaos', testMatch: ['chaos.spec.ts'] },
+    { name: 'deploy', testMatch: ['deploy.spec.ts'] },
   ],
 });

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CheckResult } from '../core/check-result.ts';
-import type { Config, Target } from '../core/config.ts';
+import type { Config, Release, Target } from '../core/config.ts';
 import type { SuiteName } from '../core/controls.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { FleetSnapshot } from '../core/inventory.ts';
@@ -18,6 +18,8 @@ import { providerFor } from '../providers/registry.ts';
 import type { KillBudget } from './chaos/budget.ts';
 import { runChaos } from './chaos/experiment.ts';
 import { judgeChaos } from './chaos/judge.ts';
+import { judgeDeploy } from './deploy/judge.ts';
+import { judgeObserved, watchDeploy } from './deploy/watch.ts';
 import { auditImages } from './image/audit.ts';
 import { judgeImages } from './image/judge.ts';
 import { auditFleets } from './ssh-edits/audit.ts';
@@ -112,18 +114,35 @@ async function chaos(run: RunContext, config: Config, budget: KillBudget): Promi
   return results;
 }
 
-const AUDITS: Record<SuiteName, (run: RunContext, config: Config, budget: KillBudget) => Promise<CheckResult[]>> = {
+/** What only the CLI can do for an audit: re-read the release once a deploy command has run. */
+export interface GatherHooks {
+  reloadRelease?: () => Release;
+}
+
+async function deploy(run: RunContext, config: Config, _budget: KillBudget, hooks: GatherHooks): Promise<CheckResult[]> {
+  const checks = owed(run, 'deploy');
+  const fleets = [...new Set(checks.map((c) => c.fleet))];
+  if (fleets.length === 0) return [];
+  const outcome = run.deployBefore
+    ? await judgeObserved(config, fleets, run.deployBefore, run.inventory)
+    : await watchDeploy(config, fleets, run.runId, hooks.reloadRelease ?? (() => config.release));
+  return judgeDeploy(checks, outcome, config);
+}
+
+type Audit = (run: RunContext, config: Config, budget: KillBudget, hooks: GatherHooks) => Promise<CheckResult[]>;
+const AUDITS: Record<SuiteName, Audit> = {
   'ssh-edits': sshEdits,
   'image-integrity': imageIntegrity,
   chaos: chaos,
+  deploy,
 };
 
 /** Audits one suite and writes its results; never throws for what happens on the targets. */
-export async function gatherSuite(run: RunContext, suite: SuiteName, budget: KillBudget): Promise<{ ok: boolean; error?: string }> {
+export async function gatherSuite(run: RunContext, suite: SuiteName, budget: KillBudget, hooks: GatherHooks = {}): Promise<{ ok: boolean; error?: string }> {
   let results: CheckResult[];
   let error: string | undefined;
   try {
-    results = await AUDITS[suite](run, run.config, budget);
+    results = await AUDITS[suite](run, run.config, budget, hooks);
   } catch (err) {
     error = `the ${suite} audit failed: ${errorMessage(err)}`;
     progress(suite, error);

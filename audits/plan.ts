@@ -8,14 +8,21 @@ import type { ControlId, SuiteName } from '../core/controls.ts';
 import type { FleetSnapshot } from '../core/inventory.ts';
 import type { PlannedCheck, RunPlan } from '../core/plan.ts';
 import { planChaos } from './chaos/plan.ts';
+import { deployMode, planDeploy } from './deploy/plan.ts';
 import { planImages } from './image/plan.ts';
 import { planSshEdits } from './ssh-edits/plan.ts';
 
-export function computePlan(config: Config, inventory: FleetSnapshot[], suites: readonly SuiteName[]): RunPlan {
+export function computePlan(config: Config, inventory: FleetSnapshot[], suites: readonly SuiteName[], opts: { deployBefore?: string } = {}): RunPlan {
   const plan: RunPlan = { suites: [...suites], checks: [], notApplicable: [] };
   const off = new Map(config.policy.disabledControls.map((d) => [d.control, d.reason]));
+  const planners: Record<SuiteName, () => ReturnType<typeof planChaos>> = {
+    'ssh-edits': () => planSshEdits(config, inventory),
+    'image-integrity': () => planImages(config, inventory),
+    chaos: () => planChaos(config),
+    deploy: () => planDeploy(config, deployMode(config, opts.deployBefore)),
+  };
   for (const suite of suites) {
-    const part = suite === 'ssh-edits' ? planSshEdits(config, inventory) : suite === 'image-integrity' ? planImages(config, inventory) : planChaos(config);
+    const part = planners[suite]();
     // A control switched off in the config is left out on purpose, and the plan says so, once per fleet.
     const kept = part.checks.filter((c) => !off.has(c.control));
     const dropped = new Set(part.checks.filter((c) => off.has(c.control)).map((c) => `${c.fleet}\u0000${c.control}`));

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../core/paths.ts';
-import { LAB_METADATA_ONLY } from '../lab/plan.ts';
+import { eventLogPath } from '../lab/lab.ts';
+import { LAB_METADATA_ONLY, makePlan } from '../lab/plan.ts';
 import { type Manifest, manifestDigest, manifestOfImage } from '../probes/manifest.ts';
 import { BENCH_LABEL, BENCH_SERVICE, type BenchFleet } from './fleet.ts';
 import { runMeasured, type TreePeak } from './proc-tree.ts';
@@ -51,11 +52,21 @@ export async function writeGolden(docker: Docker, image: string, scope: HashScop
  */
 export type BenchProvider = 'docker' | 'ssh';
 
+/**
+ * The lab's recorded engine events (its dl-recorder runs from `lab up`, before any bench host is
+ * created): with them DL-IMG-005 stays provable however much the bench churns the engine, whose
+ * own buffer keeps only 256 events.
+ */
+function recordedEvents(): { eventLog?: string } {
+  const file = eventLogPath(makePlan());
+  return fs.existsSync(file) ? { eventLog: file } : {};
+}
+
 export function writeBenchConfig(fleet: BenchFleet, golden: GoldenManifest, concurrency: number, dir: string, provider: BenchProvider = 'docker'): string {
   const ssh = { user: 'audit', identityFile: fleet.keys.identityFile, knownHostsFile: fleet.keys.knownHostsFile };
   const target =
     provider === 'docker'
-      ? { name: 'bench', provider, environment: 'bench', service: BENCH_SERVICE, docker: { labels: { [BENCH_LABEL]: 'true' } }, ssh }
+      ? { name: 'bench', provider, environment: 'bench', service: BENCH_SERVICE, docker: { labels: { [BENCH_LABEL]: 'true' }, ...recordedEvents() }, ssh }
       : {
           name: 'bench',
           provider,

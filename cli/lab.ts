@@ -1,7 +1,8 @@
-/** `driftless lab up | down | status` */
+/** `driftless lab up | down | status | deploy` */
 import { parseArgs } from 'node:util';
 import { connectEngine } from '../probes/docker.ts';
 import { ExitCode, UsageError } from '../core/errors.ts';
+import { labDeploy } from '../lab/deploy.ts';
 import { formatStatus, labDown, labStatus, labUp } from '../lab/lab.ts';
 import { makePlan, portBaseFrom } from '../lab/plan.ts';
 
@@ -24,12 +25,16 @@ export async function labCommand(argv: string[]): Promise<number> {
       if (removed.length === 0) log('the lab was already down');
       return ExitCode.Compliant;
     }
+    case 'deploy': {
+      await labDeploy({ portBase, log });
+      return ExitCode.Compliant;
+    }
     case 'status': {
       const docker = await connectEngine();
       log(formatStatus(await labStatus(docker, makePlan(portBase))));
       return ExitCode.Compliant;
     }
     default:
-      throw new UsageError(`lab needs a subcommand: up, down or status (got "${positionals[0] ?? ''}")`);
+      throw new UsageError(`lab needs a subcommand: up, down, status or deploy (got "${positionals[0] ?? ''}")`);
   }
 }

@@ -9,6 +9,7 @@ import { labCommand } from './lab.ts';
 import { manifestCommand } from './manifest.ts';
 import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
+import { snapshotCommand } from './snapshot.ts';
 import { validateCommand } from './validate.ts';
 import { verifyCommand } from './verify.ts';
 
@@ -18,12 +19,16 @@ Usage: driftless <command> [options]
 
 Commands:
   lab up [--port-base N]     build and start the local lab fleets (cattle, snowflake, sticky) on Docker
+  lab deploy                 roll a newly built release out to the lab (cattle replaced, snowflake patched)
   lab down                   remove every lab container (and nothing else)
   lab status                 table of lab hosts: id, fleet, image digest, ports, health
   inventory [--config f]     list the configured fleets' hosts, digests and SSH addresses
   validate [file]            check a driftless.config.yaml against the schema; touches no target
-  run [--config file] [--suite s]... [--seed N] [--run-id ID --shard i/n] [--results-dir d]
+  run [--config file] [--suite s]... [--seed N] [--run-id ID --shard i/n] [--results-dir d] [--before snap]
                              plan every owed check, run the suites against the configured fleets
+                             (suites: ssh-edits, image-integrity, chaos, deploy)
+  snapshot -o before.json [--config f]
+                             record the fleets now, for run --suite deploy --before before.json
   report [--results d]... [--single-file] [--config f | --signing-key pem]
                              build the Allure report (shards merged, history carried), reports/verdict.json
                              and the report's signed evidence bundle
@@ -48,6 +53,7 @@ const commands: Record<string, Command> = {
   run: runCommand,
   manifest: manifestCommand,
   validate: validateCommand,
+  snapshot: snapshotCommand,
   verify: verifyCommand,
 };
 

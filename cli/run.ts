@@ -17,7 +17,7 @@ import { InternalError, UsageError } from '../core/errors.ts';
 import { schemaProblems } from '../core/schema-check.ts';
 import { harnessVersion, REPO_ROOT, reportsDir } from '../core/paths.ts';
 import { planHash } from '../core/plan.ts';
-import { newRunId, RUN_FILE_ENV, type RunContext, writeRunContext } from '../core/run.ts';
+import { type DeploySnapshot, newRunId, RUN_FILE_ENV, type RunContext, writeRunContext } from '../core/run.ts';
 import { newSeed } from '../core/seed.ts';
 import { snapshotFleets } from '../providers/snapshot.ts';
 import { writeRunMetadata } from '../reports/report.ts';
@@ -26,10 +26,12 @@ import { mergeRecords, type PhaseEnd, readRunRecord, type RunRecord, writeRunRec
 import { EVIDENCE_FILE, fileSha256, inputsOf, writeEvidence } from '../reports/evidence.ts';
 import { verdictOf, writeVerdict } from '../reports/verdict.ts';
 
-/** Which Playwright project runs each suite: audits read, chaos kills, and never at once. */
-const PHASES: Array<{ project: 'audit' | 'chaos'; suites: SuiteName[] }> = [
+/** Which Playwright project runs each suite: audits read, chaos kills, a deploy replaces; never at once. */
+const PHASES: Array<{ project: 'audit' | 'chaos' | 'deploy'; suites: SuiteName[] }> = [
   { project: 'audit', suites: ['ssh-edits', 'image-integrity'] },
   { project: 'chaos', suites: ['chaos'] },
+  // Last: a deploy replaces the fleet the other suites audit.
+  { project: 'deploy', suites: ['deploy'] },
 ];
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -42,6 +44,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       'run-id': { type: 'string' },
       'results-dir': { type: 'string' },
+      before: { type: 'string' },
     },
   });
   const config = loadConfig(values.config); // invalid config: exit 2, nothing touched
@@ -55,6 +58,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   if (shard && !values['run-id'])
     throw new UsageError(`--shard ${values.shard} needs --run-id: every shard of one run must carry the same id, so the report can merge them`);
+
+  if (values.before !== undefined && !suites.includes('deploy'))
+    throw new UsageError(`--before ${values.before}: judges a deploy, so it needs the deploy suite (--suite deploy, or no --suite)`);
+  const deployBefore = values.before !== undefined ? readSnapshot(values.before, config.source.file) : undefined;
 
   // The run's identity comes from this command only, never from the environment.
   const runId = values['run-id'] ?? newRunId();
@@ -74,7 +81,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   fs.writeFileSync(path.join(runDir, 'inventory.json'), JSON.stringify(inventory, null, 2));
   for (const f of inventory) process.stdout.write(`  fleet ${f.target} (${f.provider}): ${f.error ? `cannot list: ${f.error}` : `${f.hosts.length} hosts`}\n`);
   const selected = SUITES.filter((s) => suites.includes(s));
-  const plan = computePlan(config, inventory, selected);
+  const plan = computePlan(config, inventory, selected, deployBefore ? { deployBefore: values.before! } : {});
   const planProblems = schemaProblems('plan', plan);
   if (planProblems.length) throw new InternalError(`internal: the run plan does not match schemas/plan.schema.json: ${planProblems.slice(0, 5).join('; ')}`);
   const owed = shardChecks(plan, shard).map((c) => c.id);
@@ -92,6 +99,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     plan,
     shard,
     owed,
+    ...(deployBefore ? { deployBefore } : {}),
   };
   const runFile = writeRunContext(run);
   const record: RunRecord = {
@@ -127,12 +135,21 @@ export async function runCommand(argv: string[]): Promise<number> {
   for (const phase of PHASES) {
     const mine = phase.suites.filter((s) => selected.includes(s));
     if (mine.length === 0) continue;
+    // A phase that owes nothing (every check not applicable, with its reason in the plan) is not started.
+    const owedHere = new Set(owed);
+    if (!plan.checks.some((c) => mine.includes(c.suite) && owedHere.has(c.id))) {
+      process.stdout.write(`\n== ${phase.project}: nothing owed (see "not applicable" above)\n`);
+      continue;
+    }
     const files = mine.map((s) => `${s}.spec.ts`);
     process.stdout.write(`\n== ${phase.project}: ${files.join(', ')}\n`);
     const args = [pw, 'test', '-c', path.join(REPO_ROOT, 'playwright.config.ts'), ...files, `--project=${phase.project}`];
     // The audits run here, in this process, while Playwright starts its runner and workers;
     // the workers wait for the results the audits write into the run directory.
-    const [status, audits] = await Promise.all([playwright(args, runFile), Promise.all(mine.map((s) => gatherSuite(run, s, budget)))]);
+    const [status, audits] = await Promise.all([
+      playwright(args, runFile),
+      Promise.all(mine.map((s) => gatherSuite(run, s, budget, { reloadRelease: () => loadConfig(values.config).release }))),
+    ]);
     if (status !== 0 && status !== 1) process.stderr.write(`driftless: playwright exited ${status} for ${phase.project}: its tests did not run as planned\n`);
     const failed = audits.map((a) => a.error).filter(Boolean);
     phases.push({ project: phase.project, runner: status, audits: failed.length ? failed.join('; ') : 'ok' });
@@ -174,6 +191,22 @@ export async function runCommand(argv: string[]): Promise<number> {
   for (const n of v.notRun.slice(0, 20)) process.stdout.write(`  not run: ${n.check}: ${n.reason}\n`);
   if (v.notRun.length > 20) process.stdout.write(`  … ${v.notRun.length - 20} more not run (verdict.json, notRun)\n`);
   return v.exitCode;
+}
+
+/** The --before snapshot (driftless snapshot -o file): refused with the reason if it is not one. */
+function readSnapshot(file: string, configFile: string): DeploySnapshot {
+  let snap: DeploySnapshot;
+  try {
+    snap = JSON.parse(fs.readFileSync(file, 'utf8')) as DeploySnapshot;
+  } catch (err) {
+    throw new UsageError(`--before ${file}: cannot read it as a snapshot (${(err as Error).message}); take one with driftless snapshot -o ${file}`);
+  }
+  if (snap?.version !== 1 || !Array.isArray(snap.fleets) || Number.isNaN(Date.parse(snap.takenAt))) {
+    throw new UsageError(`--before ${file}: not a driftless snapshot (version, takenAt, fleets); take one with driftless snapshot -o ${file}`);
+  }
+  if (snap.config?.file !== configFile)
+    process.stderr.write(`driftless: note: --before ${file} was taken with ${snap.config?.file}, this run uses ${configFile}\n`);
+  return snap;
 }
 
 function parseShard(text: string): { index: number; total: number } {

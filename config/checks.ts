@@ -98,6 +98,13 @@ export function checkTargets(targets: Target[], ctx: Ctx): Target[] {
     if (out.provider === 'docker' && out.docker.socketPath) {
       out.docker = { ...out.docker, socketPath: resolveLocal(out.docker.socketPath, ctx.baseDir, ctx.home) };
     }
+    if (out.provider === 'docker' && out.docker.eventLog) {
+      const written = out.docker.eventLog;
+      const abs = resolveLocal(written, ctx.baseDir, ctx.home);
+      const why = unreadableFile('engine event log', written, abs);
+      if (why) ctx.problems.push(problem(ctx.display, `${at}/docker/eventLog`, why));
+      out.docker = { ...out.docker, eventLog: abs };
+    }
     if (t.provider === 'ec2') checkEc2(t, at, ctx);
     if (t.provider === 'ssh') {
       const seen = new Map<string, number>();
@@ -183,4 +190,12 @@ export function checkSigningKey(written: string, ctx: Ctx): string {
     );
   }
   return abs;
+}
+
+/** Every fleet a deploy names must be a target. */
+export function checkDeployFleets(fleets: string[] | undefined, targets: Target[], ctx: Ctx): void {
+  (fleets ?? []).forEach((f, i) => {
+    if (!targets.some((t) => t.name === f))
+      ctx.problems.push(problem(ctx.display, `/deploy/fleets/${i}`, `no target is named "${f}": the targets are ${targets.map((t) => t.name).join(', ')}`));
+  });
 }

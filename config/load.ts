@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../core/paths.ts';
-import { checkControls, checkProduction, checkServices, checkSigningKey, checkTargets } from './checks.ts';
+import { checkControls, checkDeployFleets, checkProduction, checkServices, checkSigningKey, checkTargets } from './checks.ts';
 import type { Ctx } from './context.ts';
 import { ConfigError, type ConfigProblem, problem } from './errors.ts';
 import { translateErrors } from './messages.ts';
@@ -71,6 +71,7 @@ export function validateConfigText(text: string | Buffer, file: string, opts: Lo
     checkServices(targets, release, ctx); // only against a complete release, or every service would look missing
   }
   checkControls(raw.policy.disabledControls, ctx);
+  checkDeployFleets(raw.deploy?.fleets, targets, ctx);
   const waiverList = readWaivers(raw.waivers, ctx);
   const report = raw.report?.signingKey ? { ...raw.report, signingKey: checkSigningKey(raw.report.signingKey, ctx) } : raw.report;
   checkProduction(raw.safety, ctx);

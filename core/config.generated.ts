@@ -34,6 +34,7 @@ export interface ConfigFile {
     container: ContainerPolicy;
   };
   chaos: Chaos;
+  deploy?: Deploy;
   safety: Safety;
   report?: Report;
 }
@@ -108,6 +109,10 @@ export interface DockerTarget {
     socketPath?: string;
     host?: string;
     port?: number;
+    /**
+     * A file the engine's container events are recorded into continuously, one JSON object a line (`docker events --format '{{json .}}' >> file` under a service manager, or lab/images/infra/event-recorder.py, which also marks its restarts). The engine keeps only its last 256 events, so on a busy engine DL-IMG-005 (no docker exec since creation) can only be proven from such a log. Relative to this config file.
+     */
+    eventLog?: string;
     labels: LabelMap1;
   };
   ssh?: SshAuth;
@@ -285,6 +290,37 @@ export interface Chaos {
    * Stop the experiment when the error rate passes this (0..1).
    */
   abortErrorRate: number;
+}
+/**
+ * The deploy suite's driven mode: driftless snapshots the fleets, starts load and the state probe (chaos.load, chaos.stateProbe, chaos.slo), runs this command, watches the fleet while it runs, snapshots again and judges that the release replaced every instance. Without it, `driftless run --suite deploy --before snapshot.json` judges a deploy that ran elsewhere.
+ */
+export interface Deploy {
+  /**
+   * The deploy command as an argument list (no shell), run from this config file's directory. Its output is kept as evidence (secrets redacted); a non-zero exit or a timeout makes every deploy check broken.
+   *
+   * @minItems 1
+   * @maxItems 100
+   */
+  command: string[];
+  /**
+   * The command is stopped (SIGTERM, then SIGKILL) after this long, and the deploy is broken.
+   */
+  timeoutSeconds: number;
+  /**
+   * The targets this deploy rolls out to (default: every target that chaos could kill: docker and ec2). Others are not applicable, with the reason.
+   *
+   * @minItems 1
+   * @maxItems 100
+   */
+  fleets?: string[];
+  /**
+   * The least share of the fleet's desired capacity that must be running at every sample while it rolls.
+   */
+  minHealthyShare: number;
+  /**
+   * How often the fleet is listed while the deploy runs (at most 250 ms).
+   */
+  sampleMs: number;
 }
 export interface Safety {
   /**

@@ -33,6 +33,16 @@ export interface RunContext {
   /** This process's share of the plan: all of it unless the run is sharded. */
   shard: { index: number; total: number } | null;
   owed: string[];
+  /** `--before snapshot.json`: the deploy suite judges a deploy that ran elsewhere (observed mode). */
+  deployBefore?: DeploySnapshot;
+}
+
+/** `driftless snapshot -o file`: the fleets as they were, for the deploy suite's observed mode. */
+export interface DeploySnapshot {
+  version: 1;
+  takenAt: string;
+  config: { file: string; sha256: string };
+  fleets: FleetSnapshot[];
 }
 
 export function newRunId(now = new Date()): string {

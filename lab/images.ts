@@ -87,12 +87,12 @@ export async function ensureBase(docker: Docker, log: Log): Promise<string> {
   return id;
 }
 
-async function build(docker: Docker, dir: string, ref: string, log: Log, target?: string): Promise<string> {
+async function build(docker: Docker, dir: string, ref: string, log: Log, target?: string, args: Record<string, string> = {}): Promise<string> {
   const context = path.join(REPO_ROOT, 'lab', 'images', dir);
   const stream = await docker.buildImage({ context, src: fs.readdirSync(context) }, {
     t: ref,
     networkmode: 'host',
-    buildargs: { BASE: IMAGES.base },
+    buildargs: { BASE: IMAGES.base, ...args },
     ...(target ? { target } : {}),
   } as Docker.ImageBuildOptions);
   let steps = 0;
@@ -122,4 +122,12 @@ export async function ensureImages(docker: Docker, log: Log): Promise<LabImages>
   const snowflake = await build(docker, 'app', IMAGES.snowflake, log, 'snowflake');
   const infra = await build(docker, 'infra', IMAGES.infra, log);
   return { cattle, snowflake, infra };
+}
+
+/** The web images of release `n` (what a build pipeline makes for `driftless lab deploy`). */
+export async function buildRelease(docker: Docker, n: number, log: Log): Promise<{ cattle: string; snowflake: string }> {
+  const args = { RELEASE: String(n) };
+  const cattle = await build(docker, 'app', `${IMAGES.cattle}-r${n}`, log, 'cattle', args);
+  const snowflake = await build(docker, 'app', `${IMAGES.snowflake}-r${n}`, log, 'snowflake', args);
+  return { cattle, snowflake };
 }

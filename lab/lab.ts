@@ -23,10 +23,12 @@ export interface LabState {
   portBase: number;
   startedAt: string;
   images?: LabImages;
+  /** The release `driftless lab deploy` last rolled out (1: what `lab up` started). */
+  release?: number;
 }
 
 const statePath = (plan: LabPlan) => path.join(plan.dir, 'lab.json');
-const releasePath = (plan: LabPlan) => path.join(plan.dir, 'release.json');
+export const releasePath = (plan: LabPlan) => path.join(plan.dir, 'release.json');
 
 export function readLabState(plan: LabPlan): LabState | undefined {
   try {
@@ -36,7 +38,7 @@ export function readLabState(plan: LabPlan): LabState | undefined {
   }
 }
 
-function writeState(plan: LabPlan, state: LabState): void {
+export function writeState(plan: LabPlan, state: LabState): void {
   fs.mkdirSync(plan.dir, { recursive: true });
   fs.writeFileSync(statePath(plan), JSON.stringify(state, null, 2) + '\n');
 }
@@ -45,7 +47,7 @@ export async function labContainers(docker: Docker): Promise<Docker.ContainerInf
   return docker.listContainers({ all: true, filters: { label: [LABELS.lab] } });
 }
 
-function hostContainer(h: HostSpec, plan: LabPlan, imageIdOf: string): Docker.ContainerCreateOptions {
+export function hostContainer(h: HostSpec, plan: LabPlan, imageIdOf: string): Docker.ContainerCreateOptions {
   const keys = labKeyPaths(plan);
   return {
     name: h.name,
@@ -99,6 +101,34 @@ function infraContainer(
     Labels: { [LABELS.lab]: 'true', [LABELS.role]: role, ...extra },
     HostConfig: { NetworkMode: 'host', Binds: binds, RestartPolicy: { Name: 'unless-stopped' } },
   };
+}
+
+/** The engine's events, one JSON line each, for DL-IMG-005 (the lab config's docker.eventLog). */
+export function eventLogPath(plan: LabPlan): string {
+  return path.join(plan.dir, 'events', 'engine-events.jsonl');
+}
+
+async function startRecorder(docker: Docker, plan: LabPlan, image: string): Promise<void> {
+  const file = eventLogPath(plan);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.rmSync(file, { force: true }); // a new lab: its containers' history starts now
+  await createAndStart(
+    docker,
+    infraContainer(
+      plan.names.recorder,
+      'recorder',
+      image,
+      ['python3', '-u', '/opt/lab/event-recorder.py', '/recorder/engine-events.jsonl'],
+      ['/var/run/docker.sock:/var/run/docker.sock', `${path.dirname(file)}:/recorder`],
+    ),
+  );
+  // Hosts are created only once the recorder's stream is open (its marker line is written).
+  const t0 = Date.now();
+  while (!(fs.existsSync(file) && fs.readFileSync(file, 'utf8').includes('"recorder-start"'))) {
+    if (Date.now() - t0 > 15_000)
+      throw new LabError(`the event recorder ${plan.names.recorder} did not start within 15 s (docker logs ${plan.names.recorder})`);
+    await sleep(100);
+  }
 }
 
 async function createAndStart(docker: Docker, opts: Docker.ContainerCreateOptions): Promise<void> {
@@ -226,7 +256,7 @@ async function alreadyUp(docker: Docker, plan: LabPlan, images: LabImages): Prom
   if (state?.status !== 'up' || state.portBase !== plan.portBase) return false;
   if (JSON.stringify(state.images) !== JSON.stringify(images)) return false;
   const running = (await labContainers(docker)).filter((c) => c.State === 'running').length;
-  if (running !== plan.hosts.length + plan.lbs.length + 2) return false;
+  if (running !== plan.hosts.length + plan.lbs.length + 3) return false; // + store, supervisor, recorder
   for (const h of plan.hosts) if ((await hostHealth(h)) !== 'healthy') return false;
   // A lab started from another checkout mounts that checkout's keys: not ours to reuse.
   const binds = (await docker.getContainer(plan.hosts[0]!.name).inspect()).HostConfig.Binds ?? [];
@@ -285,6 +315,9 @@ export async function labUp(opts: { portBase?: number; log?: Log } = {}): Promis
       [],
     ),
   );
+  // The event recorder starts before any host, so it holds every host's history from creation
+  // on, however many events the engine's own 256-event buffer has dropped since.
+  await startRecorder(docker, plan, images.infra);
   for (const h of plan.hosts) await createAndStart(docker, hostContainer(h, plan, images[h.image]));
   for (const lb of plan.lbs) {
     await createAndStart(

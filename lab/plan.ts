@@ -89,7 +89,7 @@ export interface LabPlan {
   storePort: number;
   hosts: HostSpec[];
   lbs: LbSpec[];
-  names: { store: string; supervisor: string };
+  names: { store: string; supervisor: string; recorder: string };
 }
 
 /**
@@ -174,7 +174,7 @@ export function makePlan(portBase = portBaseFrom(process.env.DRIFTLESS_LAB_PORT_
     sticky: f.fleet === 'sticky',
     backends: hosts.filter((h) => h.fleet === f.fleet),
   }));
-  return { dir, portBase, storePort: portBase + 2, hosts, lbs, names: { store: 'dl-store', supervisor: 'dl-supervisor' } };
+  return { dir, portBase, storePort: portBase + 2, hosts, lbs, names: { store: 'dl-store', supervisor: 'dl-supervisor', recorder: 'dl-recorder' } };
 }
 
 /** Every port the lab listens on, with what it is for (for "port in use" messages). */

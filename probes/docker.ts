@@ -132,17 +132,39 @@ export interface EngineEvent {
 
 /** The engine's events for one container between two times (seconds); the stream ends at `until`. */
 export async function containerEvents(docker: Docker, id: string, since: number, until: number, actions: string[]): Promise<EngineEvent[]> {
+  return (await rawEvents(docker, since, until, { container: [id], type: ['container'], event: actions }, id)).map(toEvent);
+}
+
+/** The engine keeps only its last 256 events in memory (moby's eventsLimit). */
+export const ENGINE_EVENT_BUFFER = 256;
+
+/**
+ * Whether the engine still holds every event between two times: only if it holds fewer than its
+ * buffer's 256 of any kind since then (at 256 or more, older ones may have been dropped).
+ */
+export async function engineCoversSince(docker: Docker, since: number, until: number): Promise<{ covers: boolean; events: number }> {
+  const n = (await rawEvents(docker, since, until, {}, 'the engine')).length;
+  return { covers: n < ENGINE_EVENT_BUFFER, events: n };
+}
+
+async function rawEvents(
+  docker: Docker,
+  since: number,
+  until: number,
+  filters: Record<string, string[]>,
+  what: string,
+): Promise<Array<Record<string, unknown>>> {
   const stream = (await docker.getEvents({
     since,
     until,
-    filters: { container: [id], type: ['container'], event: actions },
+    filters,
   } as Parameters<Docker['getEvents']>[0])) as NodeJS.ReadableStream;
   const raw = await new Promise<Array<Record<string, unknown>>>((resolve, reject) => {
     let buf = '';
     const out: Array<Record<string, unknown>> = [];
     const timer = setTimeout(() => {
       (stream as unknown as { destroy?: () => void }).destroy?.();
-      reject(new ProviderError(`the engine's event stream for ${id.slice(0, 12)} did not end within 30 s`));
+      reject(new ProviderError(`the engine's event stream for ${what.slice(0, 12)} did not end within 30 s`));
     }, 30_000);
     const flush = (final: boolean) => {
       const lines = buf.split('\n');
@@ -167,10 +189,10 @@ export async function containerEvents(docker: Docker, id: string, since: number,
       }
     });
   });
-  return raw.map(toEvent);
+  return raw;
 }
 
-function toEvent(e: Record<string, unknown>): EngineEvent {
+export function toEvent(e: Record<string, unknown>): EngineEvent {
   const action = String(e.Action ?? e.status ?? '');
   const attrs = ((e.Actor as { Attributes?: Record<string, string> } | undefined)?.Attributes ?? {}) as Record<string, string>;
   const nano = Number(e.timeNano ?? 0);
@@ -238,4 +260,14 @@ export function imageFileReader(
       await c?.remove({ force: true }).catch(() => {});
     },
   };
+}
+
+/** Writes one file into a running container (`docker cp`): the engine records it as extract-to-dir. */
+export async function putFile(docker: Docker, container: string, dir: string, name: string, content: string): Promise<void> {
+  const pack = tarStream.pack();
+  pack.entry({ name, mode: 0o644 }, content);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
+  await docker.getContainer(container).putArchive(Buffer.concat(chunks), { path: dir });
 }

@@ -28,6 +28,20 @@ export interface Provider {
   imageFacts(host: SnapshotHost): Promise<ImageFacts>;
   /** Reads the golden manifest and single files of a declared image, where the provider can (Docker). */
   readonly images?: ImageSource;
+  /**
+   * What happened to these instances between two times that changes a running instance in place:
+   * entered (exec), copied into, restarted, started. Only kinds with such a record (the Docker
+   * engine's events) have it; the registry's `engineEvents` says which.
+   */
+  inPlaceChanges?(instanceIds: string[], since: Date, until: Date): Promise<InPlaceChange[]>;
+}
+
+export interface InPlaceChange {
+  instanceId: string;
+  time: string;
+  /** exec_create, extract-to-dir (copied into), restart, start, update; die (for the capacity between samples). */
+  action: string;
+  command?: string;
 }
 
 export interface ImageSource {
@@ -65,6 +79,10 @@ export interface EventFacts {
   complete: boolean;
   starts: EngineEvent[];
   execs: EngineEvent[];
+  /** Where the history came from, when not from the engine alone (targets[].docker.eventLog). */
+  source?: string;
+  /** Why the recorded log does not prove the history complete (a gap, a recorder not running). */
+  logGap?: string;
 }
 
 export interface InstanceFacts {

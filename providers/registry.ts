@@ -26,6 +26,8 @@ export interface KindTraits<K extends ProviderKind = ProviderKind> {
   canKill: boolean;
   /** Its hosts are reached over SSH whether or not the target has an `ssh` section. */
   alwaysSsh: boolean;
+  /** The provider keeps a record of in-place changes (exec, copy, restart): Provider.inPlaceChanges. */
+  engineEvents: boolean;
 }
 
 const manifestIfDeclared = (declared: ReleaseService | undefined): ControlId[] => (declared?.manifest ? ['DL-IMG-006'] : []);
@@ -54,6 +56,7 @@ export const PROVIDER_KINDS: { [K in ProviderKind]: KindTraits<K> } = {
     declaredImageField: 'digest',
     canKill: true,
     alwaysSsh: false,
+    engineEvents: true,
   },
   ec2: {
     make: async (t, c) => new (await import('./ec2/provider.ts')).Ec2Provider(t, c.safety.optInTag),
@@ -61,12 +64,14 @@ export const PROVIDER_KINDS: { [K in ProviderKind]: KindTraits<K> } = {
     declaredImageField: 'ami',
     canKill: true,
     alwaysSsh: false,
+    engineEvents: false,
   },
   ssh: {
     make: async (t) => new (await import('./ssh/provider.ts')).StaticSshProvider(t),
     imageControls: (d) => manifestIfDeclared(d),
     canKill: false,
     alwaysSsh: true,
+    engineEvents: false,
   },
 };
 

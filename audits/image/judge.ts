@@ -134,7 +134,13 @@ function judgeNotRestarted(j: Judgement, a: HostImageAudit): CheckResult {
 function judgeNoExec(j: Judgement, a: HostImageAudit): CheckResult {
   if (!a.events || a.events.error) return j.broken(a.events?.error ?? `${a.host}: the engine's events were not read`);
   const ev = a.events;
-  j.attach(json('exec events', { host: a.host, history: { since: ev.since, until: ev.until, complete: ev.complete }, execs: ev.execs }));
+  j.attach(
+    json('exec events', {
+      host: a.host,
+      history: { since: ev.since, until: ev.until, complete: ev.complete, source: ev.source ?? 'the engine', ...(ev.logGap ? { logGap: ev.logGap } : {}) },
+      execs: ev.execs,
+    }),
+  );
   const creates = ev.execs.filter((e) => e.action.startsWith('exec_create'));
   const shown = (creates.length ? creates : ev.execs).map((e) => `${e.time} ${e.command ?? e.action}${e.execId ? ` (exec ${e.execId.slice(0, 12)})` : ''}`);
   if (ev.execs.length) {
@@ -144,11 +150,18 @@ function judgeNoExec(j: Judgement, a: HostImageAudit): CheckResult {
       `${a.host} was entered out of band: ${creates.length || ev.execs.length} docker exec since ${ev.since}: ${list(shown, 5)}`,
     );
   }
+  if (!ev.complete && ev.logGap) {
+    return j.broken(
+      `the engine's event log no longer reaches back to the creation of ${a.host} (Docker keeps only its last 256 events in memory), ` +
+        `and the recorded log (targets[].docker.eventLog) does not prove it either: ${ev.logGap}`,
+    );
+  }
   if (!ev.complete) {
     return j.broken(
       `the engine's event log no longer reaches back to the creation of ${a.host} (Docker keeps only its last 256 events in memory): ` +
         `that nobody ran docker exec in it cannot be proven (the oldest of its events the engine still holds is after its creation at ${ev.since}). ` +
-        "Fix: record the engine's events continuously from before the hosts are created (a long-running `docker events` consumer or an audit log), " +
+        "Fix: record the engine's events continuously from before the hosts are created (`docker events --format '{{json .}}' >> file` under a service manager, " +
+        'or lab/images/infra/event-recorder.py) and name the file in targets[].docker.eventLog, ' +
         'or switch DL-IMG-005 off with a reason in policy.disabledControls',
     );
   }

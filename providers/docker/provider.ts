@@ -14,6 +14,8 @@ import {
   connectEngine,
   containerChanges,
   containerEvents,
+  ENGINE_EVENT_BUFFER,
+  engineCoversSince,
   containersWithLabels,
   type Engine,
   type EngineTarget,
@@ -22,9 +24,10 @@ import {
   killContainer,
   repoDigestsOf,
 } from '../../probes/docker.ts';
+import { recordedHistory, type RecordedHistory, recorderIsLive } from '../../probes/event-log.ts';
 import { manifestOfImage } from '../../probes/manifest.ts';
 import { sleep } from '../../probes/net.ts';
-import type { EventFacts, ImageFacts, ImageSource, Provider } from '../provider.ts';
+import type { EventFacts, ImageFacts, ImageSource, InPlaceChange, Provider } from '../provider.ts';
 
 export interface DockerFleet {
   name: string;
@@ -35,6 +38,8 @@ export interface DockerFleet {
   optInLabel?: string;
   /** targets[].desiredCapacity: the fleet's size as configured. */
   desired?: number;
+  /** targets[].docker.eventLog: the engine's events recorded continuously (absolute path). */
+  eventLog?: string;
 }
 
 export function dockerFleetOf(target: DockerTarget, optInLabel: string | undefined): DockerFleet {
@@ -46,6 +51,7 @@ export function dockerFleetOf(target: DockerTarget, optInLabel: string | undefin
     ...(target.service ? { service: target.service } : {}),
     ...(optInLabel ? { optInLabel } : {}),
     ...(target.desiredCapacity ? { desired: target.desiredCapacity } : {}),
+    ...(d.eventLog ? { eventLog: d.eventLog } : {}),
   };
 }
 
@@ -198,6 +204,8 @@ export class DockerProvider implements Provider {
         starts: lifecycle.filter((e) => e.action === 'start'),
         execs,
       };
+      // The engine's 256-event buffer no longer reaches back: the recorded log may.
+      if (!events.complete && this.spec.eventLog) events = await this.fromEventLog(docker, info.Id, info.Image, since, events);
     } catch (err) {
       events = { error: `could not read the engine's events for ${host.id}: ${errorMessage(err)}`, ...window, complete: false, starts: [], execs: [] };
     }
@@ -208,6 +216,65 @@ export class DockerProvider implements Provider {
       changes = { error: `could not read the filesystem diff of ${host.id}: ${errorMessage(err)}`, list: [] };
     }
     return { kind: 'docker', container, events, changes };
+  }
+
+  /**
+   * The container's history from the recorded event log, merged with what the engine still holds.
+   * Complete only if the log holds the creation, has no restart gap since, and is being written now
+   * (a throwaway container, created and removed, must show up in it).
+   */
+  private async fromEventLog(
+    docker: Parameters<typeof recorderIsLive>[0],
+    id: string,
+    image: string,
+    createdSec: number,
+    engine: EventFacts,
+  ): Promise<EventFacts> {
+    const file = this.spec.eventLog!;
+    const live = await (this.recorderLive ??= recorderIsLive(docker, file, image));
+    let rec: RecordedHistory;
+    try {
+      rec = recordedHistory(file, id, createdSec, ['create', 'start', 'exec_create', 'exec_start']);
+    } catch (err) {
+      return { ...engine, error: `could not read the engine event log ${file}: ${errorMessage(err)}` };
+    }
+    const seen = new Set(engine.execs.map((e) => `${e.time} ${e.action}`));
+    const execs = [...engine.execs, ...rec.events.filter((e) => e.action.startsWith('exec_') && !seen.has(`${e.time} ${e.action}`))];
+    const starts = rec.events.filter((e) => e.action === 'start');
+    const why = live.ok ? rec.why : live.why;
+    return {
+      ...engine,
+      complete: live.ok && rec.complete,
+      starts: starts.length >= engine.starts.length ? starts : engine.starts,
+      execs,
+      source: `engine and recorded log ${file}`,
+      ...(why ? { logGap: why } : {}),
+    };
+  }
+  private recorderLive?: Promise<{ ok: boolean; why?: string }>;
+
+  async inPlaceChanges(instanceIds: string[], since: Date, until: Date): Promise<InPlaceChange[]> {
+    const docker = await this.engine();
+    const from = Math.floor(since.getTime() / 1000);
+    const to = Math.ceil(until.getTime() / 1000) + 1;
+    // No record of a change is proof of none only if the engine still holds the whole window.
+    const cover = await engineCoversSince(docker, from, to);
+    if (!cover.covers) {
+      throw new ProviderError(
+        `the engine saw ${cover.events} events since ${since.toISOString()} and keeps only its last ${ENGINE_EVENT_BUFFER}: in-place changes in that window cannot be ruled out (judge sooner after the deploy, or keep the window short)`,
+      );
+    }
+    const per = await Promise.all(
+      instanceIds.map(async (id) =>
+        (await containerEvents(docker, id, from, to, ['exec_create', 'extract-to-dir', 'restart', 'start', 'update', 'die'])).map((e) => ({
+          instanceId: id,
+          time: e.time,
+          action: e.action.split(':')[0]!,
+          ...(e.command ? { command: e.command } : {}),
+        })),
+      ),
+    );
+    return per.flat().sort((a, b) => a.time.localeCompare(b.time));
   }
 
   /** The declared image's golden manifest and files are read on the target's own engine. */

@@ -38,7 +38,12 @@ before(async () => {
   verdict = JSON.parse(fs.readFileSync(path.join(reportsDir(), 'verdict.json'), 'utf8')) as Verdict;
 });
 
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+after(async () => {
+  // The demo deploys a new release to the lab: later suites get a fresh lab.
+  await driftless(['lab', 'down']);
+  await labUp();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 /** A copy of a signed folder to tamper with, so each case starts from the intact one. */
 function copyOf(dir: string, name: string): string {
@@ -77,6 +82,20 @@ describe('the demo run and its verdict', () => {
       verdict.kills[0]!.spent.some((k) => k.fleet === 'snowflake'),
       'a snowflake host was killed, from the one budget',
     );
+  });
+
+  test('the deploy: cattle passes every DL-DEP check; snowflake is not replaced and patched in place', () => {
+    const dep = (fleet: string) => raw.filter((r) => param(r, 'fleet') === fleet && (label(r, 'control') ?? '').startsWith('DL-DEP-'));
+    assert.equal(dep('cattle').length, 6);
+    assert.ok(
+      dep('cattle').every((r) => r.status === 'passed'),
+      dep('cattle')
+        .map((r) => `${label(r, 'control')}: ${r.status} ${r.statusDetails?.message ?? ''}`)
+        .join('\n'),
+    );
+    const snow = verdict.violations.filter((v) => v.fleet === 'snowflake' && v.control.startsWith('DL-DEP-'));
+    assert.ok(snow.some((v) => v.control === 'DL-DEP-001' && v.category === 'Not replaced'));
+    assert.ok(snow.some((v) => v.control === 'DL-DEP-003' && v.category === 'Patched in place'));
   });
 
   test('the waived check is waived (not passed), with its reason and approver', () => {
@@ -185,7 +204,7 @@ describe('in chromium', () => {
     await page.goto('file://' + singleFile + '#categories');
     await page.locator('.node__title', { hasText: 'Not replaced' }).first().click();
     await page
-      .locator('.node__title', { hasText: /^\[Not replaced\]/ })
+      .locator('.node__title', { hasText: /^\[Not replaced\] Error: victims not replaced/ } /* the chaos group; the deploy has its own */)
       .first()
       .click();
     const notReplaced = await page.locator('.node__title').allInnerTexts();
@@ -194,10 +213,9 @@ describe('in chromium', () => {
       notReplaced.join('\n'),
     );
     await page.locator('.node__title', { hasText: 'State lost' }).first().click();
-    await page
-      .locator('.node__title', { hasText: /^\[State lost\].*20 keys/ })
-      .first()
-      .click();
+    // One group per distinct message (snowflake and sticky lose different shares): open them all.
+    const groups = page.locator('.node__title', { hasText: /^\[State lost\] Error: state lost — not stateless/ });
+    for (let i = 0; i < (await groups.count()); i++) await groups.nth(i).click();
     const stateLost = await page.locator('.node__title').allInnerTexts();
     assert.ok(
       stateLost.some((t) => /DL-CHAOS-001/.test(t) && /snowflake/.test(t)),
@@ -208,6 +226,27 @@ describe('in chromium', () => {
       .first()
       .click();
     await page.getByText('timeline.svg').first().waitFor({ timeout: 10_000 });
+  });
+
+  test('the deploy suite: snowflake under Patched in place, with the deploy timeline and the command transcript', async () => {
+    await page.goto('file://' + singleFile + '#categories');
+    await page.locator('.node__title', { hasText: 'Patched in place' }).first().click();
+    await page
+      .locator('.node__title', { hasText: /^\[Patched in place\]/ })
+      .first()
+      .click();
+    const titles = await page.locator('.node__title').allInnerTexts();
+    assert.ok(
+      titles.some((t) => /DL-DEP-003/.test(t) && /snowflake/.test(t)),
+      titles.join('\n'),
+    );
+    await page
+      .locator('.node__title', { hasText: /DL-DEP-003.*snowflake/s })
+      .first()
+      .click();
+    await page.getByText('deploy-timeline.svg').first().waitFor({ timeout: 10_000 });
+    await page.getByText('deploy command').first().waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: path.join(reportsDir(), 'screenshots', 'demo-deploy.png') });
   });
 
   test('the waived check is shown as waived, with its reason, never as passed', async () => {

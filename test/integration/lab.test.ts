@@ -43,7 +43,7 @@ describe('lab up from nothing', () => {
     assert.equal(r.code, 0, r.stderr + r.stdout);
     for (const h of plan.hosts)
       assert.match(r.stdout, new RegExp(`${h.name}\\s+${h.fleet}\\s+host\\s+sha256:[0-9a-f]{64}\\s+http ${h.httpPort}, ssh ${h.sshPort}\\s+healthy`));
-    assert.equal((await labContainers(docker)).filter((c) => c.State === 'running').length, plan.hosts.length + plan.lbs.length + 2);
+    assert.equal((await labContainers(docker)).filter((c) => c.State === 'running').length, plan.hosts.length + plan.lbs.length + 3); // + store, supervisor, recorder
     assert.equal(readLabState(plan)?.status, 'up');
   });
 
@@ -195,7 +195,7 @@ describe('bad input', () => {
     const r = await driftless(['lab', 'up']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /cleaning \d+ containers of an earlier lab/);
-    assert.equal((await labContainers(docker)).filter((c) => c.State === 'running').length, plan.hosts.length + plan.lbs.length + 2);
+    assert.equal((await labContainers(docker)).filter((c) => c.State === 'running').length, plan.hosts.length + plan.lbs.length + 3); // + store, supervisor, recorder
   });
 });
 
@@ -212,7 +212,7 @@ describe('lab down', () => {
     await bystander.start();
     const r = await driftless(['lab', 'down']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /removed 12 lab containers/);
+    assert.match(r.stdout, /removed 13 lab containers/);
     assert.equal((await labContainers(docker)).length, 0);
     const still = await bystander.inspect();
     assert.equal(still.State.Running, true, 'a container the lab did not make is left alone');

@@ -97,7 +97,7 @@ describe('schema problems', () => {
 
   test('an unknown top-level key lists the allowed ones', () => {
     const f = write(config({ extra: 'sefaty:\n  maxKills: 1\n' }));
-    assert.deepEqual(problems(f), [`${f}: /: unknown key "sefaty" (allowed: version, targets, release, waivers, policy, chaos, safety, report)`]);
+    assert.deepEqual(problems(f), [`${f}: /: unknown key "sefaty" (allowed: version, targets, release, waivers, policy, chaos, deploy, safety, report)`]);
   });
 
   test('an unknown key in a target lists the keys of its provider', () => {
@@ -277,7 +277,7 @@ describe('schema problems', () => {
     assert.deepEqual(problems(f), [
       `${f}: /version: must be 1 (the only config version this driftless understands)`,
       `${f}: /targets/0/provider: must be one of ssh, docker, ec2`,
-      `${f}: /targets/1/docker: unknown key "lables" (allowed: socketPath, host, port, labels)`,
+      `${f}: /targets/1/docker: unknown key "lables" (allowed: socketPath, host, port, eventLog, labels)`,
       `${f}: /release/services/web/digest: must be sha256: followed by 64 lowercase hex characters`,
       `${f}: /chaos/kill/count: must be 1 or more`,
     ]);
@@ -345,5 +345,16 @@ describe('bounds: nothing a typo can turn into a flood, a forever or a productio
       `${f}: /safety/allowedEnvironments/2: "prod-eu" looks like a production environment: chaos there also needs safety.allowProduction: true (a second, explicit switch)`,
     ]);
     assert.doesNotThrow(() => loadConfig(extra('safety:\n  allowedEnvironments: [production]\n  allowProduction: true'), opts()));
+  });
+});
+
+describe('deploy', () => {
+  test('a deploy naming a fleet that is no target, sampling slower than 250 ms, with an empty command: each named with the fix', () => {
+    const f = write(config({ extra: 'deploy:\n  command: []\n  fleets: [web, nope]\n  sampleMs: 1000\n' }));
+    const p = problems(f);
+    assert.ok(p.includes(`${f}: /deploy/command: must list at least 1 item`), p.join('\n'));
+    assert.ok(p.includes(`${f}: /deploy/sampleMs: must be 250 or less`), p.join('\n'));
+    const g = write(config({ extra: 'deploy:\n  command: [./deploy.sh]\n  fleets: [web, nope]\n' }));
+    assert.deepEqual(problems(g), [`${g}: /deploy/fleets/1: no target is named "nope": the targets are web`]);
   });
 });

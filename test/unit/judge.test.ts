@@ -301,6 +301,9 @@ describe('out-of-band access when the engine no longer holds the events since cr
     const r = judgeImages(checks, [a], INVENTORY, undefined)[0]!;
     assert.equal(r.status, 'broken');
     assert.match(r.message!, /Docker keeps only its last 256 events in memory/);
-    assert.match(r.message!, /Fix: record the engine's events continuously .* or switch DL-IMG-005 off with a reason in policy\.disabledControls/);
+    assert.match(
+      r.message!,
+      /Fix: record the engine's events continuously .* name the file in targets\[\]\.docker\.eventLog, or switch DL-IMG-005 off with a reason in policy\.disabledControls/,
+    );
   });
 });

@@ -1,0 +1,53 @@
+/** Controls of the chaos suite: instances die under load (the registry: core/controls.ts). */
+import type { Control } from '../controls.ts';
+
+export const CHAOS_CONTROL_ENTRIES = [
+  {
+    id: 'DL-CHAOS-001',
+    name: 'no state lost',
+    title: 'every key written through the entrypoint before the kill reads back unchanged after it',
+    suite: 'chaos',
+    family: 'Statelessness',
+    scope: 'fleet',
+    violations: ['state-lost'],
+    proves: 'state lost: the fleet is not stateless',
+    providers: ['docker', 'ec2'],
+    when: 'the target has an entrypoint',
+  },
+  {
+    id: 'DL-CHAOS-002',
+    name: 'replaced, not repaired',
+    title: "each victim is replaced by a NEW instance (new id, new start) running the release's digest",
+    suite: 'chaos',
+    family: 'Statelessness',
+    scope: 'fleet',
+    violations: ['not-replaced', 'restarted-in-place', 'wrong-image'],
+    proves: 'restarted in place, not replaced; or the replacement runs another image',
+    providers: ['docker', 'ec2'],
+    when: 'the target has an entrypoint',
+  },
+  {
+    id: 'DL-CHAOS-003',
+    name: 'back at capacity in time',
+    title: 'the fleet is back at desired capacity within `chaos.slo.recoverySeconds`',
+    suite: 'chaos',
+    family: 'Statelessness',
+    scope: 'fleet',
+    violations: ['slow-recovery'],
+    proves: 'slow recovery',
+    providers: ['docker', 'ec2'],
+    when: 'the target has an entrypoint',
+  },
+  {
+    id: 'DL-CHAOS-004',
+    name: 'SLO held under chaos',
+    title: 'error rate and p99 latency from the first kill to the end of the load stay within the SLO, and the abort threshold was not crossed',
+    suite: 'chaos',
+    family: 'Statelessness',
+    scope: 'fleet',
+    violations: ['slo-breach'],
+    proves: 'SLO breach',
+    providers: ['docker', 'ec2'],
+    when: 'the target has an entrypoint',
+  },
+] as const satisfies readonly Control[];

@@ -1,0 +1,77 @@
+/**
+ * The recorded engine event log (targets[].docker.eventLog): a container's history is complete
+ * only if the log holds its creation and the recorder did not restart since; execs come out of it
+ * whatever the engine's 256-event buffer still holds. Lines are real Docker event objects.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { recordedHistory } from '../../probes/event-log.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-eventlog-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const ID = 'c'.repeat(64);
+const ev = (action: string, sec: number, id = ID, attrs: Record<string, string> = {}) =>
+  JSON.stringify({
+    status: action,
+    id,
+    from: 'img',
+    Type: 'container',
+    Action: action,
+    Actor: { ID: id, Attributes: { name: 'web-1', ...attrs } },
+    scope: 'local',
+    time: sec,
+    timeNano: sec * 1e9,
+  });
+const marker = (sec: number) => JSON.stringify({ driftless: 'recorder-start', time: sec, timeNano: sec * 1e9 });
+let n = 0;
+function log(lines: string[]): string {
+  const f = path.join(tmp, `events-${++n}.jsonl`);
+  fs.writeFileSync(f, lines.join('\n') + '\n');
+  return f;
+}
+const ACTIONS = ['create', 'start', 'exec_create', 'exec_start'];
+
+describe('recorded history of one container', () => {
+  test('recorder started before the creation, no restart since: complete, with the exec found', () => {
+    const f = log([
+      marker(100),
+      ev('create', 110),
+      ev('start', 111),
+      ev('exec_create: sh -c echo hi >> /etc/motd', 150, ID, { execID: 'e1' }),
+      ev('create', 160, 'd'.repeat(64)),
+    ]);
+    const h = recordedHistory(f, ID, 110, ACTIONS);
+    assert.equal(h.complete, true, h.why);
+    assert.deepEqual(
+      h.events.map((e) => e.action.split(':')[0]),
+      ['create', 'start', 'exec_create'],
+    );
+    assert.equal(h.events[2]!.command, 'sh -c echo hi >> /etc/motd');
+    assert.equal(h.events[2]!.execId, 'e1');
+  });
+
+  test('a recorder restart after the creation is a gap: not complete, and it says when', () => {
+    const f = log([marker(100), ev('create', 110), marker(200), ev('create', 210, 'd'.repeat(64))]);
+    const h = recordedHistory(f, ID, 110, ACTIONS);
+    assert.equal(h.complete, false);
+    assert.match(h.why!, /the event recorder restarted at 1970-01-01T00:03:20\.000Z, after the container was created/);
+  });
+
+  test('a log that starts after the creation does not hold it: not complete', () => {
+    const f = log([marker(300), ev('start', 310)]);
+    const h = recordedHistory(f, ID, 110, ACTIONS);
+    assert.equal(h.complete, false);
+    assert.match(h.why!, /does not hold the container's creation \(it starts at 1970-01-01T00:05:00\.000Z\): start the recorder before the hosts are created/);
+  });
+
+  test('a torn last line (the recorder mid-write) is skipped, never trusted', () => {
+    const f = log([marker(100), ev('create', 110), '{"status":"exec_cre']);
+    const h = recordedHistory(f, ID, 110, ACTIONS);
+    assert.equal(h.complete, true);
+    assert.equal(h.events.length, 1);
+  });
+});

@@ -7,14 +7,17 @@
  *  - a deploy command that fails, or that times out, is broken (exit 3), never judged;
  *  - observed, on the lab: `driftless snapshot`, the pipeline deploys, `run --before` judges it,
  *    and the checks that need watching are not applicable, with the reason;
- *  - observed, on EC2 (moto): a fleet whose instances were replaced passes, one kept fails.
+ *  - observed, on EC2 (moto): a fleet whose instances were replaced passes, one kept fails;
+ *  - driven, on EC2 (moto): a pipeline that rolls an Auto Scaling group to a new launch template
+ *    version passes; one that only publishes the new version (instances kept) fails.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { EC2Client, RegisterImageCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { AutoScalingClient, CreateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
+import { CreateLaunchTemplateCommand, EC2Client, RegisterImageCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type Docker from 'dockerode';
 import { labUp } from '../../lab/lab.ts';
 import { labDir } from '../../lab/plan.ts';
@@ -258,5 +261,89 @@ describe('observed on EC2 (moto): instances replaced vs instances kept', () => {
   test('an EC2 fleet has no engine record of in-place changes: DL-DEP-003 not applicable, with the reason', () => {
     const n = r.verdict.notApplicable.find((x) => x.fleet === 'kept' && x.control === 'DL-DEP-003');
     assert.match(n?.reason ?? '', /ec2 fleets have no engine event record of in-place changes/);
+  });
+});
+
+describe('driven on EC2 (moto): an Auto Scaling group rolled to a new launch template version', () => {
+  const REGION = 'us-east-1';
+  const env = { DL_DEP_AK: 'AKIDTESTINGDRIFTLESS', DL_DEP_SK: 'testing-secret-not-real', AWS_EC2_METADATA_DISABLED: 'true' };
+  let moto: MotoServer;
+  let client: EC2Client;
+  let asg: AutoScalingClient;
+  const script = path.join(process.cwd(), 'test', 'helpers', 'asg-rolling-deploy.mjs');
+
+  before(async () => {
+    moto = await startMoto();
+    const creds = { region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    client = new EC2Client(creds);
+    asg = new AutoScalingClient(creds);
+  });
+  after(async () => {
+    client?.destroy();
+    asg?.destroy();
+    await moto?.stop();
+  });
+
+  /** A fresh group of 3 on AMI v1; the deploy command rolls it to v2 (or only publishes v2). */
+  async function deployRun(name: string, keep: boolean) {
+    const ami = async (Name: string) =>
+      (await client.send(new RegisterImageCommand({ Name, Architecture: 'x86_64', RootDeviceName: '/dev/xvda', VirtualizationType: 'hvm' }))).ImageId!;
+    const v1 = await ami(`driftless-${name}-v1`);
+    const v2 = await ami(`driftless-${name}-v2`);
+    await client.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: `${name}-lt`, LaunchTemplateData: { ImageId: v1, InstanceType: 't3.micro' } }));
+    await asg.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: `${name}-asg`,
+        LaunchTemplate: { LaunchTemplateName: `${name}-lt`, Version: '$Latest' },
+        MinSize: 3,
+        MaxSize: 6,
+        DesiredCapacity: 3,
+        AvailabilityZones: [`${REGION}a`],
+      }),
+    );
+    const releaseFile = path.join(tmp, `${name}-release.json`);
+    fs.writeFileSync(releaseFile, JSON.stringify({ release: 'v1', services: { web: { ami: v1 } } }));
+    const cfg = path.join(tmp, `${name}.json`);
+    fs.writeFileSync(
+      cfg,
+      JSON.stringify({
+        version: 1,
+        targets: [
+          {
+            name,
+            provider: 'ec2',
+            service: 'web',
+            ec2: {
+              region: REGION,
+              endpoint: moto.endpoint,
+              credentials: { accessKeyIdEnv: 'DL_DEP_AK', secretAccessKeyEnv: 'DL_DEP_SK' },
+              autoScalingGroup: `${name}-asg`,
+            },
+          },
+        ],
+        release: { file: releaseFile },
+        deploy: {
+          command: [process.execPath, script, moto.endpoint, `${name}-asg`, `${name}-lt`, v2, releaseFile, ...(keep ? ['--keep-instances'] : [])],
+          timeoutSeconds: 60,
+          minHealthyShare: 0.6,
+        },
+      }),
+    );
+    return run(name, ['--config', cfg], env);
+  }
+
+  test('every instance replaced from the new version: replaced, new release and capacity pass', async () => {
+    const r = await deployRun('rolled', false);
+    assert.equal(r.cli.code, 0, r.cli.stdout.slice(-2500) + r.cli.stderr.slice(-1500));
+    for (const c of ['DL-DEP-001', 'DL-DEP-002', 'DL-DEP-004']) assert.equal(one(r.rs, 'rolled', c).status, 'passed', `${c}: ${msg(one(r.rs, 'rolled', c))}`);
+    const na = r.verdict.notApplicable.filter((n) => n.fleet === 'rolled').map((n) => n.control);
+    assert.deepEqual(na.sort(), ['DL-DEP-003', 'DL-DEP-005', 'DL-DEP-006'], 'no engine record, no entrypoint: each with its reason');
+  });
+
+  test('the new version published but no instance replaced: not replaced, and on the old AMI', async () => {
+    const r = await deployRun('kept', true);
+    assert.equal(r.cli.code, 1, r.cli.stdout.slice(-2500));
+    assert.match(msg(one(r.rs, 'kept', 'DL-DEP-001')), /^\[Not replaced\] .*3 of 3 instances served before the deploy and still serve after it/);
+    assert.match(msg(one(r.rs, 'kept', 'DL-DEP-002')), /^\[Wrong image\] .*3 of 3 instances do not run the new release/);
   });
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { CheckResult } from '../core/check-result.ts';
 import type { Config, Release, Target } from '../core/config.ts';
 import type { SuiteName } from '../core/controls.ts';
-import { errorMessage } from '../core/errors.ts';
+import { errorMessage, InternalError } from '../core/errors.ts';
 import type { FleetSnapshot } from '../core/inventory.ts';
 import type { PlannedCheck } from '../core/plan.ts';
 import { progress, type RunContext, suiteResultsFile } from '../core/run.ts';
@@ -125,9 +125,14 @@ async function deploy(run: RunContext, config: Config, _budget: KillBudget, hook
   if (fleets.length === 0) return [];
   const outcome = run.deployBefore
     ? await judgeObserved(config, fleets, run.deployBefore, run.inventory)
-    : await watchDeploy(config, fleets, run.runId, hooks.reloadRelease ?? (() => config.release));
+    : await watchDeploy(config, fleets, run.runId, hooks.reloadRelease ?? noReload);
   return judgeDeploy(checks, outcome, config);
 }
+
+/** Judging against the release read before the deploy would pass a deploy of the old one: refuse. */
+const noReload = (): Release => {
+  throw new InternalError('internal: the deploy audit was started without a way to re-read the release after the deploy');
+};
 
 type Audit = (run: RunContext, config: Config, budget: KillBudget, hooks: GatherHooks) => Promise<CheckResult[]>;
 const AUDITS: Record<SuiteName, Audit> = {

@@ -13,9 +13,9 @@ import type Docker from 'dockerode';
 import fs from 'node:fs';
 import { LabError, errorMessage } from '../core/errors.ts';
 import { connectEngine, putFile } from '../probes/docker.ts';
-import { httpGet, sleep } from '../probes/net.ts';
+import { sleep } from '../probes/net.ts';
 import { buildRelease } from './images.ts';
-import { hostContainer, readLabState, releasePath, writeState } from './lab.ts';
+import { hostContainer, hostHealth, readLabState, releasePath, writeState } from './lab.ts';
 import { type HostSpec, makePlan } from './plan.ts';
 
 type Log = (line: string) => void;
@@ -28,12 +28,13 @@ export interface LabDeployResult {
   seconds: number;
 }
 
+/** Until the host answers HTTP and SSH (lab.ts's own health check), or the deadline. */
 async function waitServing(h: HostSpec, timeoutMs: number): Promise<void> {
   const t0 = Date.now();
   for (;;) {
-    const r = await httpGet(`http://127.0.0.1:${h.httpPort}/health`, 1000).catch(() => undefined);
-    if (r && r.status === 200) return;
-    if (Date.now() - t0 > timeoutMs) throw new LabError(`${h.name} did not answer /health within ${timeoutMs / 1000} s after the deploy started it`);
+    const health = await hostHealth(h);
+    if (health === 'healthy') return;
+    if (Date.now() - t0 > timeoutMs) throw new LabError(`${h.name} is not healthy ${timeoutMs / 1000} s after the deploy started it: ${health}`);
     await sleep(100);
   }
 }

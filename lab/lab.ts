@@ -151,7 +151,7 @@ export interface HealthRow {
   health: string;
 }
 
-async function hostHealth(h: { httpPort: number; sshPort: number }): Promise<string> {
+export async function hostHealth(h: { httpPort: number; sshPort: number }): Promise<string> {
   const [http, ssh] = await Promise.all([httpGet(`http://127.0.0.1:${h.httpPort}/health`, 1500), sshBanner(h.sshPort, '127.0.0.1', 1500)]);
   if (http.ok && ssh) return 'healthy';
   return [http.ok ? '' : `http ${http.status ?? http.error}`, ssh ? '' : 'ssh down'].filter(Boolean).join(', ');

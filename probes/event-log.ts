@@ -13,13 +13,18 @@ import { type EngineEvent, TMP_LABEL, toEvent } from './docker.ts';
 import { sleep } from './net.ts';
 
 interface ParsedLog {
-  mtimeMs: number;
-  size: number;
+  /** Bytes read so far: the log is append-only, so each look reads only what was added since. */
+  offset: number;
+  /** A last line without its newline yet (the recorder mid-write). */
+  partial: string;
+  /** The last whole line did not parse: torn if nothing follows it, corrupt if something does. */
+  pendingBad: boolean;
   /** Seconds of each recorder start (marker lines), in file order. */
   starts: number[];
   /** Seconds of the first line of any kind: the log covers nothing before it. */
   firstSec?: number;
   byContainer: Map<string, Array<{ sec: number; raw: Record<string, unknown> }>>;
+  /** Unreadable lines with lines after them: the log was damaged, so it proves nothing. */
   badLines: number;
 }
 
@@ -27,35 +32,58 @@ const cache = new Map<string, ParsedLog>();
 
 const secondsOf = (e: Record<string, unknown>) => (e.timeNano ? Number(e.timeNano) / 1e9 : Number(e.time ?? 0));
 
-/** Parsed once per process and file version: a fleet of a thousand hosts reads it once. */
+/** The bytes of `file` from `offset` to its current end. */
+function readFrom(file: string, offset: number): { text: string; end: number } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const end = fs.fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.max(0, end - offset));
+    if (buf.length) fs.readSync(fd, buf, 0, buf.length, offset);
+    return { text: buf.toString('utf8'), end };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The log as parsed so far, brought up to date by reading only the bytes appended since the last
+ * look (a fleet of a thousand hosts must not re-read a growing log once per host).
+ */
 function parse(file: string): ParsedLog {
-  const st = fs.statSync(file);
-  const hit = cache.get(file);
-  if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit;
-  const out: ParsedLog = { mtimeMs: st.mtimeMs, size: st.size, starts: [], byContainer: new Map(), badLines: 0 };
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+  let log = cache.get(file);
+  if (!log || fs.statSync(file).size < log.offset) {
+    // first look, or the file was truncated or replaced: from the start
+    log = { offset: 0, partial: '', pendingBad: false, starts: [], byContainer: new Map(), badLines: 0 };
+    cache.set(file, log);
+  }
+  const { text, end } = readFrom(file, log.offset);
+  log.offset = end;
+  const lines = (log.partial + text).split('\n');
+  log.partial = lines.pop()!;
+  for (const line of lines) {
     if (!line.trim()) continue;
+    if (log.pendingBad) log.badLines++;
+    log.pendingBad = false;
     let e: Record<string, unknown>;
     try {
       e = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      out.badLines++; // a torn last line while the recorder writes; counted, never trusted
+      log.pendingBad = true; // a torn last line is skipped; one with lines after it is damage
       continue;
     }
     const sec = secondsOf(e);
-    out.firstSec ??= sec;
+    log.firstSec ??= sec;
     if (e.driftless === 'recorder-start') {
-      out.starts.push(sec);
+      log.starts.push(sec);
       continue;
     }
     const id = String(e.id ?? (e.Actor as { ID?: string } | undefined)?.ID ?? '');
     if (!id) continue;
-    const list = out.byContainer.get(id) ?? [];
+    const list = log.byContainer.get(id) ?? [];
     list.push({ sec, raw: e });
-    out.byContainer.set(id, list);
+    log.byContainer.set(id, list);
   }
-  cache.set(file, out);
-  return out;
+  return log;
 }
 
 export interface RecordedHistory {
@@ -72,6 +100,9 @@ export function recordedHistory(file: string, containerId: string, createdSec: n
   const mine = log.byContainer.get(containerId) ?? [];
   const events = mine.filter((e) => actions.some((a) => String(e.raw.Action ?? e.raw.status ?? '').split(':')[0] === a)).map((e) => toEvent(e.raw));
   const created = mine.some((e) => String(e.raw.Action ?? e.raw.status) === 'create');
+  if (log.badLines) {
+    return { complete: false, why: `the recorded log ${file} has ${log.badLines} unreadable lines among its records: a damaged log proves nothing`, events };
+  }
   if (!created) {
     const from = log.firstSec !== undefined ? `it starts at ${new Date(log.firstSec * 1000).toISOString()}` : 'it is empty';
     return {
@@ -98,7 +129,9 @@ export function recordedHistory(file: string, containerId: string, createdSec: n
  */
 export async function recorderIsLive(docker: Docker, file: string, image: string, waitMs = 5000): Promise<{ ok: boolean; why?: string }> {
   let id: string;
+  let offset: number;
   try {
+    offset = fs.statSync(file).size; // only what is appended from now on can show the recorder alive
     const c = await docker.createContainer({
       Image: image,
       Cmd: ['true'],
@@ -113,7 +146,7 @@ export async function recorderIsLive(docker: Docker, file: string, image: string
   const t0 = Date.now();
   for (;;) {
     try {
-      if (fs.readFileSync(file, 'utf8').includes(id)) return { ok: true };
+      if (readFrom(file, offset).text.includes(id)) return { ok: true };
     } catch (err) {
       return { ok: false, why: `could not read the event log ${file}: ${errorMessage(err)}` };
     }

@@ -109,9 +109,17 @@ export async function watchDeploy(config: Config, fleets: string[], runId: strin
     const old = new Set(w.before.map((h) => h.instanceId));
     const load = loads.get(w.fleet);
     while (sampling) {
-      const now = (await w.provider.list().catch(() => [])).filter((h) => h.state === 'running');
+      // A listing that failed is no sample (not "0 running"): the gap it leaves is judged as one.
+      const listed = await w.provider.list().catch(() => undefined);
       const t = load ? loadClock(load, new Date()) : Date.now() - t0;
-      w.samples.push({ t, running: now.length, old: now.filter((h) => old.has(h.instanceId)).length, fresh: now.filter((h) => !old.has(h.instanceId)).length });
+      const now = listed?.filter((h) => h.state === 'running');
+      if (now)
+        w.samples.push({
+          t,
+          running: now.length,
+          old: now.filter((h) => old.has(h.instanceId)).length,
+          fresh: now.filter((h) => !old.has(h.instanceId)).length,
+        });
       await sleep(d.sampleMs);
     }
   });

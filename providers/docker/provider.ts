@@ -18,6 +18,7 @@ import {
   engineCoversSince,
   containersWithLabels,
   type Engine,
+  type EngineEvent,
   type EngineTarget,
   imageFileReader,
   inspectContainer,
@@ -238,15 +239,23 @@ export class DockerProvider implements Provider {
     } catch (err) {
       return { ...engine, error: `could not read the engine event log ${file}: ${errorMessage(err)}` };
     }
-    const seen = new Set(engine.execs.map((e) => `${e.time} ${e.action}`));
-    const execs = [...engine.execs, ...rec.events.filter((e) => e.action.startsWith('exec_') && !seen.has(`${e.time} ${e.action}`))];
-    const starts = rec.events.filter((e) => e.action === 'start');
+    // What either source saw, once: the engine's newest events and the log's whole history.
+    const union = (a: EngineEvent[], b: EngineEvent[]) => {
+      const seen = new Set(a.map((e) => `${e.time} ${e.action}`));
+      return [...a, ...b.filter((e) => !seen.has(`${e.time} ${e.action}`))].sort((x, y) => x.time.localeCompare(y.time));
+    };
     const why = live.ok ? rec.why : live.why;
     return {
       ...engine,
       complete: live.ok && rec.complete,
-      starts: starts.length >= engine.starts.length ? starts : engine.starts,
-      execs,
+      starts: union(
+        engine.starts,
+        rec.events.filter((e) => e.action === 'start'),
+      ),
+      execs: union(
+        engine.execs,
+        rec.events.filter((e) => e.action.startsWith('exec_')),
+      ),
       source: `engine and recorded log ${file}`,
       ...(why ? { logGap: why } : {}),
     };

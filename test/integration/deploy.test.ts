@@ -36,6 +36,18 @@ const one = (rs: AllureResult[], fleet: string, control: string) => {
 };
 const msg = (r: AllureResult) => r.statusDetails?.message ?? '';
 
+// The EC2 tests (moto): one region, credentials named by env vars, AMIs registered as a bake would.
+const REGION = 'us-east-1';
+const EC2_ENV = { DL_DEP_AK: 'AKIDTESTINGDRIFTLESS', DL_DEP_SK: 'testing-secret-not-real', AWS_EC2_METADATA_DISABLED: 'true' };
+const registerAmi = async (client: EC2Client, Name: string) =>
+  (await client.send(new RegisterImageCommand({ Name, Architecture: 'x86_64', RootDeviceName: '/dev/xvda', VirtualizationType: 'hvm' }))).ImageId!;
+const ec2Target = (name: string, endpoint: string, select: Record<string, unknown>) => ({
+  name,
+  provider: 'ec2',
+  service: 'web',
+  ec2: { region: REGION, endpoint, credentials: { accessKeyIdEnv: 'DL_DEP_AK', secretAccessKeyEnv: 'DL_DEP_SK' }, ...select },
+});
+
 function labConfig(name: string, deploy: Record<string, unknown> | undefined): string {
   const lab = labDir();
   const fleet = (f: string, port: number) => ({
@@ -198,16 +210,13 @@ describe('observed: a snapshot before, the pipeline deploys, driftless judges af
 });
 
 describe('observed on EC2 (moto): instances replaced vs instances kept', () => {
-  const REGION = 'us-east-1';
-  const env = { DL_DEP_AK: 'AKIDTESTINGDRIFTLESS', DL_DEP_SK: 'testing-secret-not-real', AWS_EC2_METADATA_DISABLED: 'true' };
   let moto: MotoServer;
   let r: Awaited<ReturnType<typeof run>>;
 
   before(async () => {
     moto = await startMoto();
     const client = new EC2Client({ region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-    const ami = async (Name: string) =>
-      (await client.send(new RegisterImageCommand({ Name, Architecture: 'x86_64', RootDeviceName: '/dev/xvda', VirtualizationType: 'hvm' }))).ImageId!;
+    const ami = (Name: string) => registerAmi(client, Name);
     const launch = async (ImageId: string, fleet: string) =>
       (
         await client.send(
@@ -224,29 +233,19 @@ describe('observed on EC2 (moto): instances replaced vs instances kept', () => {
     const v2 = await ami('driftless-deploy-v2');
     const replacedOld = await launch(v1, 'replaced');
     await launch(v1, 'kept');
-    const target = (fleet: string) => ({
-      name: fleet,
-      provider: 'ec2',
-      service: 'web',
-      ec2: {
-        region: REGION,
-        endpoint: moto.endpoint,
-        credentials: { accessKeyIdEnv: 'DL_DEP_AK', secretAccessKeyEnv: 'DL_DEP_SK' },
-        filters: [{ name: 'tag:fleet', values: [fleet] }],
-      },
-    });
+    const target = (fleet: string) => ec2Target(fleet, moto.endpoint, { filters: [{ name: 'tag:fleet', values: [fleet] }] });
     const releaseFile = path.join(tmp, 'ec2-release.json');
     fs.writeFileSync(releaseFile, JSON.stringify({ release: 'v1', services: { web: { ami: v1 } } }));
     const cfg = path.join(tmp, 'ec2.json');
     fs.writeFileSync(cfg, JSON.stringify({ version: 1, targets: [target('replaced'), target('kept')], release: { file: releaseFile } }));
     const snap = path.join(tmp, 'ec2-before.json');
-    const s = await driftless(['snapshot', '-o', snap, '--config', cfg], { env });
+    const s = await driftless(['snapshot', '-o', snap, '--config', cfg], { env: EC2_ENV });
     assert.equal(s.code, 0, s.stdout + s.stderr);
     // The pipeline: fleet "replaced" gets two new instances of v2 and loses the old ones; "kept" is left as it was.
     await launch(v2, 'replaced');
     await client.send(new TerminateInstancesCommand({ InstanceIds: replacedOld }));
     fs.writeFileSync(releaseFile, JSON.stringify({ release: 'v2', services: { web: { ami: v2 } } }));
-    r = await run('ec2', ['--config', cfg, '--before', snap], env);
+    r = await run('ec2', ['--config', cfg, '--before', snap], EC2_ENV);
   });
   after(async () => moto?.stop());
 
@@ -265,8 +264,6 @@ describe('observed on EC2 (moto): instances replaced vs instances kept', () => {
 });
 
 describe('driven on EC2 (moto): an Auto Scaling group rolled to a new launch template version', () => {
-  const REGION = 'us-east-1';
-  const env = { DL_DEP_AK: 'AKIDTESTINGDRIFTLESS', DL_DEP_SK: 'testing-secret-not-real', AWS_EC2_METADATA_DISABLED: 'true' };
   let moto: MotoServer;
   let client: EC2Client;
   let asg: AutoScalingClient;
@@ -286,8 +283,7 @@ describe('driven on EC2 (moto): an Auto Scaling group rolled to a new launch tem
 
   /** A fresh group of 3 on AMI v1; the deploy command rolls it to v2 (or only publishes v2). */
   async function deployRun(name: string, keep: boolean) {
-    const ami = async (Name: string) =>
-      (await client.send(new RegisterImageCommand({ Name, Architecture: 'x86_64', RootDeviceName: '/dev/xvda', VirtualizationType: 'hvm' }))).ImageId!;
+    const ami = (Name: string) => registerAmi(client, Name);
     const v1 = await ami(`driftless-${name}-v1`);
     const v2 = await ami(`driftless-${name}-v2`);
     await client.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: `${name}-lt`, LaunchTemplateData: { ImageId: v1, InstanceType: 't3.micro' } }));
@@ -308,19 +304,7 @@ describe('driven on EC2 (moto): an Auto Scaling group rolled to a new launch tem
       cfg,
       JSON.stringify({
         version: 1,
-        targets: [
-          {
-            name,
-            provider: 'ec2',
-            service: 'web',
-            ec2: {
-              region: REGION,
-              endpoint: moto.endpoint,
-              credentials: { accessKeyIdEnv: 'DL_DEP_AK', secretAccessKeyEnv: 'DL_DEP_SK' },
-              autoScalingGroup: `${name}-asg`,
-            },
-          },
-        ],
+        targets: [ec2Target(name, moto.endpoint, { autoScalingGroup: `${name}-asg` })],
         release: { file: releaseFile },
         deploy: {
           command: [process.execPath, script, moto.endpoint, `${name}-asg`, `${name}-lt`, v2, releaseFile, ...(keep ? ['--keep-instances'] : [])],
@@ -329,7 +313,7 @@ describe('driven on EC2 (moto): an Auto Scaling group rolled to a new launch tem
         },
       }),
     );
-    return run(name, ['--config', cfg], env);
+    return run(name, ['--config', cfg], EC2_ENV);
   }
 
   test('every instance replaced from the new version: replaced, new release and capacity pass', async () => {

@@ -74,4 +74,22 @@ describe('recorded history of one container', () => {
     assert.equal(h.complete, true);
     assert.equal(h.events.length, 1);
   });
+
+  test('lines appended after a first look are read (only the new bytes), and found', () => {
+    const f = log([marker(100), ev('create', 110)]);
+    assert.equal(recordedHistory(f, ID, 110, ACTIONS).events.length, 1);
+    fs.appendFileSync(f, ev('exec_create: sh -c id', 150, ID, { execID: 'e2' }) + '\n');
+    const h = recordedHistory(f, ID, 110, ACTIONS);
+    assert.deepEqual(
+      h.events.map((e) => e.execId),
+      [undefined, 'e2'],
+    );
+  });
+
+  test('an unreadable line with records after it is damage: not complete, and it says so', () => {
+    const f = log([marker(100), ev('create', 110), '{"status":"exec_cre', ev('start', 120)]);
+    const h = recordedHistory(f, ID, 110, ACTIONS);
+    assert.equal(h.complete, false);
+    assert.match(h.why!, /has 1 unreadable lines among its records: a damaged log proves nothing/);
+  });
 });

@@ -1,8 +1,9 @@
 /**
  * The suites run under Playwright Test with allure-playwright, started only by `driftless run`:
  * it writes the run context (run.json) first and names it in DRIFTLESS_RUN_FILE. `driftless run`
- * runs the "audit" project (it reads) before the "chaos" project (it kills), so no audit ever
- * races a kill; a project dependency would skip chaos whenever an audit found a violation.
+ * runs the audits (they read; their results it writes itself) before the "chaos" project (it
+ * kills), so no audit ever races a kill, then "deploy"; a project dependency would skip chaos
+ * whenever an audit found a violation.
  */
 import { defineConfig } from '@playwright/test';
 import path from 'node:path';
@@ -21,7 +22,6 @@ export default defineConfig({
   retries: 0,
   reporter: [['list'], ['allure-playwright', { resultsDir: run.resultsDir, detail: false, suiteTitle: true }]],
   projects: [
-    { name: 'audit', testMatch: ['ssh-edits.spec.ts', 'image-integrity.spec.ts'] },
     { name: 'chaos', testMatch: ['chaos.spec.ts'] },
     { name: 'deploy', testMatch: ['deploy.spec.ts'] },
   ],

@@ -1,6 +1,7 @@
 /**
  * Runs a suite's audits for a run and leaves one result per planned check in the run directory
- * (results/<suite>.json), where the suites' tests read them. The CLI calls this while Playwright
+ * (results/<suite>.json), where the Playwright suites' tests read them, and returns them for the
+ * suites whose Allure results the CLI writes itself. The CLI calls this while Playwright
  * starts; a crash of the audit still writes a result for every planned check (broken, with the
  * error), so no test waits for ever and nothing owed is silently missing.
  */
@@ -143,7 +144,12 @@ const AUDITS: Record<SuiteName, Audit> = {
 };
 
 /** Audits one suite and writes its results; never throws for what happens on the targets. */
-export async function gatherSuite(run: RunContext, suite: SuiteName, budget: KillBudget, hooks: GatherHooks = {}): Promise<{ ok: boolean; error?: string }> {
+export async function gatherSuite(
+  run: RunContext,
+  suite: SuiteName,
+  budget: KillBudget,
+  hooks: GatherHooks = {},
+): Promise<{ ok: boolean; error?: string; checks: PlannedCheck[]; results: CheckResult[] }> {
   let results: CheckResult[];
   let error: string | undefined;
   try {
@@ -154,5 +160,6 @@ export async function gatherSuite(run: RunContext, suite: SuiteName, budget: Kil
     results = owed(run, suite).map((c) => ({ check: c.id, status: 'broken', message: `${error}; so this check was not judged`, evidence: [] }));
   }
   writeResults(run, suite, results);
-  return error ? { ok: false, error } : { ok: true };
+  const checks = owed(run, suite);
+  return error ? { ok: false, error, checks, results } : { ok: true, checks, results };
 }

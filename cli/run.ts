@@ -13,25 +13,31 @@ import { gatherSuite } from '../audits/gather.ts';
 import { computePlan, shardChecks } from '../audits/plan.ts';
 import { loadConfig } from '../config/load.ts';
 import { SUITES, type SuiteName } from '../core/controls.ts';
-import { InternalError, UsageError } from '../core/errors.ts';
+import type { CheckResult } from '../core/check-result.ts';
+import { errorMessage, InternalError, UsageError } from '../core/errors.ts';
 import { schemaProblems } from '../core/schema-check.ts';
 import { harnessVersion, REPO_ROOT, reportsDir } from '../core/paths.ts';
-import { planHash } from '../core/plan.ts';
+import { type PlannedCheck, planHash } from '../core/plan.ts';
 import { type DeploySnapshot, newRunId, RUN_FILE_ENV, type RunContext, writeRunContext } from '../core/run.ts';
 import { newSeed } from '../core/seed.ts';
 import { snapshotFleets } from '../providers/snapshot.ts';
+import { type Timing, writeCheckResults } from '../reports/check-results.ts';
 import { writeRunMetadata } from '../reports/report.ts';
 import { normalizeResults, readResults } from '../reports/results.ts';
 import { mergeRecords, type PhaseEnd, readRunRecord, type RunRecord, writeRunRecord } from '../reports/run-record.ts';
 import { EVIDENCE_FILE, fileSha256, inputsOf, writeEvidence } from '../reports/evidence.ts';
 import { verdictOf, writeVerdict } from '../reports/verdict.ts';
 
-/** Which Playwright project runs each suite: audits read, chaos kills, a deploy replaces; never at once. */
-const PHASES: Array<{ project: 'audit' | 'chaos' | 'deploy'; suites: SuiteName[] }> = [
-  { project: 'audit', suites: ['ssh-edits', 'image-integrity'] },
-  { project: 'chaos', suites: ['chaos'] },
+/**
+ * The phases of a run: audits read, chaos kills, a deploy replaces; never at once. The audits
+ * (one result per host and control, thousands on a large fleet) write their Allure results
+ * directly; chaos and deploy (a few fleet-wide checks each) report through Playwright's project.
+ */
+const PHASES: Array<{ project: 'audit' | 'chaos' | 'deploy'; suites: SuiteName[]; writer: 'direct' | 'playwright' }> = [
+  { project: 'audit', suites: ['ssh-edits', 'image-integrity'], writer: 'direct' },
+  { project: 'chaos', suites: ['chaos'], writer: 'playwright' },
   // Last: a deploy replaces the fleet the other suites audit.
-  { project: 'deploy', suites: ['deploy'] },
+  { project: 'deploy', suites: ['deploy'], writer: 'playwright' },
 ];
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -141,16 +147,24 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(`\n== ${phase.project}: nothing owed (see "not applicable" above)\n`);
       continue;
     }
-    const files = mine.map((s) => `${s}.spec.ts`);
-    process.stdout.write(`\n== ${phase.project}: ${files.join(', ')}\n`);
-    const args = [pw, 'test', '-c', path.join(REPO_ROOT, 'playwright.config.ts'), ...files, `--project=${phase.project}`];
-    // The audits run here, in this process, while Playwright starts its runner and workers;
-    // the workers wait for the results the audits write into the run directory.
-    const [status, audits] = await Promise.all([
-      playwright(args, runFile),
-      Promise.all(mine.map((s) => gatherSuite(run, s, budget, { reloadRelease: () => loadConfig(values.config).release }))),
-    ]);
-    if (status !== 0 && status !== 1) process.stderr.write(`driftless: playwright exited ${status} for ${phase.project}: its tests did not run as planned\n`);
+    const reloadRelease = () => loadConfig(values.config).release;
+    let status: number | string | null;
+    let audits: Array<{ error?: string }>;
+    if (phase.writer === 'direct') {
+      process.stdout.write(`\n== ${phase.project}: ${mine.join(', ')}\n`);
+      const start = Date.now();
+      const gathered = await Promise.all(mine.map((s) => gatherSuite(run, s, budget, { reloadRelease })));
+      audits = gathered;
+      status = writeDirect(resultsDir, run, gathered, { start, stop: Date.now() });
+    } else {
+      const files = mine.map((s) => `${s}.spec.ts`);
+      process.stdout.write(`\n== ${phase.project}: ${files.join(', ')}\n`);
+      const args = [pw, 'test', '-c', path.join(REPO_ROOT, 'playwright.config.ts'), ...files, `--project=${phase.project}`];
+      // The audits run here, in this process, while Playwright starts its runner and workers;
+      // the workers wait for the results the audits write into the run directory.
+      [status, audits] = await Promise.all([playwright(args, runFile), Promise.all(mine.map((s) => gatherSuite(run, s, budget, { reloadRelease })))]);
+      if (status !== 0 && status !== 1) process.stderr.write(`driftless: playwright exited ${status} for ${phase.project}: its tests did not run as planned\n`);
+    }
     const failed = audits.map((a) => a.error).filter(Boolean);
     phases.push({ project: phase.project, runner: status, audits: failed.length ? failed.join('; ') : 'ok' });
   }
@@ -215,6 +229,20 @@ function parseShard(text: string): { index: number; total: number } {
   const total = Number(m?.[2]);
   if (!m || total < 1 || index < 1 || index > total) throw new UsageError(`--shard ${text}: must look like 1/3 (a shard from 1 to the number of shards)`);
   return { index, total };
+}
+
+/** Writes the Allure results of directly written suites: 0, or why they could not all be written (the run is then incomplete). */
+function writeDirect(dir: string, run: RunContext, gathered: Array<{ checks: PlannedCheck[]; results: CheckResult[] }>, timing: Timing): number | string {
+  try {
+    let n = 0;
+    for (const g of gathered) n += writeCheckResults(dir, run, g.checks, g.results, timing);
+    process.stdout.write(`  ${n} results written\n`);
+    return 0;
+  } catch (err) {
+    const why = `could not write the results: ${errorMessage(err)}`;
+    process.stderr.write(`driftless: ${why}\n`);
+    return why;
+  }
 }
 
 function playwright(args: string[], runFile: string): Promise<number | string | null> {

@@ -18,7 +18,11 @@ export interface Shard {
 
 export interface PhaseEnd {
   project: string;
-  /** Playwright's exit: 0 all passed, 1 some failed; anything else means the tests did not run as planned. */
+  /**
+   * How the phase's results were reported: Playwright's exit (0 all passed, 1 some failed), or 0
+   * when the CLI wrote them itself; anything else (a signal, a code, why writing failed) means
+   * they were not all reported.
+   */
   runner: number | string | null;
   /** The audits of the phase: 'ok', or why they failed (their checks were then judged broken). */
   audits: string;
@@ -124,7 +128,10 @@ export function mergeRecords(reads: RecordRead[], whole = true): MergedRecords {
       const which = `${dir}: run ${runId}${record.shard ? ` shard ${record.shard.index}/${record.shard.total}` : ''}`;
       if (!record.finished) out.incomplete.push(`${which} did not finish (crashed or interrupted)`);
       for (const p of record.finished?.phases ?? []) {
-        if (p.runner !== 0 && p.runner !== 1) out.incomplete.push(`${which}: the ${p.project} tests did not run as planned (Playwright exited ${p.runner})`);
+        if (p.runner !== 0 && p.runner !== 1)
+          out.incomplete.push(
+            `${which}: the ${p.project} results were not all reported (${typeof p.runner === 'string' && p.runner.includes(' ') ? p.runner : `Playwright exited ${p.runner}`})`,
+          );
         if (p.audits !== 'ok') out.incomplete.push(`${which}: the ${p.project} audits failed: ${p.audits}`);
       }
     }

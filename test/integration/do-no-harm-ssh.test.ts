@@ -55,8 +55,9 @@ const one = (rs: AllureResult[], host: string, control: string, title?: RegExp) 
   assert.equal(r.length, 1, `one ${control} result for ${host}: ${rs.map((x) => x.name).join(' | ')}`);
   return r[0]!;
 };
-const attachment = (r: AllureResult & { steps?: Array<{ attachments?: Array<{ name: string; source: string }> }> }, dir: string, name: string) => {
-  const a = (r.steps ?? []).flatMap((s) => s.attachments ?? []).find((x) => x.name === name);
+type Att = { name: string; source: string };
+const attachment = (r: AllureResult & { attachments?: Att[]; steps?: Array<{ attachments?: Att[] }> }, dir: string, name: string) => {
+  const a = [...(r.attachments ?? []), ...(r.steps ?? []).flatMap((s) => s.attachments ?? [])].find((x) => x.name === name);
   return a ? (JSON.parse(fs.readFileSync(path.join(dir, a.source), 'utf8')) as Record<string, unknown>) : undefined;
 };
 

@@ -107,6 +107,8 @@ function hostContainer(h: BenchHost, image: string, keys: BenchKeys): Docker.Con
       ReadonlyRootfs: true,
       Tmpfs: { '/run': 'rw,nosuid,nodev,mode=755', '/tmp': 'rw,nosuid,nodev,mode=1777' },
       Binds: [`${keys.hostKeyDir}:/etc/ssh/keys:ro`, `${keys.authorizedKeys}:/etc/ssh/lab_authorized_keys:ro`],
+      // As the lab's compliant hosts: DL-IMG-013 owes it.
+      SecurityOpt: ['no-new-privileges'],
       RestartPolicy: { Name: 'no' },
     },
   };

@@ -3,6 +3,7 @@
  * figures that were not measured together.
  */
 import fs from 'node:fs';
+import type { CtimeResult } from './ctime.ts';
 import type { HashResult } from './hash.ts';
 import type { LoadBenchResult } from './load.ts';
 import type { MachineDetails } from './machine.ts';
@@ -24,8 +25,10 @@ export interface BenchResults {
     starts: Array<{ hosts: number; seconds: number }>;
   };
   scale?: ScaleRun[];
+  large?: { hosts: number; scope: { name: string }; golden: { files: number; bytes: number }; fleetStartSeconds: number; run: ScaleRun };
   peer?: { versions?: Record<string, string>; driftless: ScaleRun[]; testinfra: PeerRun[]; comparisons: PeerComparison[] };
   hash?: HashResult;
+  ctime?: CtimeResult;
   load?: LoadBenchResult;
   recovery?: RecoveryResult;
 }
@@ -50,7 +53,7 @@ export function renderTables(r: BenchResults): string {
         'memory = peak summed RSS of the CLI, Playwright runner and workers.',
       '',
       table(
-        ['suite', 'hosts', 'concurrency', 'checks', 'wall s', 'audit s', 'harness CPU s', 'peak MiB', 'all passed'],
+        ['suite', 'hosts', 'concurrency', 'checks', 'wall s', 'audit s', 'wall / audit', 'harness CPU s', 'peak MiB', 'all passed'],
         r.scale.map((x) => [
           x.suite,
           x.hosts,
@@ -58,10 +61,54 @@ export function renderTables(r: BenchResults): string {
           x.counts.passed + x.counts.failed + x.counts.broken + x.counts.skipped,
           s(x.wallSeconds),
           s(x.auditSeconds),
+          x.overhead === undefined ? '—' : `**${x.overhead.toFixed(2)}×**`,
           s(x.cpuSeconds),
           x.memory.peakTreeMiB.toFixed(0),
           x.valid ? 'yes' : `NO: ${x.problem ?? ''}`,
         ]),
+      ),
+    );
+  }
+  if (r.large) {
+    const l = r.large;
+    const x = l.run;
+    const checks = x.counts.passed + x.counts.failed + x.counts.broken + x.counts.skipped;
+    out.push(
+      '',
+      `**1,000 hosts** — one \`driftless run --suite ssh-edits --suite image-integrity\` against ${l.hosts} sshd hosts (docker provider, concurrency ${x.concurrency}, ` +
+        `golden manifest scope \`${l.scope.name}\`: ${l.golden.files} files, ${mb(l.golden.bytes)} MB per host; fleet started in ${l.fleetStartSeconds.toFixed(0)} s), ` +
+        'then `driftless report --single-file` over its results.',
+      '',
+      table(
+        ['step', 'results', 'wall s', 'audit s', 'wall / audit', 'CPU s', 'peak MiB', 'output', 'valid'],
+        [
+          [
+            'run',
+            checks,
+            s(x.wallSeconds),
+            s(x.auditSeconds),
+            x.overhead === undefined ? '—' : `**${x.overhead.toFixed(2)}×**`,
+            s(x.cpuSeconds),
+            x.memory.peakTreeMiB.toFixed(0),
+            `${x.counts.passed} passed`,
+            x.valid ? 'yes' : `NO: ${x.problem ?? ''}`,
+          ],
+          ...(x.report
+            ? [
+                [
+                  'report',
+                  x.report.results,
+                  s(x.report.wallSeconds),
+                  '—',
+                  '—',
+                  s(x.report.cpuSeconds),
+                  x.report.peakTreeMiB.toFixed(0),
+                  `${x.report.reportMiB} MiB report${x.report.singleFileMiB !== undefined ? `, ${x.report.singleFileMiB} MiB single file` : ''}`,
+                  x.report.exitCode === 0 ? 'yes' : `NO: exit ${x.report.exitCode}`,
+                ],
+              ]
+            : []),
+        ],
       ),
     );
   }
@@ -107,6 +154,14 @@ export function renderTables(r: BenchResults): string {
         }),
       ),
     );
+    const largest = Math.max(...r.peer.comparisons.map((c) => c.hosts));
+    const atLargest = r.peer.comparisons.filter((c) => c.hosts === largest);
+    const behind = atLargest.filter((c) => c.speedup < 1);
+    out.push(
+      '',
+      `At ${largest} hosts: CPU testinfra / driftless ${atLargest.map((c) => `${c.cpuRatio.toFixed(2)}× (c${c.concurrency}, ${c.scope})`).join(', ')}; ` +
+        `wall time ${behind.length ? `**behind** at ${behind.map((c) => `c${c.concurrency} ${c.scope}`).join(', ')}` : 'ahead at every concurrency'}.`,
+    );
   }
   if (r.hash) {
     const h = r.hash;
@@ -123,7 +178,28 @@ export function renderTables(r: BenchResults): string {
         ],
       ),
       '',
-      `sha256sum / driftless manifest: **${h.ratioSha256sumOverDriftless}×**; remote script / driftless manifest: ${h.ratioRemoteScriptOverDriftless}×.`,
+      `sha256sum / driftless manifest: **${h.ratioSha256sumOverDriftless}×**; remote script / driftless manifest: ${h.ratioRemoteScriptOverDriftless}×; ` +
+        `on-host: sha256sum / remote script: **${h.ratioSha256sumOverRemoteScript}×** wall, ${h.ratioSha256sumOverRemoteScriptCpu}× CPU (≥ 1 = the script is at least as fast).`,
+    );
+  }
+  if (r.ctime) {
+    const c = r.ctime;
+    out.push(
+      '',
+      `**ctime sweep** (measurement; not used by the audit) — ${c.tree.files} files, ${mb(c.tree.bytes)} MB (default scope), ${c.pinning}; median of ${c.repeats}. ` +
+        'Full = the on-host script hashing every file; sweep = the same pass hashing only files whose inode change time is after the host was created (`find -newerct`).',
+      '',
+      table(
+        ['files changed', 'sweep hashed', 'full s', 'sweep s', 'full / sweep (wall)', 'full / sweep (CPU)'],
+        c.stages.map((st) => [
+          st.touched,
+          st.candidates,
+          st.full.seconds.median.toFixed(3),
+          st.sweep.seconds.median.toFixed(3),
+          `**${st.ratioWall.toFixed(1)}×**`,
+          `${st.ratioCpu.toFixed(1)}×`,
+        ]),
+      ),
     );
   }
   if (r.load) {

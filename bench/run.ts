@@ -2,7 +2,10 @@
  * `npm run bench [-- options]`: every benchmark of bench/README.md in one run, so the ratios in
  * the table were measured side by side on the same machine at the same time.
  *
- *   --only scale,peer,hash,load,recovery   parts to run (default: all)
+ *   --only scale,peer,large,hash,ctime,load,recovery   parts to run (default: all)
+ *   --large 1000                           hosts of the large run (both audit suites in one run, scope etc,
+ *                                          then `driftless report --single-file` over its results)
+ *   --large-concurrency 32                 hosts probed at once in the large run
  *   --sizes 10,50,100                      fleet sizes for the scale part
  *   --concurrency 8                        hosts probed at once (= pytest-xdist workers) for the size sweep
  *   --sweep 2,8,32                         concurrencies tried at the largest size
@@ -26,6 +29,7 @@ import { connectEngine } from '../probes/docker.ts';
 import { DriftlessError, errorMessage, ExitCode, UsageError } from '../core/errors.ts';
 import { MANIFEST_DEFAULTS } from '../probes/manifest.ts';
 import { startFleet, stopFleet } from './fleet.ts';
+import { benchCtime } from './ctime.ts';
 import { benchHashing } from './hash.ts';
 import { benchLoad } from './load.ts';
 import { machineDetails } from './machine.ts';
@@ -35,7 +39,7 @@ import { benchRecovery } from './recovery.ts';
 import { type HashScope, runDriftless, type ScaleRun, type SuiteName, writeBenchConfig, writeGolden } from './scale.ts';
 import { log, ratio } from './stats.ts';
 
-const PARTS = ['scale', 'peer', 'hash', 'load', 'recovery'] as const;
+const PARTS = ['scale', 'peer', 'large', 'hash', 'ctime', 'load', 'recovery'] as const;
 type Part = (typeof PARTS)[number];
 
 export const SCOPES: Record<string, HashScope> = {
@@ -59,6 +63,8 @@ async function main(): Promise<number> {
       scope: { type: 'string' },
       'peer-scope': { type: 'string' },
       quick: { type: 'boolean' },
+      large: { type: 'string' },
+      'large-concurrency': { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -69,6 +75,8 @@ async function main(): Promise<number> {
   const sweep = ints(values.sweep ?? (quick ? '2' : '2,8,32'), 'sweep');
   const scope = SCOPES[values.scope ?? 'default'];
   if (!scope) throw new UsageError(`--scope ${values.scope}: one of ${Object.keys(SCOPES).join(', ')}`);
+  const [largeHosts] = ints(values.large ?? (quick ? '12' : '1000'), 'large');
+  const [largeConcurrency] = ints(values['large-concurrency'] ?? '32', 'large-concurrency');
   const peerScope = SCOPES[values['peer-scope'] ?? 'etc'];
   if (!peerScope) throw new UsageError(`--peer-scope ${values['peer-scope']}: one of ${Object.keys(SCOPES).join(', ')}`);
 
@@ -109,7 +117,7 @@ async function main(): Promise<number> {
           if (parts.includes('scale')) {
             const cfg = writeBenchConfig(fleet, golden, c, workDir, 'docker');
             for (const suite of ['ssh-edits', 'image-integrity'] as SuiteName[])
-              scale.push(await runDriftless({ suite, provider: 'docker', scope: scope.name, configFile: cfg, hosts: n, concurrency: c, workDir }));
+              scale.push(await runDriftless({ suites: [suite], provider: 'docker', scope: scope.name, configFile: cfg, hosts: n, concurrency: c, workDir }));
           }
           if (parts.includes('peer')) {
             // Same hosts, same moment: driftless's golden-manifest check (static SSH fleet, one
@@ -119,7 +127,7 @@ async function main(): Promise<number> {
             for (const g of goldens) {
               const cfg = writeBenchConfig(fleet, g, c, workDir, 'ssh');
               const d = await runDriftless({
-                suite: 'image-integrity',
+                suites: ['image-integrity'],
                 provider: 'ssh',
                 scope: g.scope.name,
                 configFile: cfg,
@@ -162,7 +170,32 @@ async function main(): Promise<number> {
     if (parts.includes('scale')) results.scale = scale;
     if (parts.includes('peer')) results.peer = { versions: peerVersions, driftless: peerDriftless, testinfra: peer, comparisons };
   }
+  if (parts.includes('large')) {
+    // One run of both audit suites against the large fleet, then the report over its results.
+    // Scope etc: the default scope would hash 127 MB per host, 127 GB on the bench's two cores.
+    const large = await writeGolden(docker, image, SCOPES.etc!, workDir);
+    try {
+      const fleet = await startFleet(docker, { n: largeHosts!, image, dir: path.join(workDir, 'keys') });
+      log(`large fleet of ${largeHosts} sshd hosts up in ${fleet.startSeconds} s`);
+      const cfg = writeBenchConfig(fleet, large, largeConcurrency!, workDir, 'docker');
+      const run = await runDriftless({
+        suites: ['ssh-edits', 'image-integrity'],
+        provider: 'docker',
+        scope: 'etc',
+        configFile: cfg,
+        hosts: largeHosts!,
+        concurrency: largeConcurrency!,
+        workDir,
+        report: true,
+      });
+      allValid &&= run.valid && run.report?.exitCode === 0;
+      results.large = { hosts: largeHosts, scope: SCOPES.etc, golden: { files: large.files, bytes: large.bytes }, fleetStartSeconds: fleet.startSeconds, run };
+    } finally {
+      log(`removed ${await stopFleet(docker)} bench hosts`);
+    }
+  }
   if (parts.includes('hash')) results.hash = await benchHashing({ repeats: quick ? 2 : 5 });
+  if (parts.includes('ctime')) results.ctime = await benchCtime({ repeats: quick ? 2 : 7 });
   if (parts.includes('load')) results.load = await benchLoad({ stepSeconds: quick ? 2 : 5 });
   if (parts.includes('recovery')) results.recovery = await benchRecovery({ kills: quick ? 2 : 10 });
 

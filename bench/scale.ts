@@ -99,7 +99,8 @@ export type SuiteName = 'ssh-edits' | 'image-integrity';
 
 export interface ScaleRun {
   tool: 'driftless';
-  suite: SuiteName;
+  /** The suite, or the suites of one run joined with "+". */
+  suite: string;
   provider: BenchProvider;
   /** Golden manifest scope (see bench/run.ts SCOPES). */
   scope: string;
@@ -107,8 +108,10 @@ export interface ScaleRun {
   concurrency: number;
   /** From spawning `driftless run` to its exit: config, inventory, Playwright, results, verdict. */
   wallSeconds: number;
-  /** The probing alone, as the run's own progress line reports it ("audit finished in X s"). */
+  /** The probing alone, as the run's own progress lines report it ("audit finished in X s"; the longest, when suites ran side by side). */
   auditSeconds?: number;
+  /** wall / audit: what the harness adds on top of the probing (1.00 = nothing). */
+  overhead?: number;
   /** CPU seconds (user + system) of the harness's whole process tree: its cost per run. */
   cpuSeconds: number;
   memory: TreePeak;
@@ -118,6 +121,49 @@ export interface ScaleRun {
   valid: boolean;
   problem?: string;
   command: string;
+  /** `driftless report` over this run's results, when asked for (the large fleet). */
+  report?: ReportRun;
+}
+
+export interface ReportRun {
+  command: string;
+  results: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  peakTreeMiB: number;
+  exitCode: number | null;
+  reportMiB: number;
+  singleFileMiB?: number;
+}
+
+const dirBytes = (dir: string): number =>
+  fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir, { withFileTypes: true, recursive: true })
+        .reduce((n, e) => (e.isFile() ? n + fs.statSync(path.join(e.parentPath, e.name)).size : n), 0)
+    : 0;
+const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+/** `driftless report --single-file` over a run's results, timed like the run (Allure's generator is Java). */
+async function timeReport(reportsDir: string): Promise<ReportRun> {
+  const results = path.join(reportsDir, 'allure-results');
+  const out = path.join(reportsDir, 'allure-report');
+  const args = [path.join(REPO_ROOT, 'bin', 'driftless.js'), 'report', '--results', results, '--out', out, '--single-file'];
+  log(`  driftless report --single-file over ${fs.readdirSync(results).filter((f) => f.endsWith('-result.json')).length} results`);
+  const r = await runMeasured(process.execPath, args, { cwd: REPO_ROOT, env: freshRunEnv(reportsDir) });
+  const rr: ReportRun = {
+    command: `driftless ${args.slice(1).join(' ')}`.replaceAll(REPO_ROOT + '/', ''),
+    results: fs.readdirSync(results).filter((f) => f.endsWith('-result.json')).length,
+    wallSeconds: r.wallSeconds,
+    cpuSeconds: r.cpuSeconds,
+    peakTreeMiB: r.memory.peakTreeMiB,
+    exitCode: r.exitCode,
+    reportMiB: mib(dirBytes(out)),
+  };
+  const single = path.join(path.dirname(out), 'allure-single', 'index.html');
+  if (fs.existsSync(single)) rr.singleFileMiB = mib(fs.statSync(single).size);
+  log(`  report: ${rr.wallSeconds} s wall, ${rr.cpuSeconds} CPU s, peak ${rr.peakTreeMiB} MiB, exit ${rr.exitCode}, ${rr.reportMiB} MiB`);
+  return rr;
 }
 
 interface VerdictFile {
@@ -149,24 +195,28 @@ function freshRunEnv(reportsDir: string): NodeJS.ProcessEnv {
   return env;
 }
 
-/** One `driftless run --suite <suite>` against the bench fleet. */
+/** One `driftless run --suite <suite>...` against the bench fleet. */
 export async function runDriftless(opts: {
-  suite: SuiteName;
+  suites: SuiteName[];
   provider: BenchProvider;
   scope: string;
   configFile: string;
   hosts: number;
   concurrency: number;
   workDir: string;
+  /** Also time `driftless report` over the results. */
+  report?: boolean;
 }): Promise<ScaleRun> {
-  const reportsDir = path.join(opts.workDir, `reports-${opts.suite}-${opts.provider}-${opts.scope}-n${opts.hosts}-c${opts.concurrency}`);
+  const suite = opts.suites.join('+');
+  const reportsDir = path.join(opts.workDir, `reports-${suite}-${opts.provider}-${opts.scope}-n${opts.hosts}-c${opts.concurrency}`);
   fs.rmSync(reportsDir, { recursive: true, force: true });
-  const args = [path.join(REPO_ROOT, 'bin', 'driftless.js'), 'run', '--config', opts.configFile, '--suite', opts.suite];
+  const args = [path.join(REPO_ROOT, 'bin', 'driftless.js'), 'run', '--config', opts.configFile, ...opts.suites.flatMap((x) => ['--suite', x])];
   const command = `DRIFTLESS_REPORTS_DIR=${path.relative(REPO_ROOT, reportsDir)} driftless ${args.slice(1).join(' ')}`;
-  log(`driftless ${opts.suite} (${opts.provider} provider): ${opts.hosts} hosts, concurrency ${opts.concurrency}`);
+  log(`driftless ${suite} (${opts.provider} provider): ${opts.hosts} hosts, concurrency ${opts.concurrency}`);
   const r = await runMeasured(process.execPath, args, { cwd: REPO_ROOT, env: freshRunEnv(reportsDir) });
   const { exitCode, stdout, stderr, wallSeconds, cpuSeconds, memory } = r;
-  const audit = /audit finished in ([\d.]+) s/.exec(stderr);
+  const audits = [...stderr.matchAll(/audit finished in ([\d.]+) s/g)].map((m) => Number(m[1]));
+  const audit = audits.length ? Math.max(...audits) : undefined;
   let counts = { passed: 0, failed: 0, broken: 0, skipped: 0 };
   let problem: string | undefined;
   try {
@@ -177,19 +227,20 @@ export async function runDriftless(opts: {
   const valid = !problem && exitCode === 0 && counts.failed === 0 && counts.broken === 0 && counts.passed > 0;
   if (!valid && !problem)
     problem = `exit ${exitCode}: ${counts.failed} failed, ${counts.broken} broken: ${whyNotPassed(path.join(reportsDir, 'allure-results'))} (see ${path.relative(REPO_ROOT, reportsDir)})`;
+  const report = opts.report && valid ? await timeReport(reportsDir) : undefined;
   if (valid) fs.rmSync(reportsDir, { recursive: true, force: true }); // keep only what needs looking at
   log(
-    `  ${wallSeconds} s wall${audit ? `, audit ${audit[1]} s` : ''}, ${cpuSeconds} CPU s, peak ${memory.peakTreeMiB} MiB, ${counts.passed} passed${valid ? '' : `, INVALID: ${problem}`}`,
+    `  ${wallSeconds} s wall${audit ? `, audit ${audit} s` : ''}, ${cpuSeconds} CPU s, peak ${memory.peakTreeMiB} MiB, ${counts.passed} passed${valid ? '' : `, INVALID: ${problem}`}`,
   );
   return {
     tool: 'driftless',
-    suite: opts.suite,
+    suite,
     provider: opts.provider,
     scope: opts.scope,
     hosts: opts.hosts,
     concurrency: opts.concurrency,
     wallSeconds,
-    ...(audit ? { auditSeconds: Number(audit[1]) } : {}),
+    ...(audit ? { auditSeconds: audit, overhead: Math.round((wallSeconds / audit) * 100) / 100 } : {}),
     cpuSeconds,
     memory,
     exitCode,
@@ -197,5 +248,6 @@ export async function runDriftless(opts: {
     valid,
     ...(problem ? { problem } : {}),
     command,
+    ...(report ? { report } : {}),
   };
 }

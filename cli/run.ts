@@ -153,9 +153,15 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (phase.writer === 'direct') {
       process.stdout.write(`\n== ${phase.project}: ${mine.join(', ')}\n`);
       const start = Date.now();
-      const gathered = await Promise.all(mine.map((s) => gatherSuite(run, s, budget, { reloadRelease })));
-      audits = gathered;
-      status = writeDirect(resultsDir, run, gathered, { start, stop: Date.now() });
+      // Each suite's results are written as soon as it is judged, while the other still probes.
+      const done = await Promise.all(
+        mine.map(async (s) => {
+          const g = await gatherSuite(run, s, budget, { reloadRelease });
+          return { ...g, written: await writeDirect(resultsDir, run, s, g, { start, stop: Date.now() }) };
+        }),
+      );
+      audits = done;
+      status = done.find((d) => d.written !== 0)?.written ?? 0;
     } else {
       const files = mine.map((s) => `${s}.spec.ts`);
       process.stdout.write(`\n== ${phase.project}: ${files.join(', ')}\n`);
@@ -231,15 +237,20 @@ function parseShard(text: string): { index: number; total: number } {
   return { index, total };
 }
 
-/** Writes the Allure results of directly written suites: 0, or why they could not all be written (the run is then incomplete). */
-function writeDirect(dir: string, run: RunContext, gathered: Array<{ checks: PlannedCheck[]; results: CheckResult[] }>, timing: Timing): number | string {
+/** Writes the Allure results of a directly written suite: 0, or why they could not all be written (the run is then incomplete). */
+async function writeDirect(
+  dir: string,
+  run: RunContext,
+  suite: SuiteName,
+  g: { checks: PlannedCheck[]; results: CheckResult[] },
+  timing: Timing,
+): Promise<number | string> {
   try {
-    let n = 0;
-    for (const g of gathered) n += writeCheckResults(dir, run, g.checks, g.results, timing);
-    process.stdout.write(`  ${n} results written\n`);
+    const n = await writeCheckResults(dir, run, g.checks, g.results, timing);
+    process.stdout.write(`  ${suite}: ${n} results written\n`);
     return 0;
   } catch (err) {
-    const why = `could not write the results: ${errorMessage(err)}`;
+    const why = `could not write the ${suite} results: ${errorMessage(err)}`;
     process.stderr.write(`driftless: ${why}\n`);
     return why;
   }

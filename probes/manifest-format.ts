@@ -13,13 +13,26 @@
  * cannot contain (tabs, newlines, spaces and backslashes in names all survive unescaped):
  *
  *   driftless-manifest-v1 \0
+ *   H1 \0                                              one pass (coreutils with `sha256sum --zero`):
  *   M \0 %y \0 %m \0 %U \0 %G \0 %s \0 %p \0 %l \0      one per entry (find -printf)
  *   E \0 %p \0 <message> \0                            after an entry it could not fully read
- *   H0 \0   then `sha256sum --zero` records            "<hex>  <path>\0" (coreutils >= 9)
- *   | HL \0 then plain `sha256sum` lines               "<hex>  <path>\n", names with \ or newline
- *                                                      escaped by sha256sum and the line prefixed
- *                                                      with a backslash (older coreutils)
+ *   <hex>  <path> \0                                   a file's hash (`find -exec sha256sum --zero
+ *                                                      {} +`), after that file's M record, names
+ *                                                      unescaped; M, E and hash records interleave
  *   END \0                                             the stream is complete
+ *
+ * or, two passes (older coreutils; the parser also reads H0, the former form with --zero):
+ *
+ *   driftless-manifest-v1 \0
+ *   M ... \0 and E ... \0 records                      as above, for every entry
+ *   HL \0 then plain `sha256sum` lines                 "<hex>  <path>\n", names with \ or newline
+ *                                                      escaped by sha256sum and the line prefixed
+ *                                                      with a backslash
+ *   | H0 \0 then `sha256sum --zero` records            "<hex>  <path>\0"
+ *   END \0                                             the stream is complete
+ *
+ * A hash record is told from the M and E tags by its form (64 lowercase hex digits, two spaces);
+ * record boundaries are NULs, so a path that starts with one ("<hex>  x") cannot pass for one.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';

@@ -31,15 +31,19 @@ export interface Timing {
   stop: number;
 }
 
-/** Writes one Allure result (and its attachments) per check; returns how many were written. */
-export function writeCheckResults(
+/** Files written at once: enough to keep the disk busy while the CPU builds the next results. */
+const PARALLEL_WRITES = 32;
+
+/** Writes one Allure result (and its attachments) per check; resolves to how many were written. */
+export async function writeCheckResults(
   dir: string,
   run: Pick<RunContext, 'runId' | 'startedAt' | 'config'>,
   checks: readonly PlannedCheck[],
   results: readonly CheckResult[],
   timing: Timing,
-): number {
+): Promise<number> {
   fs.mkdirSync(dir, { recursive: true });
+  const files: Array<[string, string]> = [];
   const secrets = secretValues(run.config);
   const byCheck = new Map(results.map((r) => [r.check, r]));
   const common = [
@@ -53,7 +57,7 @@ export function writeCheckResults(
     const uuid = randomUUID();
     const attachments = o.attachments.map((a) => {
       const source = `${randomUUID()}-attachment.${EXT[a.contentType] ?? 'txt'}`;
-      fs.writeFileSync(path.join(dir, source), a.body);
+      files.push([source, a.body]);
       return { name: a.name, source, type: a.contentType };
     });
     const titlePath = [check.suite, `fleet ${check.fleet}`, ...(check.host ? [check.host] : [])];
@@ -78,7 +82,15 @@ export function writeCheckResults(
       start: timing.start,
       stop: timing.stop,
     };
-    fs.writeFileSync(path.join(dir, `${uuid}-result.json`), JSON.stringify(result));
+    files.push([`${uuid}-result.json`, JSON.stringify(result)]);
   }
+  let next = 0;
+  const writer = async (): Promise<void> => {
+    while (next < files.length) {
+      const [name, body] = files[next++]!;
+      await fs.promises.writeFile(path.join(dir, name), body);
+    }
+  };
+  await Promise.all(Array.from({ length: PARALLEL_WRITES }, writer));
   return checks.length;
 }

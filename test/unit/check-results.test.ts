@@ -32,7 +32,7 @@ const check = (host: string, control: 'DL-SSH-010' | 'DL-IMG-006', item = ''): P
 type Written = AllureResult & { attachments: Array<{ name: string; source: string; type: string }> };
 
 describe('writeCheckResults', () => {
-  test('one result per owed check: passed, violation, broken, not applicable, missing, waived, expired waiver', () => {
+  test('one result per owed check: passed, violation, broken, not applicable, missing, waived, expired waiver', async () => {
     fs.writeFileSync(
       path.join(tmp.dir, 'w.yaml'),
       'waivers:\n' +
@@ -62,14 +62,14 @@ describe('writeCheckResults', () => {
       },
       { check: checks[2]!.id, status: 'broken', message: 'the manifest stream is incomplete', evidence: [] },
       { check: checks[3]!.id, status: 'not-applicable', message: '/opt does not exist on h4', evidence: [] },
-      { check: checks[5]!.id, status: 'failed', violation: 'drift', message: '2 files differ', evidence: [] },
+      { check: checks[5]!.id, status: 'failed', violation: 'manifest-drift', message: '2 files differ', evidence: [] },
       { check: checks[6]!.id, status: 'passed', evidence: [] },
     ];
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'driftless-direct-'));
     const env = process.env.DRIFTLESS_SECRET;
     process.env.DRIFTLESS_SECRET = SECRET; // one of the names secretValues always redacts
     try {
-      assert.equal(writeCheckResults(dir, run, checks, results, { start: 1000, stop: 2000 }), checks.length);
+      assert.equal(await writeCheckResults(dir, run, checks, results, { start: 1000, stop: 2000 }), checks.length);
     } finally {
       if (env === undefined) delete process.env.DRIFTLESS_SECRET;
       else process.env.DRIFTLESS_SECRET = env;

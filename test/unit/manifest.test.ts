@@ -192,6 +192,69 @@ describe('one format, two producers', () => {
   });
 });
 
+describe('the one-pass stream (sha256sum --zero)', () => {
+  const HEX = 'a'.repeat(40) + '0123456789abcdef01234567';
+  const M = (p: string, kind = 'f', target = '') => `M\0${kind}\x00644\0${uid}\0${gid}\0${kind === 'd' ? 4096 : 3}\0${p}\0${target}\0`;
+  const head = 'driftless-manifest-v1\0';
+
+  test('one find pass: metadata and hashes interleaved, odd names (newline, a leading "<64 hex>  ") hashed right', () => {
+    const root = makeTree();
+    const odd = [`${HEX}  tail`, `${HEX}  `, `x\n${HEX}  app.conf\n`, 'END', 'M'];
+    odd.forEach((n, i) => fs.writeFileSync(path.join(root, 'etc', n), `odd ${i}\n`));
+    fs.symlinkSync('END', path.join(root, 'etc/end.link'));
+    const raw = spawnSync('sh', ['-c', remoteManifestCommand(PATHS, EXCLUDES, { root })]).stdout;
+    assert.ok(raw.toString().startsWith(`${head}H1\0`), 'coreutils here has --zero: one pass');
+    assert.equal(raw.toString().match(/\0H[0L]\0/), null, 'no second pass');
+    const byPath = new Map(parseManifestStream(raw, { root }).map((e) => [e.path, e]));
+    odd.forEach((n, i) => assert.equal(byPath.get(`/etc/${n}`)?.sha256, sha(`odd ${i}\n`), JSON.stringify(n)));
+    assert.equal(byPath.get('/etc/app.conf')?.sha256, sha('listen 127.0.0.1\n'));
+    assert.equal(byPath.get('/etc/end.link')?.target, 'END');
+    assert.equal(byPath.size, expectedEntries().length + odd.length + 1);
+    for (const e of expectedEntries()) assert.deepEqual(byPath.get(e.path), e);
+  });
+
+  test('a file that vanishes before sha256sum reaches it is an entry with an error, as in two passes', () => {
+    const root = makeTree();
+    const shim = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-shim-'));
+    tmpRoots.push(shim);
+    const real = spawnSync('sh', ['-c', 'command -v sha256sum']).stdout.toString().trim();
+    // Deletes the file between find's metadata record and the hashing of its batch.
+    fs.writeFileSync(path.join(shim, 'sha256sum'), `#!/bin/sh\n[ $# -gt 1 ] && rm -f "$VANISH"\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const env = { ...process.env, PATH: `${shim}:${process.env.PATH}`, VANISH: path.join(root, 'etc/app.conf') };
+    const r = spawnSync('sh', ['-c', remoteManifestCommand(PATHS, EXCLUDES, { root })], { env });
+    assert.equal(r.status, 0);
+    assert.match(r.stderr.toString(), /app\.conf/);
+    const byPath = new Map(parseManifestStream(r.stdout, { root }).map((e) => [e.path, e]));
+    assert.deepEqual(byPath.get('/etc/app.conf'), { path: '/etc/app.conf', type: 'file', mode: '0644', uid, gid, size: 17, error: ENTRY_ERRORS.notHashed });
+    assert.equal(byPath.get('/usr/bin/suid-tool')?.sha256, sha('#!/bin/sh\necho hi\n'));
+  });
+
+  test('the parser fails closed on a cut, a stray or misplaced record; accepts the H0 two-pass form', () => {
+    const ok = `${head}H1\0${M('/etc/a')}${HEX}  /etc/a\0${M('/etc/l', 'l', 'END')}END\0`;
+    assert.equal(parseManifestStream(ok).find((e) => e.path === '/etc/a')?.sha256, HEX);
+    const bad: Array<[string, RegExp]> = [
+      [`${head}H1\0${M('/etc/a')}${HEX}  /etc/a\0`, /incomplete/],
+      [`${head}H1\0${M('/etc/a')}${M('/etc/l', 'l', 'END')}`, /incomplete/], // cut right after a link to "END"
+      [`${head}H1\0${HEX}  /etc/a\0${M('/etc/a')}END\0`, /no file record before it/],
+      [`${head}H1\0${M('/etc', 'd')}${HEX}  /etc\0END\0`, /no file record before it/],
+      [`${head}H1\0${M('/etc/a')}${HEX}  /etc/a\0H1\0END\0`, /unknown record "H1"/],
+      [`${head}H1\0${M('/etc/a')}${HEX.toUpperCase()}  /etc/a\0END\0`, /unknown record/],
+      [`${head}${M('/etc/a')}${HEX}  /etc/a\0END\0`, /unknown record/], // a hash record outside a hash section
+      [`${head}${M('/etc/a')}END\0`, /no hash section/],
+      [`${head}H1\0${M('/etc/a')}${HEX}  /other/a\0END\0`, /outside the scan root/],
+    ];
+    for (const [s, re] of bad) assert.throws(() => parseManifestStream(s, { root: s.includes('/other/') ? '/etc' : undefined }), re, JSON.stringify(s));
+    const two = parseManifestStream(`${head}${M('/etc/a')}${M('/etc/b')}H0\0${HEX}  /etc/a\0END\0`);
+    assert.deepEqual(
+      two.map((e) => [e.path, e.sha256, e.error]),
+      [
+        ['/etc/a', HEX, undefined],
+        ['/etc/b', undefined, ENTRY_ERRORS.notHashed],
+      ],
+    );
+  });
+});
+
 describe('diff', () => {
   test('finds an added, a removed, a changed (content) and a mode-changed file, and nothing else', async () => {
     const root = makeTree();

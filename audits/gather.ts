@@ -17,14 +17,6 @@ import { progress, type RunContext, suiteResultsFile } from '../core/run.ts';
 import type { Provider } from '../providers/provider.ts';
 import { providerFor } from '../providers/registry.ts';
 import type { KillBudget } from './chaos/budget.ts';
-import { runChaos } from './chaos/experiment.ts';
-import { judgeChaos } from './chaos/judge.ts';
-import { judgeDeploy } from './deploy/judge.ts';
-import { judgeObserved, watchDeploy } from './deploy/watch.ts';
-import { auditImages } from './image/audit.ts';
-import { judgeImages } from './image/judge.ts';
-import { auditFleets } from './ssh-edits/audit.ts';
-import { judgeSshEdits } from './ssh-edits/judge.ts';
 import { sshTargets } from './ssh-edits/plan.ts';
 
 export interface SuiteResults {
@@ -64,6 +56,7 @@ async function listedFleets(
 const hosts = (fleets: Array<{ snapshot: FleetSnapshot }>) => fleets.reduce((n, f) => n + f.snapshot.hosts.length, 0);
 
 async function sshEdits(run: RunContext, config: Config): Promise<CheckResult[]> {
+  const [{ auditFleets }, { judgeSshEdits }] = await Promise.all([import('./ssh-edits/audit.ts'), import('./ssh-edits/judge.ts')]);
   const fleets = await listedFleets(run, 'ssh-edits', sshTargets);
   const t0 = Date.now();
   progress('ssh-edits', `auditing ${hosts(fleets)} hosts over SSH, ${config.policy.ssh.concurrency} at a time (mode ${config.policy.ssh.mode})`);
@@ -78,6 +71,7 @@ async function sshEdits(run: RunContext, config: Config): Promise<CheckResult[]>
 }
 
 async function imageIntegrity(run: RunContext, config: Config): Promise<CheckResult[]> {
+  const [{ auditImages }, { judgeImages }] = await Promise.all([import('./image/audit.ts'), import('./image/judge.ts')]);
   const fleets = await listedFleets(run, 'image-integrity', () => true);
   const t0 = Date.now();
   progress('image-integrity', `auditing the images of ${hosts(fleets)} hosts, ${config.policy.ssh.concurrency} at a time`);
@@ -99,6 +93,7 @@ async function imageIntegrity(run: RunContext, config: Config): Promise<CheckRes
 }
 
 async function chaos(run: RunContext, config: Config, budget: KillBudget): Promise<CheckResult[]> {
+  const [{ runChaos }, { judgeChaos }] = await Promise.all([import('./chaos/experiment.ts'), import('./chaos/judge.ts')]);
   const results: CheckResult[] = [];
   const checks = owed(run, 'chaos');
   for (const fleet of [...new Set(checks.map((c) => c.fleet))]) {
@@ -124,6 +119,7 @@ async function deploy(run: RunContext, config: Config, _budget: KillBudget, hook
   const checks = owed(run, 'deploy');
   const fleets = [...new Set(checks.map((c) => c.fleet))];
   if (fleets.length === 0) return [];
+  const [{ judgeDeploy }, { judgeObserved, watchDeploy }] = await Promise.all([import('./deploy/judge.ts'), import('./deploy/watch.ts')]);
   const outcome = run.deployBefore
     ? await judgeObserved(config, fleets, run.deployBefore, run.inventory)
     : await watchDeploy(config, fleets, run.runId, hooks.reloadRelease ?? noReload);
@@ -136,6 +132,7 @@ const noReload = (): Release => {
 };
 
 type Audit = (run: RunContext, config: Config, budget: KillBudget, hooks: GatherHooks) => Promise<CheckResult[]>;
+// Each suite's modules are loaded when it runs: an SSH-only audit never loads the Docker client or the load generator.
 const AUDITS: Record<SuiteName, Audit> = {
   'ssh-edits': sshEdits,
   'image-integrity': imageIntegrity,

@@ -4,14 +4,6 @@
  */
 import { parseArgs } from 'node:util';
 import { DriftlessError, ExitCode, errorMessage } from '../core/errors.ts';
-import { inventoryCommand } from './inventory.ts';
-import { labCommand } from './lab.ts';
-import { manifestCommand } from './manifest.ts';
-import { reportCommand } from './report.ts';
-import { runCommand } from './run.ts';
-import { snapshotCommand } from './snapshot.ts';
-import { validateCommand } from './validate.ts';
-import { verifyCommand } from './verify.ts';
 
 export const HELP = `driftless — chaos and immutability compliance harness
 
@@ -46,15 +38,16 @@ DOCKER_HOST (engine).
 
 type Command = (argv: string[]) => Promise<number>;
 
-const commands: Record<string, Command> = {
-  inventory: inventoryCommand,
-  lab: labCommand,
-  report: reportCommand,
-  run: runCommand,
-  manifest: manifestCommand,
-  validate: validateCommand,
-  snapshot: snapshotCommand,
-  verify: verifyCommand,
+// Loaded on use: a run against SSH hosts never pays for the Docker client, the lab or the report.
+const commands: Record<string, () => Promise<Command>> = {
+  inventory: async () => (await import('./inventory.ts')).inventoryCommand,
+  lab: async () => (await import('./lab.ts')).labCommand,
+  report: async () => (await import('./report.ts')).reportCommand,
+  run: async () => (await import('./run.ts')).runCommand,
+  manifest: async () => (await import('./manifest.ts')).manifestCommand,
+  validate: async () => (await import('./validate.ts')).validateCommand,
+  snapshot: async () => (await import('./snapshot.ts')).snapshotCommand,
+  verify: async () => (await import('./verify.ts')).verifyCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -69,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`driftless: unknown command "${name}"; run \`driftless --help\` for the list\n`);
     return ExitCode.Usage;
   }
-  return cmd(argv.slice(argv.indexOf(name) + 1));
+  return (await cmd())(argv.slice(argv.indexOf(name) + 1));
 }
 
 const isEntry = process.argv[1] && /(?:cli[\\/]main\.ts|driftless(?:\.js)?)$/.test(process.argv[1]);

@@ -6,6 +6,7 @@ import Docker from 'dockerode';
 import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { EngineUnavailableError, ProviderError } from '../core/errors.ts';
+import { TMP_LABEL } from './tmp-label.ts';
 
 export interface EngineTarget {
   socketPath?: string;
@@ -206,8 +207,7 @@ export function toEvent(e: Record<string, unknown>): EngineEvent {
   };
 }
 
-/** Label on the short-lived containers the probes make (manifests, image files); none must outlive its call. */
-export const TMP_LABEL = { key: 'driftless.tmp', value: 'manifest' } as const;
+export { TMP_LABEL };
 
 /** The first regular file in a tar stream (what the engine's archive endpoint returns for one path). */
 export async function firstFileOfTar(tar: NodeJS.ReadableStream | Buffer): Promise<Buffer | undefined> {

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { execIn, TMP_LABEL } from './docker.ts';
+import { TMP_LABEL } from './tmp-label.ts';
 import { errorMessage, ManifestStreamError, UsageError } from '../core/errors.ts';
 import { buildManifest, ENTRY_ERRORS, makeEntry, type Manifest, MANIFEST_DEFAULTS, normalizeScope, type RawEntry } from './manifest-format.ts';
 import { parseManifestStream, remoteManifestCommand } from './manifest-stream.ts';
@@ -16,7 +16,7 @@ import { parseManifestStream, remoteManifestCommand } from './manifest-stream.ts
 export * from './manifest-format.ts';
 export * from './manifest-stream.ts';
 
-export { TMP_LABEL } from './docker.ts';
+export { TMP_LABEL } from './tmp-label.ts';
 
 const HASH_BUFFER = 1 << 20; // per worker: big reads for big files, one read for most files
 const HASH_CONCURRENCY = 8; // open files at once
@@ -215,6 +215,8 @@ export async function manifestOfContainer(
   const script = remoteManifestCommand(paths, excludes);
   let r;
   try {
+    // Loaded on use: auditing SSH hosts never needs the Docker client.
+    const { execIn } = await import('./docker.ts');
     r = await execIn(docker, container, ['sh', '-c', script], '0');
   } catch (err) {
     if (statusCode(err) === 404) throw new UsageError(`no such container "${container}" on the Docker engine`);

@@ -72,19 +72,38 @@ async function benchContainers(docker: Docker): Promise<Docker.ContainerInfo[]> 
   return docker.listContainers({ all: true, filters: { label: [`${BENCH_LABEL}=true`] } });
 }
 
-/** Removes every bench container on the engine; returns how many. */
+/** At most this many engine calls at once: a thousand parallel removals make the engine time out its kills. */
+const ENGINE_PARALLEL = 8;
+
+async function inBatches<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
+
+/** Removes every bench container on the engine (a few at a time, each retried once); returns how many. */
 export async function stopFleet(docker: Docker): Promise<number> {
   const all = await benchContainers(docker);
-  await Promise.all(
-    all.map((c) =>
-      docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch((err: { statusCode?: number }) => {
-          if (err.statusCode !== 404) throw err;
-        }),
-    ),
-  );
+  const failed: string[] = [];
+  await inBatches(all, ENGINE_PARALLEL, async (c) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await docker.getContainer(c.Id).remove({ force: true });
+        return;
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 404) return;
+        if (attempt >= 2) {
+          failed.push(`${c.Names[0] ?? c.Id}: ${errorMessage(err)}`);
+          return;
+        }
+        await sleep(1000);
+      }
+    }
+  });
+  if (failed.length)
+    throw new LabError(`could not remove ${failed.length} bench containers (remove them with \`docker rm -f\`): ${failed.slice(0, 3).join('; ')}`);
   return all.length;
 }
 
@@ -142,14 +161,25 @@ export async function startFleet(docker: Docker, opts: { n: number; image: strin
       }),
     );
   }
-  const deadline = Date.now() + 120_000;
+  // A thousand sshd answering at once on two cores: probe a few dozen at a time, and give a large
+  // fleet time in proportion to its size.
+  const waitMs = 120_000 + 300 * hosts.length;
+  const deadline = Date.now() + waitMs;
   let pending = hosts;
   while (pending.length) {
-    const answers = await Promise.all(pending.map((h) => sshBanner(h.sshPort, '127.0.0.1', 1500)));
-    pending = pending.filter((_, i) => !answers[i]);
+    const answered = new Set<string>();
+    await inBatches(pending, 50, async (h) => {
+      if (await sshBanner(h.sshPort, '127.0.0.1', 5000)) answered.add(h.name);
+    });
+    pending = pending.filter((h) => !answered.has(h.name));
     if (!pending.length) break;
     if (Date.now() > deadline)
-      throw new LabError(`bench hosts did not answer on SSH within 120 s: ${pending.map((h) => h.name).join(', ')} (see \`docker logs <name>\`)`);
+      throw new LabError(
+        `${pending.length} bench hosts did not answer on SSH within ${Math.round(waitMs / 1000)} s: ${pending
+          .slice(0, 10)
+          .map((h) => h.name)
+          .join(', ')} (see \`docker logs <name>\`)`,
+      );
     await sleep(250);
   }
   return { hosts, image: opts.image, keys, startSeconds: Math.round(performance.now() - t0) / 1000 };

@@ -25,7 +25,7 @@ export interface BenchResults {
     starts: Array<{ hosts: number; seconds: number }>;
   };
   scale?: ScaleRun[];
-  large?: { hosts: number; scope: { name: string }; golden: { files: number; bytes: number }; fleetStartSeconds: number; run: ScaleRun };
+  large?: { hosts: number; scope: { name: string }; golden: { files: number; bytes: number }; fleetStartSeconds?: number; run?: ScaleRun; error?: string };
   peer?: { versions?: Record<string, string>; driftless: ScaleRun[]; testinfra: PeerRun[]; comparisons: PeerComparison[] };
   hash?: HashResult;
   ctime?: CtimeResult;
@@ -69,14 +69,15 @@ export function renderTables(r: BenchResults): string {
       ),
     );
   }
-  if (r.large) {
+  if (r.large && !r.large.run) out.push('', `**1,000 hosts** — ${r.large.hosts} hosts: **not measured**: ${r.large.error ?? 'no run recorded'}.`);
+  if (r.large?.run) {
     const l = r.large;
-    const x = l.run;
+    const x = l.run!;
     const checks = x.counts.passed + x.counts.failed + x.counts.broken + x.counts.skipped;
     out.push(
       '',
       `**1,000 hosts** — one \`driftless run --suite ssh-edits --suite image-integrity\` against ${l.hosts} sshd hosts (docker provider, concurrency ${x.concurrency}, ` +
-        `golden manifest scope \`${l.scope.name}\`: ${l.golden.files} files, ${mb(l.golden.bytes)} MB per host; fleet started in ${l.fleetStartSeconds.toFixed(0)} s), ` +
+        `golden manifest scope \`${l.scope.name}\`: ${l.golden.files} files, ${mb(l.golden.bytes)} MB per host; fleet started in ${(l.fleetStartSeconds ?? 0).toFixed(0)} s), ` +
         'then `driftless report --single-file` over its results.',
       '',
       table(

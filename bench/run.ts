@@ -173,7 +173,9 @@ async function main(): Promise<number> {
   if (parts.includes('large')) {
     // One run of both audit suites against the large fleet, then the report over its results.
     // Scope etc: the default scope would hash 127 MB per host, 127 GB on the bench's two cores.
+    // A failure here is recorded as an invalid row; the other parts still run and are written.
     const large = await writeGolden(docker, image, SCOPES.etc!, workDir);
+    const base = { hosts: largeHosts, scope: SCOPES.etc, golden: { files: large.files, bytes: large.bytes } };
     try {
       const fleet = await startFleet(docker, { n: largeHosts!, image, dir: path.join(workDir, 'keys') });
       log(`large fleet of ${largeHosts} sshd hosts up in ${fleet.startSeconds} s`);
@@ -189,9 +191,19 @@ async function main(): Promise<number> {
         report: true,
       });
       allValid &&= run.valid && run.report?.exitCode === 0;
-      results.large = { hosts: largeHosts, scope: SCOPES.etc, golden: { files: large.files, bytes: large.bytes }, fleetStartSeconds: fleet.startSeconds, run };
+      results.large = { ...base, fleetStartSeconds: fleet.startSeconds, run };
+    } catch (err) {
+      allValid = false;
+      log(`large: FAILED: ${errorMessage(err)}`);
+      results.large = { ...base, error: errorMessage(err) };
     } finally {
-      log(`removed ${await stopFleet(docker)} bench hosts`);
+      const t0 = Date.now();
+      try {
+        log(`removed ${await stopFleet(docker)} bench hosts in ${Math.round((Date.now() - t0) / 1000)} s`);
+      } catch (err) {
+        allValid = false;
+        log(`large: ${errorMessage(err)}`);
+      }
     }
   }
   if (parts.includes('hash')) results.hash = await benchHashing({ repeats: quick ? 2 : 5 });

@@ -12,7 +12,8 @@ import tseslint from 'typescript-eslint';
 
 /** Who may import whom: every layer may also import itself. */
 const LAYERS = {
-  cli: ['core', 'config', 'providers', 'probes', 'audits', 'fixtures', 'reports', 'lab'],
+  cli: ['core', 'config', 'providers', 'probes', 'audits', 'engine', 'fixtures', 'reports', 'lab'],
+  engine: ['core', 'config', 'providers', 'audits', 'reports'],
   core: [],
   config: ['core'],
   providers: ['core', 'probes'],
@@ -27,7 +28,7 @@ const LAYERS = {
 const PROTOCOL_LIBRARIES = ['ssh2', 'dockerode', '@aws-sdk/*', 'undici'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'reports/*/**', 'bench/results/**', 'bench/tmp/**', '.driftless/**', 'core/config.generated.ts'] },
+  { ignores: ['node_modules/**', 'driftless-output/**', 'bench/results/**', 'bench/tmp/**', '.driftless/**', 'core/config.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

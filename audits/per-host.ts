@@ -1,12 +1,13 @@
 /**
  * What the per-host suites share in planning and judging: a fleet that could not be listed owes
- * one "can be listed" check (broken, with the reason), and a host without facts is broken.
+ * one "can be listed" check (broken, with the reason), an empty fleet one "has hosts" check, and
+ * a host the audit has no facts for is broken.
  */
-import { type CheckResult, Judgement } from '../core/check-result.ts';
+import type { CheckResult, Judgement } from '../core/check-result.ts';
 import type { ControlId, SuiteName } from '../core/controls.ts';
-import type { FleetSnapshot } from '../core/inventory.ts';
 import type { Target } from '../core/config.ts';
-import { checkId, type NotApplicable, type PlannedCheck } from '../core/plan.ts';
+import { type NotApplicable, type PlannedCheck, plannedCheck } from '../core/run-plan.ts';
+import type { SuiteRun } from './suite.ts';
 
 /**
  * An empty fleet owes one check that can only be broken, unless the config says it may be empty
@@ -16,56 +17,35 @@ export function planEmptyFleet(suite: SuiteName, target: Target, control: Contro
   if ('mayBeEmpty' in target && target.mayBeEmpty) {
     return { notApplicable: { fleet: target.name, suite, reason: `fleet "${target.name}" has no hosts, and targets[].mayBeEmpty says it may be empty` } };
   }
-  return {
-    check: {
-      id: checkId(target.name, undefined, control, 'empty'),
-      control,
-      suite,
-      fleet: target.name,
-      item: 'empty',
-      title: `${control} fleet ${target.name} has hosts to audit`,
-      story: 'inventory',
-    },
-  };
+  return { check: plannedCheck(control, { fleet: target.name }, { id: 'empty', what: `fleet ${target.name} has hosts to audit` }) };
 }
 
-export function listingCheck(suite: SuiteName, fleet: string, control: ControlId): PlannedCheck {
-  return {
-    id: checkId(fleet, undefined, control, 'inventory'),
-    control,
-    suite,
-    fleet,
-    item: 'inventory',
-    title: `${control} hosts of fleet ${fleet} can be listed`,
-    story: 'inventory',
-  };
+export function listingCheck(fleet: string, control: ControlId): PlannedCheck {
+  return plannedCheck(control, { fleet }, { id: 'inventory', what: `hosts of fleet ${fleet} can be listed` });
 }
 
 /**
- * Judges each check with the facts of its host (`judge`), after the cases every per-host suite
- * shares: the fleet could not be listed, or the audit has no facts for the host.
+ * The facts of a check's host, after the cases every per-host suite shares: the fleet could not
+ * be listed, it is empty, or the audit has no facts for the host.
  */
-export function judgePerHost<F extends { fleet: string; host: string }>(
-  what: string,
-  checks: PlannedCheck[],
-  facts: F[],
-  inventory: FleetSnapshot[],
-  judge: (j: Judgement, facts: F, check: PlannedCheck) => CheckResult,
-): CheckResult[] {
-  const byHost = new Map(facts.map((a) => [`${a.fleet}/${a.host}`, a]));
-  return checks.map((check) => {
-    const j = new Judgement(check.id);
+export function hostUnit<F extends { fleet: string; host: string }>(what: string) {
+  const index = new WeakMap<F[], Map<string, F>>();
+  return (facts: F[], check: PlannedCheck, j: Judgement, run: SuiteRun): { unit: F } | { result: CheckResult } => {
     if (check.item === 'empty') {
-      return j.broken(
-        `fleet ${check.fleet} has no hosts, so nothing of it was audited: check its selector, or set mayBeEmpty: true on the target if an empty fleet is expected`,
-      );
+      return {
+        result: j.broken(
+          `fleet ${check.fleet} has no hosts, so nothing of it was audited: check its selector, or set mayBeEmpty: true on the target if an empty fleet is expected`,
+        ),
+      };
     }
     if (check.item === 'inventory') {
-      const snap = inventory.find((s) => s.target === check.fleet);
-      return j.broken(`could not list the hosts of fleet ${check.fleet}: ${snap?.error ?? 'unknown error'}`);
+      const snap = run.inventory.find((s) => s.target === check.fleet);
+      return { result: j.broken(`could not list the hosts of fleet ${check.fleet}: ${snap?.error ?? 'unknown error'}`) };
     }
+    let byHost = index.get(facts);
+    if (!byHost) index.set(facts, (byHost = new Map(facts.map((a) => [`${a.fleet}/${a.host}`, a]))));
     const a = byHost.get(`${check.fleet}/${check.host}`);
-    if (!a) return j.broken(`no ${what} result for ${check.host} in fleet ${check.fleet}: the audit did not reach it`);
-    return judge(j, a, check);
-  });
+    if (!a) return { result: j.broken(`no ${what} result for ${check.host} in fleet ${check.fleet}: the audit did not reach it`) };
+    return { unit: a };
+  };
 }

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { connectEngine } from '../probes/docker.ts';
 import { type ManifestEntry, MANIFEST_DEFAULTS, parseManifestStream, remoteManifestCommand } from '../probes/manifest.ts';
-import { IMAGES } from '../lab/plan.ts';
+import { IMAGES } from '../lab/lab-plan.ts';
 import { hasTaskset, rootfsOf, runShellTimed } from './hash.ts';
 import { log, ratio, round, summarize, type Summary } from './stats.ts';
 

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { connectEngine } from '../probes/docker.ts';
 import { MANIFEST_DEFAULTS, normalizeScope, remoteManifestCommand } from '../probes/manifest.ts';
-import { IMAGES } from '../lab/plan.ts';
+import { IMAGES } from '../lab/lab-plan.ts';
 import { log, ratio, round, summarize, type Summary } from './stats.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { imageId } from '../lab/images.ts';
 import { labUp } from '../lab/lab.ts';
 import { REPO_ROOT } from '../core/paths.ts';
-import { IMAGES } from '../lab/plan.ts';
+import { IMAGES } from '../lab/lab-plan.ts';
 import { connectEngine } from '../probes/docker.ts';
 import { DriftlessError, errorMessage, ExitCode, UsageError } from '../core/errors.ts';
 import { MANIFEST_DEFAULTS } from '../probes/manifest.ts';

@@ -7,10 +7,11 @@
 import type Docker from 'dockerode';
 import fs from 'node:fs';
 import path from 'node:path';
+import { readChecks } from '../core/results-folder.ts';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../core/paths.ts';
 import { eventLogPath } from '../lab/lab.ts';
-import { LAB_METADATA_ONLY, makePlan } from '../lab/plan.ts';
+import { LAB_METADATA_ONLY, makePlan } from '../lab/lab-plan.ts';
 import { type Manifest, manifestDigest, manifestOfImage } from '../probes/manifest.ts';
 import { BENCH_LABEL, BENCH_SERVICE, type BenchFleet } from './fleet.ts';
 import { runMeasured, type TreePeak } from './proc-tree.ts';
@@ -146,21 +147,22 @@ const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 /** `driftless report --single-file` over a run's results, timed like the run (Allure's generator is Java). */
 async function timeReport(reportsDir: string): Promise<ReportRun> {
-  const results = path.join(reportsDir, 'allure-results');
-  const out = path.join(reportsDir, 'allure-report');
+  const results = path.join(reportsDir, 'results');
+  const out = path.join(reportsDir, 'report');
   const args = [path.join(REPO_ROOT, 'bin', 'driftless.js'), 'report', '--results', results, '--out', out, '--single-file'];
-  log(`  driftless report --single-file over ${fs.readdirSync(results).filter((f) => f.endsWith('-result.json')).length} results`);
+  const owed = readChecks(results).records.length;
+  log(`  driftless report --single-file over ${owed} results`);
   const r = await runMeasured(process.execPath, args, { cwd: REPO_ROOT, env: freshRunEnv(reportsDir) });
   const rr: ReportRun = {
     command: `driftless ${args.slice(1).join(' ')}`.replaceAll(REPO_ROOT + '/', ''),
-    results: fs.readdirSync(results).filter((f) => f.endsWith('-result.json')).length,
+    results: owed,
     wallSeconds: r.wallSeconds,
     cpuSeconds: r.cpuSeconds,
     peakTreeMiB: r.memory.peakTreeMiB,
     exitCode: r.exitCode,
     reportMiB: mib(dirBytes(out)),
   };
-  const single = path.join(path.dirname(out), 'allure-single', 'index.html');
+  const single = path.join(path.dirname(out), 'report-single', 'index.html');
   if (fs.existsSync(single)) rr.singleFileMiB = mib(fs.statSync(single).size);
   log(`  report: ${rr.wallSeconds} s wall, ${rr.cpuSeconds} CPU s, peak ${rr.peakTreeMiB} MiB, exit ${rr.exitCode}, ${rr.reportMiB} MiB`);
   return rr;
@@ -170,14 +172,12 @@ interface VerdictFile {
   counts: { passed: number; failed: number; broken: number; skipped: number };
 }
 
-/** The most frequent reasons among the checks that did not pass, e.g. "20× DL-IMG-005: PROBE ERROR …". */
+/** The most frequent reasons among the checks that did not pass, e.g. "20× DL-IMG-005: …", from the typed results. */
 function whyNotPassed(resultsDir: string): string {
   const reasons = new Map<string, number>();
-  for (const f of fs.existsSync(resultsDir) ? fs.readdirSync(resultsDir) : []) {
-    if (!f.endsWith('-result.json')) continue;
-    const r = JSON.parse(fs.readFileSync(path.join(resultsDir, f), 'utf8')) as { name: string; status: string; statusDetails?: { message?: string } };
-    if (r.status === 'passed' || r.status === 'skipped') continue;
-    const key = `${r.name.split(' ')[0]}: ${(r.statusDetails?.message ?? r.status).replace(/dl-bench-\d+/g, 'dl-bench-<i>').slice(0, 160)}`;
+  for (const r of readChecks(resultsDir).records) {
+    if (r.outcome === 'passed' || r.outcome === 'not-applicable') continue;
+    const key = `${r.control}: ${(r.message ?? r.outcome).replace(/dl-bench-\d+/g, 'dl-bench-<i>').slice(0, 160)}`;
     reasons.set(key, (reasons.get(key) ?? 0) + 1);
   }
   return [...reasons]
@@ -189,7 +189,7 @@ function whyNotPassed(resultsDir: string): string {
 
 /** The environment of a new run: nothing inherited from an earlier run in this process tree. */
 function freshRunEnv(reportsDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, DRIFTLESS_REPORTS_DIR: reportsDir };
+  const env: NodeJS.ProcessEnv = { ...process.env, DRIFTLESS_OUTPUT_DIR: reportsDir };
   for (const k of ['DRIFTLESS_RUN_ID', 'DRIFTLESS_RUN_DIR', 'DRIFTLESS_SEED', 'DRIFTLESS_STARTED_AT', 'DRIFTLESS_CONFIG', 'DRIFTLESS_RESULTS_DIR'])
     delete env[k];
   return env;
@@ -211,7 +211,7 @@ export async function runDriftless(opts: {
   const reportsDir = path.join(opts.workDir, `reports-${suite}-${opts.provider}-${opts.scope}-n${opts.hosts}-c${opts.concurrency}`);
   fs.rmSync(reportsDir, { recursive: true, force: true });
   const args = [path.join(REPO_ROOT, 'bin', 'driftless.js'), 'run', '--config', opts.configFile, ...opts.suites.flatMap((x) => ['--suite', x])];
-  const command = `DRIFTLESS_REPORTS_DIR=${path.relative(REPO_ROOT, reportsDir)} driftless ${args.slice(1).join(' ')}`;
+  const command = `DRIFTLESS_OUTPUT_DIR=${path.relative(REPO_ROOT, reportsDir)} driftless ${args.slice(1).join(' ')}`;
   log(`driftless ${suite} (${opts.provider} provider): ${opts.hosts} hosts, concurrency ${opts.concurrency}`);
   const r = await runMeasured(process.execPath, args, { cwd: REPO_ROOT, env: freshRunEnv(reportsDir) });
   const { exitCode, stdout, stderr, wallSeconds, cpuSeconds, memory } = r;
@@ -226,7 +226,7 @@ export async function runDriftless(opts: {
   }
   const valid = !problem && exitCode === 0 && counts.failed === 0 && counts.broken === 0 && counts.passed > 0;
   if (!valid && !problem)
-    problem = `exit ${exitCode}: ${counts.failed} failed, ${counts.broken} broken: ${whyNotPassed(path.join(reportsDir, 'allure-results'))} (see ${path.relative(REPO_ROOT, reportsDir)})`;
+    problem = `exit ${exitCode}: ${counts.failed} failed, ${counts.broken} broken: ${whyNotPassed(path.join(reportsDir, 'results'))} (see ${path.relative(REPO_ROOT, reportsDir)})`;
   const report = opts.report && valid ? await timeReport(reportsDir) : undefined;
   if (valid) fs.rmSync(reportsDir, { recursive: true, force: true }); // keep only what needs looking at
   log(

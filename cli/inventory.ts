@@ -1,13 +1,13 @@
 /** `driftless inventory [--config f] [--snapshot file]`: the fleets' hosts as the suites will see them. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { flag, type Parsed, str } from './parsed.ts';
 import { loadConfig } from '../config/load.ts';
 import { snapshotFleets } from '../providers/snapshot.ts';
 import { ExitCode } from '../core/errors.ts';
 
-export async function inventoryCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, snapshot: { type: 'string' }, json: { type: 'boolean' } } });
+export async function inventoryCommand(p: Parsed): Promise<number> {
+  const values = { config: str(p, 'config'), snapshot: str(p, 'snapshot'), json: flag(p, 'json') };
   const config = loadConfig(values.config);
   const snap = await snapshotFleets(config);
   if (values.snapshot) {

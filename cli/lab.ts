@@ -1,16 +1,16 @@
 /** `driftless lab up | down | status | deploy` */
-import { parseArgs } from 'node:util';
+import { type Parsed, str } from './parsed.ts';
 import { connectEngine } from '../probes/docker.ts';
 import { ExitCode, UsageError } from '../core/errors.ts';
 import { labDeploy } from '../lab/deploy.ts';
 import { formatStatus, labDown, labStatus, labUp } from '../lab/lab.ts';
-import { makePlan, portBaseFrom } from '../lab/plan.ts';
+import { makePlan, portBaseFrom } from '../lab/lab-plan.ts';
 
 const log = (line: string) => process.stdout.write(line + '\n');
 
-export async function labCommand(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { 'port-base': { type: 'string' } } });
-  const portBase = portBaseFrom(values['port-base'] ?? process.env.DRIFTLESS_LAB_PORT_BASE);
+export async function labCommand(p: Parsed): Promise<number> {
+  const positionals = p.positionals;
+  const portBase = portBaseFrom(str(p, 'port-base') ?? process.env.DRIFTLESS_LAB_PORT_BASE);
   switch (positionals[0]) {
     case 'up': {
       const r = await labUp({ portBase, log });

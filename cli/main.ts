@@ -1,42 +1,12 @@
 /**
  * driftless command line. Every failure ends with one clear line and a documented exit code:
- * 0 compliant, 1 violations found, 2 configuration or usage error, 3 the harness itself failed.
+ * 0 compliant, 1 violations found, 2 configuration or usage error, 3 not fully checked (or the
+ * harness itself failed). Options and help come from one declaration per command (commands.ts).
  */
 import { parseArgs } from 'node:util';
-import { DriftlessError, ExitCode, errorMessage } from '../core/errors.ts';
-
-export const HELP = `driftless — chaos and immutability compliance harness
-
-Usage: driftless <command> [options]
-
-Commands:
-  lab up [--port-base N]     build and start the local lab fleets (cattle, snowflake, sticky) on Docker
-  lab deploy                 roll a newly built release out to the lab (cattle replaced, snowflake patched)
-  lab down                   remove every lab container (and nothing else)
-  lab status                 table of lab hosts: id, fleet, image digest, ports, health
-  inventory [--config f]     list the configured fleets' hosts, digests and SSH addresses
-  validate [file]            check a driftless.config.yaml against the schema; touches no target
-  run [--config file] [--suite s]... [--seed N] [--run-id ID --shard i/n] [--results-dir d] [--before snap]
-                             plan every owed check, run the suites against the configured fleets
-                             (suites: ssh-edits, image-integrity, chaos, deploy)
-  snapshot -o before.json [--config f]
-                             record the fleets now, for run --suite deploy --before before.json
-  report [--results d]... [--single-file] [--config f | --signing-key pem]
-                             build the Allure report (shards merged, history carried), reports/verdict.json
-                             and the report's signed evidence bundle
-  manifest <image|dir> -o f  write the golden file manifest of an image or a rootfs directory
-  verify <dir> [--key pem | --config f]
-                             check a results folder's or report's signed evidence bundle: names any
-                             file added, removed or changed (0 intact, 1 changed, 2 no bundle/key, 3 unsigned)
-  help                       this text
-
-Exit codes: 0 compliant (every owed check ran and passed), 1 violations found, 2 configuration or
-usage error (nothing touched), 3 not fully checked (something owed was not checked, or the harness failed).
-Environment: DRIFTLESS_LAB_PORT_BASE (lab ports, default 21000), DRIFTLESS_LAB_DIR (lab state),
-DOCKER_HOST (engine).
-`;
-
-type Command = (argv: string[]) => Promise<number>;
+import { DriftlessError, ExitCode, errorMessage, UsageError } from '../core/errors.ts';
+import { type CommandSpec, commandHelp, commandSpec, overviewHelp } from './commands.ts';
+import type { Command, Parsed } from './parsed.ts';
 
 // Loaded on use: a run against SSH hosts never pays for the Docker client, the lab or the report.
 const commands: Record<string, () => Promise<Command>> = {
@@ -50,19 +20,52 @@ const commands: Record<string, () => Promise<Command>> = {
   verify: async () => (await import('./verify.ts')).verifyCommand,
 };
 
+/** Parses a command's arguments by its declaration: an unknown or malformed option is a usage error naming the help. */
+export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: !!spec.positionals,
+      strict: true,
+      options: Object.fromEntries(
+        Object.entries(spec.options).map(([n, o]) => [n, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]),
+      ),
+    });
+  } catch (err) {
+    throw new UsageError(`${spec.name}: ${errorMessage(err).split('. ')[0]}; run \`driftless ${spec.name} --help\` for its options`);
+  }
+  const n = parsed.positionals.length;
+  const want = spec.positionals ?? { min: 0, max: 0 };
+  if (n < want.min || n > want.max) {
+    const words = ['no', 'one', 'two'];
+    const count = (k: number) => `${words[k] ?? k} argument${k === 1 ? '' : 's'}`;
+    const expected =
+      want.min === want.max ? `exactly ${count(want.min)}` : want.min === 0 ? `at most ${count(want.max)}` : `${want.min} to ${want.max} arguments`;
+    throw new UsageError(
+      `${spec.name} takes ${expected}${spec.args ? ` (${spec.args})` : ''}, got ${n}${n ? `: ${parsed.positionals.join(' ')}` : ''}; run \`driftless ${spec.name} --help\``,
+    );
+  }
+  return { values: parsed.values as Parsed['values'], positionals: parsed.positionals };
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { help: { type: 'boolean', short: 'h' } } });
-  const [name] = positionals;
-  if (!name || name === 'help' || (values.help && !name)) {
-    process.stdout.write(HELP);
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(overviewHelp());
     return ExitCode.Compliant;
   }
-  const cmd = commands[name];
-  if (!cmd) {
+  const spec = commandSpec(name);
+  const load = commands[name];
+  if (!spec || !load) {
     process.stderr.write(`driftless: unknown command "${name}"; run \`driftless --help\` for the list\n`);
     return ExitCode.Usage;
   }
-  return (await cmd())(argv.slice(argv.indexOf(name) + 1));
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(commandHelp(spec));
+    return ExitCode.Compliant;
+  }
+  return (await load())(parseCommand(spec, rest));
 }
 
 const isEntry = process.argv[1] && /(?:cli[\\/]main\.ts|driftless(?:\.js)?)$/.test(process.argv[1]);
@@ -79,13 +82,10 @@ if (isEntry) {
         );
         process.exit(err.exitCode);
       }
-      // node:util parseArgs: an unknown or malformed flag is a usage error, not a crash.
-      const code = (err as { code?: string })?.code;
-      if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-        process.stderr.write(`driftless: ${errorMessage(err)}; run \`driftless --help\`\n`);
-        process.exit(ExitCode.Usage);
-      }
-      process.stderr.write(`driftless: internal error: ${errorMessage(err)}\n${(err as Error)?.stack ?? ''}\n`);
+      // Not a finding, not the user's mistake: driftless itself crashed. Exit 3, and say so.
+      process.stderr.write(
+        `driftless: internal error (a bug of driftless; the run is not fully checked): ${errorMessage(err)}\n${(err as Error)?.stack ?? ''}\n`,
+      );
       process.exit(ExitCode.HarnessFailure);
     },
   );

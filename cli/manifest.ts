@@ -1,7 +1,7 @@
 /** `driftless manifest <image | rootfs dir> -o manifest.json [--paths a,b] [--excludes c,d]` */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { type Parsed, str } from './parsed.ts';
 import { connectEngine } from '../probes/docker.ts';
 import { errorMessage, ExitCode, UsageError } from '../core/errors.ts';
 import { type Manifest, MANIFEST_DEFAULTS, manifestDigest, manifestOfDirectory, manifestOfImage, normalizeScope } from '../probes/manifest.ts';
@@ -21,19 +21,9 @@ function looksLikeDirectory(arg: string): boolean {
   return arg.startsWith('/') || arg.startsWith('./') || arg.startsWith('../') || arg === '.' || arg === '..' || fs.existsSync(arg);
 }
 
-export async function manifestCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { output: { type: 'string', short: 'o' }, paths: { type: 'string' }, excludes: { type: 'string' } },
-    });
-  } catch (err) {
-    throw new UsageError(`${errorMessage(err)}; ${USAGE}`);
-  }
-  const { positionals, values } = parsed;
-  if (positionals.length !== 1) throw new UsageError(`manifest needs exactly one image or rootfs directory (got ${positionals.length}); ${USAGE}`);
+export async function manifestCommand(p: Parsed): Promise<number> {
+  const positionals = p.positionals;
+  const values = { output: str(p, 'output'), paths: str(p, 'paths'), excludes: str(p, 'excludes') };
   const target = positionals[0]!;
   const out = values.output;
   if (!out) throw new UsageError(`manifest needs an output file: -o manifest.json; ${USAGE}`);

@@ -1,69 +1,60 @@
 /**
  * `driftless report [--results dir]... [--out dir] [--single-file] [--config file | --signing-key file]`:
- * the Allure report, verdict.json, and the report's signed evidence bundle.
+ * the verdict from the typed results of every folder, the Allure report, and its signed evidence bundle.
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { reportsDir } from '../core/paths.ts';
 import { loadConfig } from '../config/load.ts';
+import type { Config } from '../core/config.ts';
 import { ConfigInvalidError } from '../core/errors.ts';
+import { OUTPUT } from '../core/paths.ts';
 import { EVIDENCE_FILE } from '../reports/evidence.ts';
 import { buildReport, SINGLE_FILE_BUDGET_BYTES } from '../reports/report.ts';
+import { verdictLines } from '../reports/terminal.ts';
+import { flag, type Parsed, str, strs } from './parsed.ts';
 
-export async function reportCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      results: { type: 'string', multiple: true },
-      out: { type: 'string' },
-      'single-file': { type: 'boolean' },
-      config: { type: 'string', short: 'c' },
-      'signing-key': { type: 'string' },
-    },
-  });
-  const signingKey = values['signing-key'] ? path.resolve(values['signing-key']) : signingKeyOf(values.config);
-  const out = path.resolve(values.out ?? path.join(reportsDir(), 'allure-report'));
-  const r = buildReport({
-    inputs: (values.results ?? [path.join(reportsDir(), 'allure-results')]).map((d) => path.resolve(d)),
+export async function reportCommand(p: Parsed): Promise<number> {
+  const config = configOf(str(p, 'config'));
+  const signingKey = str(p, 'signing-key') ? path.resolve(str(p, 'signing-key')!) : config?.report?.signingKey;
+  const outArg = str(p, 'out');
+  if (outArg !== undefined && !outArg.trim())
+    throw new ConfigInvalidError('--out "": an empty path names the current directory, which driftless will not empty; name a folder');
+  const out = path.resolve(outArg ?? OUTPUT.report());
+  const r = await buildReport({
+    inputs: (strs(p, 'results') ?? [OUTPUT.results()]).map((d) => path.resolve(d)),
     out,
-    ...(values['single-file'] ? { singleFileDir: path.join(path.dirname(out), 'allure-single') } : {}),
-    verdictFile: path.join(reportsDir(), 'verdict.json'),
-    staging: path.join(reportsDir(), 'run', 'report-staging'),
+    ...(flag(p, 'single-file') ? { singleFileDir: outArg ? path.join(path.dirname(out), `${path.basename(out)}-single`) : OUTPUT.singleFile() } : {}),
+    verdictFile: OUTPUT.verdict(),
+    staging: OUTPUT.staging(),
     ...(signingKey ? { signingKey } : {}),
+    report: config?.report,
   });
   const v = r.verdict;
   const log = (s: string) => process.stdout.write(s + '\n');
+  const rel = (d: string) => path.relative(process.cwd(), d) || '.';
   log(
-    `report: ${r.reportDir}/index.html (serve it: npx allure open ${path.relative(process.cwd(), r.reportDir) || '.'})${r.historyCarried ? '; history carried from the previous report' : ''}`,
+    `report: ${rel(r.reportDir)}/index.html (serve it: npx allure open ${rel(r.reportDir)})${r.historyCarried ? '; history carried from the previous report' : ''}`,
   );
   if (r.singleFile) {
     const mb = (r.singleFile.bytes / 1024 / 1024).toFixed(1);
-    log(`single file for auditors: ${r.singleFile.file} (${mb} MB; budget ${SINGLE_FILE_BUDGET_BYTES / 1024 / 1024} MB; opens from disk)`);
+    log(`single file for auditors: ${rel(r.singleFile.file)} (${mb} MB; budget ${SINGLE_FILE_BUDGET_BYTES / 1024 / 1024} MB; opens from disk)`);
   }
   log(
-    `evidence: ${path.join(r.reportDir, EVIDENCE_FILE)} (${r.evidence.files.length} files, ${r.evidence.signature ? `signed by ${r.evidence.signature.keyFingerprint}; check with driftless verify ${path.relative(process.cwd(), r.reportDir) || '.'}` : 'UNSIGNED: set report.signingKey'})`,
+    `evidence: ${path.join(rel(r.reportDir), EVIDENCE_FILE)} (${r.evidence.files.length} files, ${r.evidence.signature ? `signed by ${r.evidence.signature.keyFingerprint}; check with driftless verify ${rel(r.reportDir)}` : 'UNSIGNED: set report.signingKey'})`,
   );
-  log(`verdict: ${path.join(reportsDir(), 'verdict.json')}: ${v.verdict} (exit ${v.exitCode})`);
-  for (const f of v.coverage.fleets) {
-    const c = f.coverage;
-    log(
-      `  fleet ${f.fleet}: ${f.verdict} — ${c.owed} owed: ${c.passed} passed, ${c.failed} failed, ${c.broken} broken, ${c.waived} waived, ${c.notApplicable} not applicable, ${c.skipped} skipped, ${c.missing} not run`,
-    );
-  }
-  for (const why of v.incomplete) log(`  not fully checked: ${why}`);
+  for (const l of verdictLines(v, { verdictFile: OUTPUT.verdict() })) log(l);
   for (const [cat, n] of Object.entries(v.categories)) if (n) log(`  ${cat}: ${n}`);
-  if (v.taintedHosts.length) log(`  tainted hosts (changed in place during the audit: replace them): ${v.taintedHosts.join(', ')}`);
   if (v.uncheckedHosts.length) log(`  hosts that could not be checked: ${v.uncheckedHosts.map((h) => h.host).join(', ')}`);
   return v.exitCode;
 }
 
 /**
- * The config's report.signingKey. A config named with --config must load (exit 2 otherwise); the
- * default config is only consulted if it loads: a report job without the lab's keys is unsigned.
+ * The config, for report.signingKey and the report's owner, tags and links. A config named with
+ * --config must load (exit 2 otherwise); the default config is only consulted if it loads: a
+ * report job without the lab's keys is then unsigned, and says so.
  */
-function signingKeyOf(file: string | undefined): string | undefined {
+function configOf(file: string | undefined): Config | undefined {
   try {
-    return loadConfig(file).report?.signingKey;
+    return loadConfig(file);
   } catch (err) {
     if (file || !(err instanceof ConfigInvalidError)) throw err;
     return undefined;

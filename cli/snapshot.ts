@@ -5,14 +5,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { type Parsed, str } from './parsed.ts';
 import { loadConfig } from '../config/load.ts';
 import { ExitCode, UsageError } from '../core/errors.ts';
 import type { DeploySnapshot } from '../core/run.ts';
 import { snapshotFleets } from '../providers/snapshot.ts';
 
-export async function snapshotCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { out: { type: 'string', short: 'o' }, config: { type: 'string', short: 'c' } } });
+export async function snapshotCommand(p: Parsed): Promise<number> {
+  const values = { out: str(p, 'out'), config: str(p, 'config') };
   if (!values.out) throw new UsageError('usage: driftless snapshot -o before.json [--config file]');
   const config = loadConfig(values.config);
   const takenAt = new Date().toISOString();

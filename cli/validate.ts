@@ -1,6 +1,6 @@
 /** `driftless validate [file]`: checks a config (schema, files, env names) and touches no target. */
-import { parseArgs } from 'node:util';
-import { ExitCode, UsageError } from '../core/errors.ts';
+import type { Parsed } from './parsed.ts';
+import { ExitCode } from '../core/errors.ts';
 import { ConfigError, DEFAULT_CONFIG_NAME, loadConfig } from '../config/load.ts';
 import type { Config } from '../core/config.ts';
 
@@ -12,17 +12,8 @@ export function summarize(display: string, config: Config): string {
   return `${display}: valid (${n} target${n === 1 ? '' : 's'}: ${targets}; release: ${name}services ${services})`;
 }
 
-export async function validateCommand(argv: string[]): Promise<number> {
-  let positionals: string[];
-  try {
-    ({ positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} }));
-  } catch (err) {
-    throw new UsageError(`validate: ${(err as Error).message.split('.')[0]}; usage: driftless validate [file]`);
-  }
-  if (positionals.length > 1) {
-    throw new UsageError(`validate takes one config file, got ${positionals.length}: ${positionals.join(' ')}`);
-  }
-  const file = positionals[0];
+export async function validateCommand(p: Parsed): Promise<number> {
+  const file = p.positionals[0];
   try {
     const config = loadConfig(file);
     process.stdout.write(summarize(file ?? DEFAULT_CONFIG_NAME, config) + '\n');

@@ -7,18 +7,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { type Parsed, str } from './parsed.ts';
 import { loadConfig } from '../config/load.ts';
 import { ExitCode, UsageError } from '../core/errors.ts';
 import { EVIDENCE_FILE, keyFingerprint, publicKeyOf, verifyEvidence } from '../reports/evidence.ts';
 
-export async function verifyCommand(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { key: { type: 'string' }, config: { type: 'string', short: 'c' } },
-  });
-  if (positionals.length !== 1) throw new UsageError('usage: driftless verify <results or report dir> [--key public.pem] [--config file]');
+export async function verifyCommand(p: Parsed): Promise<number> {
+  const positionals = p.positionals;
+  const values = { key: str(p, 'key'), config: str(p, 'config') };
   const dir = path.resolve(positionals[0]!);
   if (!fs.existsSync(path.join(dir, EVIDENCE_FILE)))
     throw new UsageError(`${dir} has no ${EVIDENCE_FILE}: not a driftless results folder or report (or it was removed)`);

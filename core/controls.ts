@@ -9,8 +9,10 @@ import { CHAOS_CONTROL_ENTRIES } from './controls/chaos.ts';
 import { DEPLOY_CONTROLS } from './controls/deploy.ts';
 import { IMAGE_INTEGRITY_CONTROLS } from './controls/image-integrity.ts';
 import { SSH_EDIT_CONTROLS } from './controls/ssh-edits.ts';
+import type { SuiteName } from './suites.ts';
 
-export type SuiteName = 'ssh-edits' | 'image-integrity' | 'chaos' | 'deploy';
+export type { SuiteName } from './suites.ts';
+export type Severity = 'blocker' | 'critical' | 'normal' | 'minor';
 
 export interface Control {
   id: string;
@@ -33,11 +35,16 @@ export interface Control {
   when?: string;
   /** The CIS Docker Benchmark v1.6.0 recommendation it makes a gate of, where there is one. */
   cis?: string;
+  /** How much a failure weighs in the report (default critical). */
+  severity?: Severity;
 }
 
 export const CONTROLS = [...SSH_EDIT_CONTROLS, ...IMAGE_INTEGRITY_CONTROLS, ...CHAOS_CONTROL_ENTRIES, ...DEPLOY_CONTROLS] as const satisfies readonly Control[];
 
 export type ControlId = (typeof CONTROLS)[number]['id'];
+
+/** The ids of one suite's controls: its judges are keyed by exactly these (audits/suite.ts). */
+export type ControlsOf<S extends SuiteName> = Extract<(typeof CONTROLS)[number], { suite: S }>['id'];
 
 const byId = new Map<string, Control>(CONTROLS.map((c) => [c.id, c]));
 
@@ -53,12 +60,6 @@ export function controlsOf(suite: SuiteName): Control[] {
   return CONTROLS.filter((c) => c.suite === suite);
 }
 
-export const SUITES: readonly SuiteName[] = ['ssh-edits', 'image-integrity', 'chaos', 'deploy'];
-
-/** Allure feature of each suite: what the report groups the suite's results under. */
-export const SUITE_FEATURE: Record<SuiteName, string> = {
-  'ssh-edits': 'SSH edits',
-  'image-integrity': 'Image integrity',
-  chaos: 'Chaos',
-  deploy: 'Deploy',
-};
+export function severityOf(id: ControlId): Severity {
+  return control(id).severity ?? 'critical';
+}

@@ -1,4 +1,4 @@
-/** Validation of the files the harness itself writes (plan, verdict) against their schemas in schemas/. */
+/** Validation of the files the harness itself writes (plan, typed results, verdict) against their schemas in schemas/. */
 import Ajv2020Module, { type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import fs from 'node:fs';
@@ -7,7 +7,7 @@ import { schemaFile } from './paths.ts';
 const compiled = new Map<string, ValidateFunction>();
 
 /** The problems of `value` against schemas/<name>.schema.json, one line each; empty when valid. */
-export function schemaProblems(name: 'plan' | 'verdict', value: unknown): string[] {
+export function schemaProblems(name: 'plan' | 'verdict' | 'results', value: unknown): string[] {
   let validate = compiled.get(name);
   if (!validate) {
     // Both packages are CommonJS with a `default` property under NodeNext.

@@ -16,7 +16,7 @@ import { connectEngine, putFile } from '../probes/docker.ts';
 import { sleep } from '../probes/net.ts';
 import { buildRelease } from './images.ts';
 import { hostContainer, hostHealth, readLabState, releasePath, writeState } from './lab.ts';
-import { type HostSpec, makePlan } from './plan.ts';
+import { type HostSpec, makePlan } from './lab-plan.ts';
 
 type Log = (line: string) => void;
 

@@ -11,7 +11,7 @@ import { followProgress } from '../probes/docker.ts';
 import { errorMessage, LabError } from '../core/errors.ts';
 import { findMirror } from './mirror.ts';
 import { REPO_ROOT } from '../core/paths.ts';
-import { IMAGES } from './plan.ts';
+import { IMAGES } from './lab-plan.ts';
 
 type Log = (line: string) => void;
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LabError } from '../core/errors.ts';
 import { fingerprintOfPublicKey } from '../probes/hostkey.ts';
-import type { LabPlan } from './plan.ts';
+import type { LabPlan } from './lab-plan.ts';
 
 export function keygen(file: string, comment: string): void {
   if (fs.existsSync(file)) return;

@@ -11,7 +11,7 @@ import { httpGet, portIsFree, sleep, sshBanner } from '../probes/net.ts';
 import { haproxyConfig } from './haproxy.ts';
 import { ensureImages, type LabImages } from './images.ts';
 import { ensureEvidenceKey, ensureKeys, labKeyPaths } from './keys.ts';
-import { type HostSpec, LABELS, type LabPlan, makePlan, PORT_BASE_SETTING, portsOf } from './plan.ts';
+import { type HostSpec, LABELS, type LabPlan, makePlan, PORT_BASE_SETTING, portsOf } from './lab-plan.ts';
 
 type Log = (line: string) => void;
 

@@ -28,18 +28,6 @@ export interface Edit {
 const ctime = (watch: string, command: string) =>
   `ct() { stat -c %z -- "$1" 2>/dev/null; }; w=${shQuote(watch)}; c0=$(ct "$w"); ${command}; echo "DL:CTIME $c0|$(ct "$w")"`;
 
-/** The registry's ids of the SSH controls (core/controls.ts). */
-export const CONTROLS = {
-  login: 'DL-SSH-001',
-  canary: 'DL-SSH-010',
-  append: 'DL-SSH-020',
-  chmod: 'DL-SSH-030',
-  sudo: 'DL-SSH-040',
-  remount: 'DL-SSH-050',
-  mounts: 'DL-SSH-060',
-  sweep: 'DL-SSH-099',
-} as const satisfies Record<string, ControlId>;
-
 /** Files whose append-open proves writability without changing a byte. */
 export const CRITICAL_FILES = ['/etc/passwd', '/etc/shadow', '/etc/ssh/sshd_config', '/opt/app/entrypoint.sh'];
 
@@ -60,7 +48,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
     const f = `${dir}/${name}`;
     edits.push({
       id: `canary:${raw}`,
-      control: CONTROLS.canary,
+      control: 'DL-SSH-010',
       title: `create a canary file in ${raw}`,
       path: dir,
       // Never write through something that is already there (a link, a FIFO, an earlier canary).
@@ -73,7 +61,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
   for (const file of opts.criticalFiles ?? CRITICAL_FILES) {
     edits.push({
       id: `append:${file}`,
-      control: CONTROLS.append,
+      control: 'DL-SSH-020',
       title: `open ${file} for append (writing zero bytes)`,
       path: file,
       command: ctime(file, `f=${shQuote(file)}; if [ ! -e "$f" ]; then echo DL:ABSENT; elif ( : >> "$f" ); then echo DL:OPENED; else echo DL:REFUSED; fi`),
@@ -83,7 +71,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
   const mf = `${modeDir}/${name}-mode`;
   edits.push({
     id: `chmod:${modeDir}`,
-    control: CONTROLS.chmod,
+    control: 'DL-SSH-030',
     title: `change the mode of a file in ${modeDir} (a canary, or a file to its own current mode)`,
     path: modeDir,
     command:
@@ -95,14 +83,14 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
   });
   edits.push({
     id: 'sudo',
-    control: CONTROLS.sudo,
+    control: 'DL-SSH-040',
     title: 'escalate privileges with sudo -n true',
     command: `if [ "$(id -u)" = 0 ]; then echo DL:ROOT; elif command -v sudo >/dev/null 2>&1; then if sudo -n true; then echo DL:SUDO_OK; else echo DL:REFUSED; fi; else echo DL:NO_SUDO; fi`,
   });
   if (opts.aggressive) {
     edits.push({
       id: 'remount',
-      control: CONTROLS.remount,
+      control: 'DL-SSH-050',
       title: 'remount / read-write (aggressive mode; put back at once to the mode it was found in)',
       path: '/',
       // The mode found is restored and checked, never assumed: a root found read-write stays so.

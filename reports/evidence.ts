@@ -9,6 +9,7 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, ve
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../core/config.ts';
+import type { Verdict } from './verdict.ts';
 
 export const EVIDENCE_FILE = 'driftless-evidence.json';
 
@@ -170,4 +171,11 @@ export function inputsOf(config: Config, lockfile: string): EvidenceBundle['inpu
   }
   out.push({ what: 'lockfile', file: lockfile, sha256: fileSha256(lockfile) });
   return out;
+}
+
+/** What the verdict says of its own evidence: signed (by which key), or UNSIGNED and what that means. */
+export function evidenceState(s: { signed: boolean; keyFingerprint?: string }): NonNullable<Verdict['evidence']> {
+  return s.signed
+    ? { signed: true, statement: `signed (Ed25519 ${s.keyFingerprint}): check with driftless verify`, keyFingerprint: s.keyFingerprint! }
+    : { signed: false, statement: 'UNSIGNED: nothing proves these results were not edited after the run (set report.signingKey)' };
 }

@@ -7,13 +7,21 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { CheckRecord } from '../core/check-record.ts';
 import { control } from '../core/controls.ts';
-import type { PlannedCheck } from '../core/plan.ts';
+import type { PlannedCheck } from '../core/run-plan.ts';
 import { FLEET_VERDICT_CATEGORY } from './categories.ts';
-import type { AllureResult } from './results.ts';
-import { label } from './results.ts';
-import type { MergedRecords } from './run-record.ts';
-import { type Outcome, outcomeOf, type Verdict } from './verdict.ts';
+import type { Verdict } from './verdict.ts';
+
+type Outcome = 'passed' | 'failed' | 'broken' | 'waived' | 'notApplicable' | 'skipped' | 'missing';
+const OUTCOME: Record<CheckRecord['outcome'], Outcome> = {
+  passed: 'passed',
+  failed: 'failed',
+  broken: 'broken',
+  waived: 'waived',
+  'not-applicable': 'notApplicable',
+  skipped: 'skipped',
+};
 
 const SHOWN: Record<Outcome, { text: string; color: string }> = {
   passed: { text: 'pass', color: '#97cc64' },
@@ -34,25 +42,21 @@ export interface FleetMatrix {
   rows: Array<{ host: string; cells: Record<string, { outcome: Outcome; count: number; notes: string[] }> }>;
 }
 
-export function matrices(results: AllureResult[], merged: MergedRecords, verdict: Verdict): FleetMatrix[] {
-  const byCheck = new Map<string, AllureResult[]>();
-  for (const r of results) {
-    const id = label(r, 'check');
-    if (id) byCheck.set(id, [...(byCheck.get(id) ?? []), r]);
-  }
-  const checks: PlannedCheck[] = merged.runs.flatMap((run) => run.plan.checks.filter((c) => merged.owed.get(c.id) === run.runId));
+/** Per fleet of the verdict: hosts × controls, each cell the worst outcome of the control's checks on the host. */
+export function matrices(owed: readonly PlannedCheck[], byCheck: ReadonlyMap<string, CheckRecord>, verdict: Verdict): FleetMatrix[] {
   return verdict.coverage.fleets.map((f) => {
-    const mine = checks.filter((c) => c.fleet === f.fleet);
+    const mine = owed.filter((c) => c.fleet === f.fleet);
     const controls = [...new Set(mine.map((c) => c.control))].sort();
     const hosts = [...new Set(mine.map((c) => c.host ?? '(fleet)'))].sort();
     const rows = hosts.map((host) => {
       const cells: FleetMatrix['rows'][number]['cells'] = {};
       for (const c of mine.filter((x) => (x.host ?? '(fleet)') === host)) {
-        const { outcome, result } = outcomeOf(byCheck.get(c.id) ?? []);
+        const r = byCheck.get(c.id);
+        const outcome: Outcome = r ? OUTCOME[r.outcome] : 'missing';
         const cell = (cells[c.control] ??= { outcome: 'passed', count: 0, notes: [] });
         cell.count++;
         if (cell.count === 1 || WORST.indexOf(outcome) < WORST.indexOf(cell.outcome)) cell.outcome = outcome;
-        if (outcome !== 'passed') cell.notes.push(`${c.title}: ${(result?.statusDetails?.message ?? SHOWN[outcome].text).split('\n')[0]}`);
+        if (outcome !== 'passed') cell.notes.push(`${c.title}: ${(r?.message ?? SHOWN[outcome].text).split('\n')[0]}`);
       }
       return { host, cells };
     });

@@ -1,13 +1,14 @@
 /**
  * The run record every results folder carries (driftless-run.json): which run it belongs to,
- * the whole plan and its hash, which shard this is and which checks it owes, and, once the run
+ * the inventory it planned from, the whole plan and its hash, which shard this is and which checks it owes, and, once the run
  * has finished, how its runners ended. `driftless report` reads one per folder and refuses to
  * merge folders of different runs, plans or configs; a folder without a record, a shard that is
  * missing and a run that never finished are named, never merged away.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RunPlan } from '../core/plan.ts';
+import type { FleetSnapshot } from '../core/inventory.ts';
+import type { RunPlan } from '../core/run-plan.ts';
 
 export const RUN_RECORD = 'driftless-run.json';
 
@@ -17,13 +18,9 @@ export interface Shard {
 }
 
 export interface PhaseEnd {
-  project: string;
-  /**
-   * How the phase's results were reported: Playwright's exit (0 all passed, 1 some failed), or 0
-   * when the CLI wrote them itself; anything else (a signal, a code, why writing failed) means
-   * they were not all reported.
-   */
-  runner: number | string | null;
+  phase: string;
+  /** The phase's typed results: 'ok' when all were written, else why not (the run is then not fully checked). */
+  recorded: string;
   /** The audits of the phase: 'ok', or why they failed (their checks were then judged broken). */
   audits: string;
 }
@@ -46,6 +43,8 @@ export interface RunRecord {
   harnessVersion: string;
   config: { file: string; sha256: string };
   fleets: Array<{ name: string; provider: string; hosts: number }>;
+  /** The fleets as the run found them before planning (the plan was computed from these). */
+  inventory: FleetSnapshot[];
   release: Record<string, { digest?: string; ami?: string }>;
   planHash: string;
   plan: RunPlan;
@@ -128,11 +127,8 @@ export function mergeRecords(reads: RecordRead[], whole = true): MergedRecords {
       const which = `${dir}: run ${runId}${record.shard ? ` shard ${record.shard.index}/${record.shard.total}` : ''}`;
       if (!record.finished) out.incomplete.push(`${which} did not finish (crashed or interrupted)`);
       for (const p of record.finished?.phases ?? []) {
-        if (p.runner !== 0 && p.runner !== 1)
-          out.incomplete.push(
-            `${which}: the ${p.project} results were not all reported (${typeof p.runner === 'string' && p.runner.includes(' ') ? p.runner : `Playwright exited ${p.runner}`})`,
-          );
-        if (p.audits !== 'ok') out.incomplete.push(`${which}: the ${p.project} audits failed: ${p.audits}`);
+        if (p.recorded !== 'ok') out.incomplete.push(`${which}: the ${p.phase} results were not all recorded: ${p.recorded}`);
+        if (p.audits !== 'ok') out.incomplete.push(`${which}: the ${p.phase} audits failed: ${p.audits}`);
       }
     }
     const total = first.shard?.total;

@@ -1,5 +1,5 @@
 /**
- * The verdict: the run plan against the results. Every check the plan owes is answered by its
+ * The verdict: the run plan against the typed results (core/check-record.ts). Every check the plan owes is answered by its
  * result, or it is missing; compliant means every owed check ran and passed (or was proven not to
  * apply, with the reason). A violation anywhere is exit 1; otherwise anything not checked (broken,
  * missing, skipped, a shard or a runner that did not finish) is exit 3. Coverage per fleet and
@@ -8,13 +8,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CATEGORY_NAMES, PROBE_ERROR } from '../core/categories.ts';
+import { type CheckRecord, firstLine } from '../core/check-record.ts';
 import { ExitCode, type ExitCodeValue, InternalError } from '../core/errors.ts';
-import type { PlannedCheck } from '../core/plan.ts';
+import type { PlannedCheck } from '../core/run-plan.ts';
 import { schemaProblems } from '../core/schema-check.ts';
-import { type AllureResult, categoryOf, isNotApplicable, isWaived, label, labels } from './results.ts';
 import type { MergedRecords } from './run-record.ts';
-
-export { type AllureResult, label, labels, normalizeResults, param, readResults } from './results.ts';
 
 export type Answer = 'compliant' | 'violations' | 'not-fully-checked' | 'not-applicable';
 
@@ -59,12 +57,21 @@ export interface Verdict {
   taintedHosts: string[];
   uncheckedHosts: Array<{ host: string; fleet?: string; reason: string }>;
   violations: Array<{ category: string; control: string; check: string; host?: string; fleet?: string; message: string }>;
+  /** Whether the evidence bundle beside this verdict is signed: UNSIGNED proves nothing about later edits. */
+  evidence?: { signed: boolean; statement: string; keyFingerprint?: string };
 }
 
-export type Outcome = 'passed' | 'failed' | 'broken' | 'waived' | 'notApplicable' | 'skipped' | 'missing';
+export type CoverageKey = Exclude<keyof Coverage, 'owed'>;
 
-const firstLine = (s: string | undefined) => (s ?? '').split('\n')[0]!.slice(0, 500);
-const PROBE_PREFIX = /^(\w*Error: )?(PROBE ERROR \(the harness could not tell\): |HARNESS ERROR \(.*?\): )/;
+const COUNTER: Record<CheckRecord['outcome'], CoverageKey> = {
+  passed: 'passed',
+  failed: 'failed',
+  broken: 'broken',
+  waived: 'waived',
+  'not-applicable': 'notApplicable',
+  skipped: 'skipped',
+};
+const WORST: CheckRecord['outcome'][] = ['failed', 'broken', 'skipped', 'waived', 'not-applicable', 'passed'];
 const empty = (): Coverage => ({ owed: 0, passed: 0, failed: 0, broken: 0, waived: 0, notApplicable: 0, skipped: 0, missing: 0 });
 
 function answer(c: Coverage): Answer {
@@ -73,49 +80,39 @@ function answer(c: Coverage): Answer {
   return c.owed === 0 ? 'not-applicable' : 'compliant';
 }
 
-/** The worst of several results of one check (a retried test leaves more than one). */
-export function outcomeOf(rs: AllureResult[]): { outcome: Outcome; result?: AllureResult } {
-  const order: Outcome[] = ['failed', 'broken', 'skipped', 'waived', 'notApplicable', 'passed'];
-  let best: { outcome: Outcome; result?: AllureResult } = { outcome: 'missing' };
-  for (const r of rs) {
-    const cat = categoryOf(r);
-    const o: Outcome =
-      cat === PROBE_ERROR
-        ? 'broken'
-        : r.status === 'failed'
-          ? 'failed'
-          : isNotApplicable(r)
-            ? 'notApplicable'
-            : isWaived(r)
-              ? 'waived'
-              : r.status === 'skipped'
-                ? 'skipped'
-                : 'passed';
-    if (best.outcome === 'missing' || order.indexOf(o) < order.indexOf(best.outcome)) best = { outcome: o, result: r };
+/** The answer to each owed check: its record (the worst, if a check was answered twice), or missing. */
+export function answersOf(
+  records: readonly CheckRecord[],
+  merged: MergedRecords,
+): { owed: PlannedCheck[]; byCheck: Map<string, CheckRecord>; stray: string[] } {
+  const checks = new Map<string, PlannedCheck>();
+  for (const run of merged.runs) for (const c of run.plan.checks) if (merged.owed.get(c.id) === run.runId) checks.set(c.id, c);
+  const byCheck = new Map<string, CheckRecord>();
+  const stray: string[] = [];
+  for (const r of records) {
+    if (merged.owed.get(r.check) !== r.runId || !checks.has(r.check)) {
+      stray.push(`result of ${r.check} (run ${r.runId}) answers no check the merged runs owe: results of different runs are mixed in`);
+      continue;
+    }
+    const had = byCheck.get(r.check);
+    if (!had || WORST.indexOf(r.outcome) < WORST.indexOf(had.outcome)) byCheck.set(r.check, r);
   }
-  return best;
+  return { owed: [...checks.values()], byCheck, stray };
 }
 
-export function verdictOf(results: AllureResult[], merged: MergedRecords): Verdict {
+/**
+ * The verdict from the typed results and the run records alone (never from a renderer's files).
+ * `problems`: typed results that could not be read (named): the run is then not fully checked.
+ */
+export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords, problems: readonly string[] = []): Verdict {
   const runs = merged.runs;
-  const checks = new Map<string, PlannedCheck>();
-  for (const run of runs) for (const c of run.plan.checks) if (merged.owed.get(c.id) === run.runId) checks.set(c.id, c);
-  const owed = [...checks.values()];
-  const incomplete = [...merged.incomplete, ...merged.refused];
+  const { owed, byCheck, stray } = answersOf(records, merged);
+  const incomplete = [...merged.incomplete, ...merged.refused, ...problems, ...stray.slice(0, 20)];
+  if (stray.length > 20) incomplete.push(`… and ${stray.length - 20} more results that answer no owed check`);
   if (runs.length === 0) incomplete.push('no run record in any results folder: nothing says what was owed');
   else if (owed.length === 0) incomplete.push('the run owed no check at all: nothing was checked (see notApplicable for why)');
   for (const run of runs)
     if (run.dryRun) incomplete.push(`run ${run.runId}: chaos.dryRun: nothing was killed, so the chaos checks did not run; a dry run is never compliant`);
-
-  const byCheck = new Map<string, AllureResult[]>();
-  for (const r of results) {
-    const id = label(r, 'check');
-    if (!id || !merged.owed.has(id) || label(r, 'run') !== merged.owed.get(id)) {
-      incomplete.push(`result "${r.name}" (run ${label(r, 'run') ?? 'unknown'}) answers no check the merged runs owe: results of different runs are mixed in`);
-      continue;
-    }
-    byCheck.set(id, [...(byCheck.get(id) ?? []), r]);
-  }
 
   const categories: Record<string, number> = Object.fromEntries(CATEGORY_NAMES.map((c) => [c, 0]));
   const total = empty();
@@ -139,30 +136,32 @@ export function verdictOf(results: AllureResult[], merged: MergedRecords): Verdi
   }
 
   for (const check of owed) {
-    const { outcome, result } = outcomeOf(byCheck.get(check.id) ?? []);
+    const r = byCheck.get(check.id);
+    const key: CoverageKey = r ? COUNTER[r.outcome] : 'missing';
     const f = fleetOf(check.fleet);
     const counters = [total, f.coverage, ...(check.host ? [f.hosts.get(check.host) ?? f.hosts.set(check.host, empty()).get(check.host)!] : [])];
     for (const c of counters) {
       c.owed++;
-      c[outcome]++;
+      c[key]++;
     }
-    const message = firstLine(result?.statusDetails?.message);
     const where = { fleet: check.fleet, ...(check.host ? { host: check.host } : {}) };
-    if (outcome === 'missing') notRun.push({ check: check.id, ...where, control: check.control, reason: 'not run: no result answers this owed check' });
-    else if (outcome === 'skipped') notRun.push({ check: check.id, ...where, control: check.control, reason: `skipped: ${message || 'no reason given'}` });
-    else if (outcome === 'waived') waived.push({ check: check.id, ...where, control: check.control, waiver: message.replace(/^WAIVED: /, '') });
-    else if (outcome === 'notApplicable') notApplicable.push({ ...where, suite: check.suite, control: check.control, reason: message });
-    else if (outcome === 'broken') {
+    if (!r) {
+      notRun.push({ check: check.id, ...where, control: check.control, reason: 'not run: no result answers this owed check' });
+      continue;
+    }
+    const message = firstLine(r.message);
+    if (r.tainted && check.host && r.outcome !== 'not-applicable') tainted.add(check.host);
+    if (r.outcome === 'skipped') notRun.push({ check: check.id, ...where, control: check.control, reason: `skipped: ${message || 'no reason given'}` });
+    else if (r.outcome === 'waived') waived.push({ check: check.id, ...where, control: check.control, waiver: message.replace(/^WAIVED: /, '') });
+    else if (r.outcome === 'not-applicable') notApplicable.push({ ...where, suite: check.suite, control: check.control, reason: message });
+    else if (r.outcome === 'broken') {
       categories[PROBE_ERROR]!++;
-      if (check.host && label(result!, 'tainted') === 'unknown') tainted.add(check.host);
-      const key = `${check.fleet}/${check.host ?? '(fleet)'}`;
-      if (!unchecked.has(key))
-        unchecked.set(key, { host: check.host ?? `(fleet ${check.fleet})`, fleet: check.fleet, reason: message.replace(PROBE_PREFIX, '') });
-    } else if (outcome === 'failed') {
-      const cat = categoryOf(result!)!;
+      const at = `${check.fleet}/${check.host ?? '(fleet)'}`;
+      if (!unchecked.has(at)) unchecked.set(at, { host: check.host ?? `(fleet ${check.fleet})`, fleet: check.fleet, reason: message });
+    } else if (r.outcome === 'failed') {
+      const cat = r.category ?? 'Other violation';
       categories[cat] = (categories[cat] ?? 0) + 1;
-      if (check.host && labels(result!, 'violation').includes('tainted')) tainted.add(check.host);
-      violations.push({ category: cat, control: check.control, check: result!.name, ...where, message });
+      violations.push({ category: cat, control: check.control, check: r.title, ...where, message });
     }
   }
 
@@ -170,10 +169,6 @@ export function verdictOf(results: AllureResult[], merged: MergedRecords): Verdi
   const verdict: Verdict['verdict'] =
     overall === 'violations' ? 'violations' : overall === 'compliant' && incomplete.length === 0 ? 'compliant' : 'not-fully-checked';
   const exitCode = verdict === 'violations' ? ExitCode.Violations : verdict === 'compliant' ? ExitCode.Compliant : ExitCode.HarnessFailure;
-  const skippedResults = owed.reduce(
-    (n, c) => n + ((byCheck.get(c.id) ?? []).some((r) => r.status === 'skipped' && !isNotApplicable(r) && !isWaived(r)) ? 1 : 0),
-    0,
-  );
   return {
     verdict,
     exitCode,
@@ -193,7 +188,7 @@ export function verdictOf(results: AllureResult[], merged: MergedRecords): Verdi
       failed: total.failed,
       broken: total.broken,
       waived: total.waived,
-      skipped: skippedResults,
+      skipped: total.skipped,
       notApplicable: total.notApplicable,
       missing: total.missing,
     },

@@ -91,7 +91,7 @@ case "$mode" in
     [ $rc -le 1 ] || { say "the run failed (exit $rc)"; exit $rc; }
     rc=0; ./bin/driftless.js report --single-file || rc=$?
     [ $rc -le 1 ] || { say "the report failed (exit $rc)"; exit $rc; }
-    say "demo done: open reports/allure-single/index.html (one file, opens from disk) or run: npx allure open reports/allure-report"
+    say "demo done: open driftless-output/report-single/index.html (one file, opens from disk) or run: npx allure open driftless-output/report"
     ;;
   *) say "unknown mode \"$mode\" (ci, test, demo, env)"; exit 2 ;;
 esac

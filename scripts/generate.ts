@@ -1,13 +1,15 @@
 /**
  * Writes the generated files: docs/controls.md (from the controls registry, core/controls.ts),
- * docs/errors.md (from the error classes, core/errors.ts) and core/config.generated.ts (from
- * schemas/config.schema.json). `npm run generate` writes them; `npm run generate -- --check`
+ * docs/errors.md (from the error classes, core/errors.ts), core/config.generated.ts (from
+ * schemas/config.schema.json) and the suite enums of the plan and results schemas (from the
+ * suite table, core/suites.ts). `npm run generate` writes them; `npm run generate -- --check`
  * (part of `npm run lint`, so of CI) fails when a committed one is stale.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { CATEGORIES, VIOLATION_CATEGORY } from '../core/categories.ts';
-import { type Control, CONTROLS, SUITE_FEATURE, SUITES } from '../core/controls.ts';
+import { type Control, CONTROLS } from '../core/controls.ts';
+import { featureOf, SUITES } from '../core/suites.ts';
 import { ERROR_CLASSES } from '../core/errors.ts';
 import { REPO_ROOT } from '../core/paths.ts';
 import { CONFIG_TYPES_FILE, configTypes } from './config-types.ts';
@@ -26,7 +28,7 @@ function controlsDoc(): string {
   ];
   for (const suite of SUITES) {
     const controls: Control[] = CONTROLS.filter((c) => c.suite === suite);
-    out.push('', `## ${SUITE_FEATURE[suite]} (\`suites/${suite}.spec.ts\`)`, '');
+    out.push('', `## ${featureOf(suite)} (suite \`${suite}\`)`, '');
     out.push(`| id | check, per ${controls[0]!.scope} | applies to | what a failure proves | filed under | CIS Docker v1.6.0 |`, '|---|---|---|---|---|---|');
     for (const c of controls) {
       const applies = [c.providers ? c.providers.join(', ') : 'any provider', c.when].filter(Boolean).join('; ');
@@ -67,7 +69,17 @@ function errorsDoc(): string {
   return out.join('\n') + '\n';
 }
 
+/** A JSON Schema with every `"suite"` enum set to the suite table's names (formatting kept as prettier writes it). */
+function withSuiteEnums(rel: string): string {
+  const file = path.join(REPO_ROOT, rel);
+  const text = fs.readFileSync(file, 'utf8');
+  const names = JSON.stringify(SUITES).replace(/","/g, '", "');
+  return text.replace(/("suite(?:s)?": \{ (?:"type": "array", "items": \{ )?"enum": )\[[^\]]*\]/g, `$1${names}`);
+}
+
 const docs: Record<string, string> = {
+  'schemas/plan.schema.json': withSuiteEnums('schemas/plan.schema.json'),
+  'schemas/results.schema.json': withSuiteEnums('schemas/results.schema.json'),
   'docs/controls.md': controlsDoc(),
   'docs/errors.md': errorsDoc(),
   [path.relative(REPO_ROOT, CONFIG_TYPES_FILE)]: await configTypes(),

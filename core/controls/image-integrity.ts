@@ -12,6 +12,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
     violations: ['wrong-image', 'undeclared-image'],
     proves: 'wrong image, or an image the release never declared (reported with its digest)',
     providers: ['docker', 'ec2'],
+    severity: 'blocker',
   },
   {
     id: 'DL-IMG-002',
@@ -67,6 +68,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
     scope: 'host',
     violations: ['manifest-drift'],
     proves: 'drift (added, removed, changed files; a unified diff of small text files)',
+    providers: ['docker', 'ec2', 'ssh'],
     when: 'docker hosts always; ec2 and ssh hosts when the release names a manifest for their service',
   },
   {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fingerprintOfPublicKey } from '../../probes/hostkey.ts';
 import { execIn } from '../../probes/docker.ts';
 import { portIsFree, sleep, sshBanner } from '../../probes/net.ts';
-import { labDir } from '../../lab/plan.ts';
+import { labDir } from '../../lab/lab-plan.ts';
 
 export const TEST_HOST_LABEL = 'driftless.test.host';
 

@@ -9,16 +9,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { labUp } from '../../lab/lab.ts';
-import { labDir } from '../../lab/plan.ts';
-import { type AllureResult, label, param, readResults } from '../../reports/verdict.ts';
+import { labDir } from '../../lab/lab-plan.ts';
+import { readRecords, type Rec } from '../helpers/records.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-chaos-'));
 const resultsDir = path.join(tmp, 'results');
 let run: CliResult;
-let results: AllureResult[];
+let results: Rec[];
 
-const find = (fleet: string, control: string) => results.find((r) => param(r, 'fleet') === fleet && label(r, 'control') === control);
+const find = (fleet: string, control: string) => results.find((r) => r.fleet === fleet && r.control === control);
 
 before(async () => {
   await labUp();
@@ -54,7 +54,7 @@ before(async () => {
     env: { DRIFTLESS_RUN_ID: undefined, DRIFTLESS_RUN_DIR: undefined, DRIFTLESS_SEED: undefined },
     timeoutMs: 300_000,
   });
-  results = readResults(resultsDir);
+  results = readRecords(resultsDir);
 });
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -63,35 +63,35 @@ test('the run records and prints its seed, and ends with exit 1 (violations: the
   assert.match(run.stdout, /\(seed 7, from --seed\)/);
   assert.match(run.stderr, /\[driftless chaos\] cattle: seed 7: .* victims dl-cattle-\d/);
   assert.equal(run.code, 1, run.stdout.slice(-2000));
-  for (const r of results) assert.equal(r.parameters?.find((p) => p.name === 'seed')?.value, '7');
+  for (const r of results) assert.equal(r.parameters.seed, '7');
 });
 
 test('cattle: no state lost, the victim replaced by a new instance of the release digest, SLO held', () => {
   for (const c of ['DL-CHAOS-001', 'DL-CHAOS-002', 'DL-CHAOS-003', 'DL-CHAOS-004']) {
     const r = find('cattle', c);
-    assert.equal(r?.status, 'passed', `${c}: ${r?.statusDetails?.message}`);
+    assert.equal(r?.outcome, 'passed', `${c}: ${r?.message}`);
   }
 });
 
 test('snowflake: state loss is caught', () => {
   const r = find('snowflake', 'DL-CHAOS-001');
-  assert.equal(r?.status, 'failed');
-  assert.match(r?.statusDetails?.message ?? '', /state lost — not stateless: \d+ of 10 keys missing/);
-  assert.equal(label(r!, 'violation'), 'state-lost');
+  assert.equal(r?.outcome, 'failed');
+  assert.match(r?.message ?? '', /state lost — not stateless: \d+ of 10 keys missing/);
+  assert.equal(r!.violation, 'state-lost');
 });
 
 test('snowflake: its victim was not replaced, under the category that says how', () => {
   const r = find('snowflake', 'DL-CHAOS-002');
-  assert.equal(r?.status, 'failed');
-  const m = r?.statusDetails?.message ?? '';
+  assert.equal(r?.outcome, 'failed');
+  const m = r?.message ?? '';
   // dl-snowflake-1 is restarted in place by the engine; dl-snowflake-2 stays dead
   if (/dl-snowflake-1: restarted-in-place/.test(m)) {
-    assert.equal(label(r!, 'violation'), 'restarted-in-place');
-    assert.match(m, /^\[Restarted in place\] /);
+    assert.equal(r!.violation, 'restarted-in-place');
+    assert.equal(r!.category, 'Restarted in place');
   } else {
     assert.match(m, /dl-snowflake-2: missing — dl-snowflake-2 is exited, and no new running instance took its place/);
-    assert.equal(label(r!, 'violation'), 'not-replaced');
-    assert.match(m, /^\[Not replaced\] /);
+    assert.equal(r!.violation, 'not-replaced');
+    assert.equal(r!.category, 'Not replaced');
   }
 });
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { DEFAULT_CONFIG, loadConfig } from '../../config/load.ts';
 import { labUp } from '../../lab/lab.ts';
-import { IMAGES } from '../../lab/plan.ts';
+import { IMAGES } from '../../lab/lab-plan.ts';
 import { connectEngine } from '../../probes/docker.ts';
 
 before(

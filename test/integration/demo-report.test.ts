@@ -12,20 +12,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Page } from '@playwright/test';
-import { reportsDir } from '../../core/paths.ts';
+import { outputDir } from '../../core/paths.ts';
+import { readChecks } from '../../core/results-folder.ts';
+import { mergeRecords, readRunRecord } from '../../reports/run-record.ts';
 import { labUp } from '../../lab/lab.ts';
 import { EVIDENCE_FILE } from '../../reports/evidence.ts';
-import { type AllureResult, label, param, readResults, validateVerdict, type Verdict } from '../../reports/verdict.ts';
+import { validateVerdict, type Verdict, verdictOf } from '../../reports/verdict.ts';
+import { readRecords, type Rec } from '../helpers/records.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-demo-'));
 const results = path.join(tmp, 'results');
 const reportDir = path.join(tmp, 'report');
-const singleFile = path.join(tmp, 'allure-single', 'index.html');
+const singleFile = path.join(tmp, 'report-single', 'index.html');
 let run: CliResult;
 let report: CliResult;
 let verdict: Verdict;
-let raw: AllureResult[];
+let raw: Rec[];
 
 before(async () => {
   await labUp();
@@ -33,9 +36,9 @@ before(async () => {
     env: { DRIFTLESS_RUN_ID: undefined, DRIFTLESS_RUN_DIR: undefined, DRIFTLESS_SEED: undefined },
     timeoutMs: 600_000,
   });
-  raw = readResults(results);
+  raw = readRecords(results);
   report = await driftless(['report', '--results', results, '--out', reportDir, '--single-file']);
-  verdict = JSON.parse(fs.readFileSync(path.join(reportsDir(), 'verdict.json'), 'utf8')) as Verdict;
+  verdict = JSON.parse(fs.readFileSync(path.join(outputDir(), 'verdict.json'), 'utf8')) as Verdict;
 });
 
 after(async () => {
@@ -62,7 +65,7 @@ describe('the demo run and its verdict', () => {
 
   test('verdict.json leads with the answer, then one verdict per fleet and per host, then the counts', () => {
     assert.deepEqual(validateVerdict(verdict), []);
-    const text = fs.readFileSync(path.join(reportsDir(), 'verdict.json'), 'utf8');
+    const text = fs.readFileSync(path.join(outputDir(), 'verdict.json'), 'utf8');
     assert.deepEqual(Object.keys(JSON.parse(text)).slice(0, 3), ['verdict', 'exitCode', 'coverage']);
     const fleets = Object.fromEntries(verdict.coverage.fleets.map((f) => [f.fleet, f.verdict]));
     assert.deepEqual(fleets, { cattle: 'compliant', snowflake: 'violations', sticky: 'violations' });
@@ -85,12 +88,12 @@ describe('the demo run and its verdict', () => {
   });
 
   test('the deploy: cattle passes every DL-DEP check; snowflake is not replaced and patched in place', () => {
-    const dep = (fleet: string) => raw.filter((r) => param(r, 'fleet') === fleet && (label(r, 'control') ?? '').startsWith('DL-DEP-'));
+    const dep = (fleet: string) => raw.filter((r) => r.fleet === fleet && (r.control ?? '').startsWith('DL-DEP-'));
     assert.equal(dep('cattle').length, 6);
     assert.ok(
-      dep('cattle').every((r) => r.status === 'passed'),
+      dep('cattle').every((r) => r.outcome === 'passed'),
       dep('cattle')
-        .map((r) => `${label(r, 'control')}: ${r.status} ${r.statusDetails?.message ?? ''}`)
+        .map((r) => `${r.control}: ${r.outcome} ${r.message ?? ''}`)
         .join('\n'),
     );
     const snow = verdict.violations.filter((v) => v.fleet === 'snowflake' && v.control.startsWith('DL-DEP-'));
@@ -105,9 +108,63 @@ describe('the demo run and its verdict', () => {
       [['DL-IMG-005', 'dl-snowflake-1']],
     );
     assert.match(verdict.waived[0]!.waiver, /approved by driftless maintainers, until 2099-12-31/);
-    const r = raw.find((x) => label(x, 'control') === 'DL-IMG-005' && param(x, 'host') === 'dl-snowflake-1')!;
-    assert.equal(r.status, 'skipped');
-    assert.equal(label(r, 'outcome'), 'waived');
+    const r = raw.find((x) => x.control === 'DL-IMG-005' && x.host === 'dl-snowflake-1')!;
+    assert.equal(r.outcome, 'waived');
+  });
+});
+
+describe('one typed results pipeline', () => {
+  test("the demo's verdict is the one it gave before the pipeline was rebuilt: fleets, failed and broken pairs, waived, tainted, exit", () => {
+    const expected = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, 'demo-verdict.expected.json'), 'utf8')) as Record<string, unknown>;
+    const now = {
+      exitCode: verdict.exitCode,
+      fleets: Object.fromEntries(verdict.coverage.fleets.map((f) => [f.fleet, f.verdict])),
+      failed: [...new Set(verdict.violations.map((x) => `${x.control} ${x.host ?? x.fleet}`))].sort(),
+      broken: [...new Set(verdict.uncheckedHosts.map((h) => h.host))].sort(),
+      waived: verdict.waived.map((w) => `${w.control} ${w.host ?? w.fleet}`).sort(),
+      tainted: verdict.taintedHosts,
+    };
+    const { about: _about, ...want } = expected;
+    assert.deepEqual(now, want);
+  });
+
+  test('the typed results validate, and the verdict recomputed from them and the run record alone equals verdict.json', () => {
+    const read = readChecks(results);
+    assert.deepEqual(read.problems, []);
+    assert.equal(read.records.length, verdict.coverage.total.owed);
+    const again = verdictOf(read.records, mergeRecords([readRunRecord(results)]));
+    const strip = (v: Verdict) => ({ ...v, generatedAt: '', evidence: undefined });
+    const own = JSON.parse(fs.readFileSync(path.join(results, 'verdict.json'), 'utf8')) as Verdict;
+    assert.deepEqual(strip(again), strip(own));
+    assert.deepEqual({ ...strip(again), incomplete: [] }, { ...strip(verdict), incomplete: [] });
+  });
+
+  test("editing the report's Allure files changes neither the verdict nor the exit code of the next report", async () => {
+    const data = path.join(reportDir, 'data', 'test-cases');
+    let edited = 0;
+    for (const f of fs.readdirSync(data)) {
+      const file = path.join(data, f);
+      const body = fs.readFileSync(file, 'utf8');
+      if (body.includes('"status":"failed"')) {
+        fs.writeFileSync(file, body.replaceAll('"status":"failed"', '"status":"passed"'));
+        edited++;
+      }
+    }
+    for (const f of fs.readdirSync(path.join(reportDir, 'history'))) fs.writeFileSync(path.join(reportDir, 'history', f), '[]');
+    assert.ok(edited > 0, 'failed results were edited to passed');
+    const again = await driftless(['report', '--results', results, '--out', reportDir]);
+    assert.equal(again.code, report.code, again.stdout + again.stderr);
+    const v = JSON.parse(fs.readFileSync(path.join(outputDir(), 'verdict.json'), 'utf8')) as Verdict;
+    assert.deepEqual(v.violations, verdict.violations);
+    assert.deepEqual(v.coverage, verdict.coverage);
+  });
+
+  test('chaos and deploy violations print as one readable line each, with no stack trace of driftless', () => {
+    const lines = run.stdout.split('\n').filter((l) => /^ {2}VIOLATION fleet snowflake DL-(CHAOS|DEP)-/.test(l));
+    assert.ok(lines.length >= 5, run.stdout.slice(-3000));
+    for (const l of lines) assert.match(l, /^ {2}VIOLATION fleet snowflake DL-[A-Z]+-\d{3} \[[A-Za-z -]+\]: .+ \(evidence: .+\)$/);
+    assert.doesNotMatch(run.stdout + run.stderr, /\n\s+at \S+ \(.*\.ts:\d+:\d+\)/);
+    assert.doesNotMatch(run.stdout + run.stderr, /Error Context|report-check\.ts/);
   });
 });
 
@@ -124,7 +181,7 @@ describe('driftless verify', () => {
 
   test('one byte of one result changed: exit 1, naming the file', async () => {
     const dir = copyOf(results, 'tampered-byte');
-    const name = fs.readdirSync(dir).find((f) => f.endsWith('-result.json'))!;
+    const name = `checks/${fs.readdirSync(path.join(dir, 'checks'))[0]!}`;
     const file = path.join(dir, name);
     const b = fs.readFileSync(file);
     b[b.length - 2] = b[b.length - 2]! ^ 1;
@@ -177,8 +234,8 @@ describe('in chromium', () => {
       .waitFor({ timeout: 10_000 });
     for (const line of ['verdict.fleet.cattle', 'verdict.fleet.snowflake', 'verdict.fleet.sticky'])
       await page.getByText(line, { exact: true }).first().waitFor({ timeout: 10_000 });
-    fs.mkdirSync(path.join(reportsDir(), 'screenshots'), { recursive: true });
-    await page.screenshot({ path: path.join(reportsDir(), 'screenshots', 'demo-overview.png') });
+    fs.mkdirSync(path.join(outputDir(), 'screenshots'), { recursive: true });
+    await page.screenshot({ path: path.join(outputDir(), 'screenshots', 'demo-overview.png') });
   });
 
   test('the Verdict suite has one result per fleet, whose compliance matrix opens', async () => {
@@ -197,14 +254,14 @@ describe('in chromium', () => {
     assert.equal(cell('(fleet)', 'DL-CHAOS-002'), 'FAIL');
     assert.equal(cell('dl-snowflake-1', 'DL-IMG-005'), 'waived');
     assert.equal(cell('dl-snowflake-1', 'DL-IMG-001'), 'pass');
-    await page.screenshot({ path: path.join(reportsDir(), 'screenshots', 'demo-matrix.png') });
+    await page.screenshot({ path: path.join(outputDir(), 'screenshots', 'demo-matrix.png') });
   });
 
   test('Categories: State lost and Not replaced list the snowflake chaos results, with the timeline chart', async () => {
     await page.goto('file://' + singleFile + '#categories');
     await page.locator('.node__title', { hasText: 'Not replaced' }).first().click();
     await page
-      .locator('.node__title', { hasText: /^\[Not replaced\] Error: victims not replaced/ } /* the chaos group; the deploy has its own */)
+      .locator('.node__title', { hasText: /^\[Not replaced\] victims not replaced/ } /* the chaos group; the deploy has its own */)
       .first()
       .click();
     const notReplaced = await page.locator('.node__title').allInnerTexts();
@@ -214,7 +271,7 @@ describe('in chromium', () => {
     );
     await page.locator('.node__title', { hasText: 'State lost' }).first().click();
     // One group per distinct message (snowflake and sticky lose different shares): open them all.
-    const groups = page.locator('.node__title', { hasText: /^\[State lost\] Error: state lost — not stateless/ });
+    const groups = page.locator('.node__title', { hasText: /^\[State lost\] state lost — not stateless/ });
     for (let i = 0; i < (await groups.count()); i++) await groups.nth(i).click();
     const stateLost = await page.locator('.node__title').allInnerTexts();
     assert.ok(
@@ -246,7 +303,7 @@ describe('in chromium', () => {
       .click();
     await page.getByText('deploy-timeline.svg').first().waitFor({ timeout: 10_000 });
     await page.getByText('deploy command').first().waitFor({ timeout: 10_000 });
-    await page.screenshot({ path: path.join(reportsDir(), 'screenshots', 'demo-deploy.png') });
+    await page.screenshot({ path: path.join(outputDir(), 'screenshots', 'demo-deploy.png') });
   });
 
   test('the waived check is shown as waived, with its reason, never as passed', async () => {
@@ -262,6 +319,6 @@ describe('in chromium', () => {
     // The result's status badge: Skipped (Allure's word for not passed, not failed), never Passed.
     await page.getByText('Skipped', { exact: true }).first().waitFor({ timeout: 10_000 });
     assert.equal(await page.getByText('Passed', { exact: true }).count(), 0);
-    await page.screenshot({ path: path.join(reportsDir(), 'screenshots', 'demo-waived.png') });
+    await page.screenshot({ path: path.join(outputDir(), 'screenshots', 'demo-waived.png') });
   });
 });

@@ -20,21 +20,22 @@ import { AutoScalingClient, CreateAutoScalingGroupCommand } from '@aws-sdk/clien
 import { CreateLaunchTemplateCommand, EC2Client, RegisterImageCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type Docker from 'dockerode';
 import { labUp } from '../../lab/lab.ts';
-import { labDir } from '../../lab/plan.ts';
+import { labDir } from '../../lab/lab-plan.ts';
 import { connectEngine } from '../../probes/docker.ts';
-import { type AllureResult, label, param, readResults, type Verdict } from '../../reports/verdict.ts';
+import { type Verdict } from '../../reports/verdict.ts';
+import { readRecords, type Rec } from '../helpers/records.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';
 import { startMoto, type MotoServer } from '../helpers/moto.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-deploy-'));
 let docker: Docker;
 
-const one = (rs: AllureResult[], fleet: string, control: string) => {
-  const r = rs.filter((x) => param(x, 'fleet') === fleet && label(x, 'control') === control);
+const one = (rs: Rec[], fleet: string, control: string) => {
+  const r = rs.filter((x) => x.fleet === fleet && x.control === control);
   assert.equal(r.length, 1, `exactly one ${control} result for fleet ${fleet} (got ${r.length})`);
   return r[0]!;
 };
-const msg = (r: AllureResult) => r.statusDetails?.message ?? '';
+const msg = (r: Rec) => r.message ?? '';
 
 // The EC2 tests (moto): one region, credentials named by env vars, AMIs registered as a bake would.
 const REGION = 'us-east-1';
@@ -77,15 +78,15 @@ function labConfig(name: string, deploy: Record<string, unknown> | undefined): s
   return file;
 }
 
-async function run(name: string, args: string[], env: Record<string, string> = {}): Promise<{ cli: CliResult; rs: AllureResult[]; verdict: Verdict }> {
+async function run(name: string, args: string[], env: Record<string, string> = {}): Promise<{ cli: CliResult; rs: Rec[]; verdict: Verdict }> {
   const dir = path.join(tmp, `results-${name}`);
   const reports = path.join(tmp, `reports-${name}`);
   const cli = await driftless(['run', '--suite', 'deploy', '--results-dir', dir, ...args], {
-    env: { DRIFTLESS_REPORTS_DIR: reports, ...env },
+    env: { DRIFTLESS_OUTPUT_DIR: reports, ...env },
     timeoutMs: 400_000,
   });
   const verdict = JSON.parse(fs.readFileSync(path.join(reports, 'verdict.json'), 'utf8')) as Verdict;
-  return { cli, rs: readResults(dir), verdict };
+  return { cli, rs: readRecords(dir), verdict };
 }
 
 before(async () => {
@@ -118,7 +119,7 @@ describe('driven: driftless runs the lab deploy and watches it', () => {
   test('cattle: replaced, new release, not patched, capacity, SLO and state held: all six pass', async () => {
     for (const c of ['DL-DEP-001', 'DL-DEP-002', 'DL-DEP-003', 'DL-DEP-004', 'DL-DEP-005', 'DL-DEP-006']) {
       const x = one(r.rs, 'cattle', c);
-      assert.equal(x.status, 'passed', `${c}: ${msg(x)}`);
+      assert.equal(x.outcome, 'passed', `${c}: ${msg(x)}`);
     }
     const now = (await docker.listContainers({ filters: { label: ['driftless.fleet=cattle', 'driftless.lab.role=host'] } })).map((c) => c.Id);
     assert.equal(now.length, 3);
@@ -131,14 +132,17 @@ describe('driven: driftless runs the lab deploy and watches it', () => {
 
   test('snowflake: kept, on the old image, patched in place (copied into and restarted), each under its category', () => {
     const kept = one(r.rs, 'snowflake', 'DL-DEP-001');
-    assert.equal(kept.status, 'failed');
-    assert.match(msg(kept), /^\[Not replaced\] .*2 of 2 instances served before the deploy and still serve after it .*dl-snowflake-1, dl-snowflake-2/);
+    assert.equal(kept.outcome, 'failed');
+    assert.equal(kept?.category, 'Not replaced');
+    assert.match(msg(kept), /.*2 of 2 instances served before the deploy and still serve after it .*dl-snowflake-1, dl-snowflake-2/);
     const image = one(r.rs, 'snowflake', 'DL-DEP-002');
-    assert.equal(image.status, 'failed');
-    assert.match(msg(image), /^\[Wrong image\] .*do not run the new release/);
+    assert.equal(image.outcome, 'failed');
+    assert.equal(image?.category, 'Wrong image');
+    assert.match(msg(image), /.*do not run the new release/);
     const patched = one(r.rs, 'snowflake', 'DL-DEP-003');
-    assert.equal(patched.status, 'failed');
-    assert.match(msg(patched), /^\[Patched in place\] .*dl-snowflake-1 copied into at .*dl-snowflake-1 restarted at/);
+    assert.equal(patched.outcome, 'failed');
+    assert.equal(patched?.category, 'Patched in place');
+    assert.match(msg(patched), /.*dl-snowflake-1 copied into at .*dl-snowflake-1 restarted at/);
     assert.ok((r.verdict.categories['Patched in place'] ?? 0) >= 1);
   });
 });
@@ -150,7 +154,7 @@ describe('a deploy that does not succeed is broken, never judged', () => {
     assert.equal(r.cli.code, 3, r.cli.stdout.slice(-2000));
     for (const f of ['cattle', 'snowflake']) {
       const x = one(r.rs, f, 'DL-DEP-001');
-      assert.equal(x.status, 'broken');
+      assert.equal(x.outcome, 'broken');
       assert.match(msg(x), /the deploy command failed \(exit 4\): a deploy that fails is not judged/);
     }
     assert.match(r.cli.stderr, /deploying with token \[secret redacted\]/);
@@ -190,8 +194,8 @@ describe('observed: a snapshot before, the pipeline deploys, driftless judges af
 
   test('cattle passes what can be judged afterwards; the snowflake fails it', () => {
     assert.equal(r.cli.code, 1, r.cli.stdout.slice(-2000));
-    for (const c of ['DL-DEP-001', 'DL-DEP-002', 'DL-DEP-003']) assert.equal(one(r.rs, 'cattle', c).status, 'passed', msg(one(r.rs, 'cattle', c)));
-    for (const c of ['DL-DEP-001', 'DL-DEP-002', 'DL-DEP-003']) assert.equal(one(r.rs, 'snowflake', c).status, 'failed', c);
+    for (const c of ['DL-DEP-001', 'DL-DEP-002', 'DL-DEP-003']) assert.equal(one(r.rs, 'cattle', c).outcome, 'passed', msg(one(r.rs, 'cattle', c)));
+    for (const c of ['DL-DEP-001', 'DL-DEP-002', 'DL-DEP-003']) assert.equal(one(r.rs, 'snowflake', c).outcome, 'failed', c);
   });
 
   test('load, capacity and state were not watched: not applicable, with the reason', () => {
@@ -251,10 +255,12 @@ describe('observed on EC2 (moto): instances replaced vs instances kept', () => {
 
   test('replaced: both checks pass; kept: not replaced and on the old AMI', () => {
     assert.equal(r.cli.code, 1, r.cli.stdout.slice(-2000) + r.cli.stderr.slice(-1000));
-    assert.equal(one(r.rs, 'replaced', 'DL-DEP-001').status, 'passed', msg(one(r.rs, 'replaced', 'DL-DEP-001')));
-    assert.equal(one(r.rs, 'replaced', 'DL-DEP-002').status, 'passed', msg(one(r.rs, 'replaced', 'DL-DEP-002')));
-    assert.match(msg(one(r.rs, 'kept', 'DL-DEP-001')), /^\[Not replaced\] .*2 of 2 instances served before the deploy and still serve after it/);
-    assert.match(msg(one(r.rs, 'kept', 'DL-DEP-002')), /^\[Wrong image\] .*2 of 2 instances do not run the new release/);
+    assert.equal(one(r.rs, 'replaced', 'DL-DEP-001').outcome, 'passed', msg(one(r.rs, 'replaced', 'DL-DEP-001')));
+    assert.equal(one(r.rs, 'replaced', 'DL-DEP-002').outcome, 'passed', msg(one(r.rs, 'replaced', 'DL-DEP-002')));
+    assert.equal(one(r.rs, 'kept', 'DL-DEP-001')?.category, 'Not replaced');
+    assert.match(msg(one(r.rs, 'kept', 'DL-DEP-001')), /.*2 of 2 instances served before the deploy and still serve after it/);
+    assert.equal(one(r.rs, 'kept', 'DL-DEP-002')?.category, 'Wrong image');
+    assert.match(msg(one(r.rs, 'kept', 'DL-DEP-002')), /.*2 of 2 instances do not run the new release/);
   });
 
   test('an EC2 fleet has no engine record of in-place changes: DL-DEP-003 not applicable, with the reason', () => {
@@ -319,7 +325,7 @@ describe('driven on EC2 (moto): an Auto Scaling group rolled to a new launch tem
   test('every instance replaced from the new version: replaced, new release and capacity pass', async () => {
     const r = await deployRun('rolled', false);
     assert.equal(r.cli.code, 0, r.cli.stdout.slice(-2500) + r.cli.stderr.slice(-1500));
-    for (const c of ['DL-DEP-001', 'DL-DEP-002', 'DL-DEP-004']) assert.equal(one(r.rs, 'rolled', c).status, 'passed', `${c}: ${msg(one(r.rs, 'rolled', c))}`);
+    for (const c of ['DL-DEP-001', 'DL-DEP-002', 'DL-DEP-004']) assert.equal(one(r.rs, 'rolled', c).outcome, 'passed', `${c}: ${msg(one(r.rs, 'rolled', c))}`);
     const na = r.verdict.notApplicable.filter((n) => n.fleet === 'rolled').map((n) => n.control);
     assert.deepEqual(na.sort(), ['DL-DEP-003', 'DL-DEP-005', 'DL-DEP-006'], 'no engine record, no entrypoint: each with its reason');
   });
@@ -327,7 +333,9 @@ describe('driven on EC2 (moto): an Auto Scaling group rolled to a new launch tem
   test('the new version published but no instance replaced: not replaced, and on the old AMI', async () => {
     const r = await deployRun('kept', true);
     assert.equal(r.cli.code, 1, r.cli.stdout.slice(-2500));
-    assert.match(msg(one(r.rs, 'kept', 'DL-DEP-001')), /^\[Not replaced\] .*3 of 3 instances served before the deploy and still serve after it/);
-    assert.match(msg(one(r.rs, 'kept', 'DL-DEP-002')), /^\[Wrong image\] .*3 of 3 instances do not run the new release/);
+    assert.equal(one(r.rs, 'kept', 'DL-DEP-001')?.category, 'Not replaced');
+    assert.match(msg(one(r.rs, 'kept', 'DL-DEP-001')), /.*3 of 3 instances served before the deploy and still serve after it/);
+    assert.equal(one(r.rs, 'kept', 'DL-DEP-002')?.category, 'Wrong image');
+    assert.match(msg(one(r.rs, 'kept', 'DL-DEP-002')), /.*3 of 3 instances do not run the new release/);
   });
 });

@@ -13,9 +13,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { labUp, type LabUpResult } from '../../lab/lab.ts';
-import { IMAGES, LABELS, labDir } from '../../lab/plan.ts';
+import { IMAGES, LABELS, labDir } from '../../lab/lab-plan.ts';
 import { connectEngine } from '../../probes/docker.ts';
-import { type AllureResult, label, param, readResults, type Verdict } from '../../reports/verdict.ts';
+import { type Verdict } from '../../reports/verdict.ts';
+import { readRecords, type Rec } from '../helpers/records.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-no-harm-chaos-'));
@@ -116,14 +117,14 @@ async function run(name: string, targets: unknown[], chaosCfg: Record<string, un
   const reports = path.join(tmp, `reports-${name}`);
   const since = Math.floor(Date.now() / 1000);
   const cli: CliResult = await driftless(['run', '--suite', 'chaos', '--config', file, '--results-dir', dir, ...args], {
-    env: { DRIFTLESS_REPORTS_DIR: reports },
+    env: { DRIFTLESS_OUTPUT_DIR: reports },
     timeoutMs: 300_000,
   });
   const verdict = JSON.parse(fs.readFileSync(path.join(reports, 'verdict.json'), 'utf8')) as Verdict;
   await labUp(); // the lab is whole again for the next test (the supervisor replaces cattle)
-  return { cli, verdict, results: readResults(dir), since };
+  return { cli, verdict, results: readRecords(dir), since };
 }
-const check = (rs: AllureResult[], fleet: string, control: string) => rs.find((r) => param(r, 'fleet') === fleet && label(r, 'control') === control)!;
+const check = (rs: Rec[], fleet: string, control: string) => rs.find((r) => r.fleet === fleet && r.control === control)!;
 
 before(async () => {
   lab = await labUp();
@@ -151,7 +152,7 @@ describe('one kill budget for the whole run', () => {
       assert.equal(r.verdict.kills[0]!.spent.length, 2);
       assert.equal(r.cli.code, 3);
       assert.match(
-        check(r.results, 'cattle-3', 'DL-CHAOS-001').statusDetails?.message ?? '',
+        check(r.results, 'cattle-3', 'DL-CHAOS-001').message ?? '',
         /the run's kill budget is spent \(safety\.maxKills 2 spent \(cattle-1: 1, cattle-2: 1\)\)/,
       );
     } finally {
@@ -182,8 +183,8 @@ describe('the stop condition stops', () => {
       const kills = await killsSince(r.since);
       assert.equal(kills.length, 1, `engine kill events: ${kills.join(', ')}\n${r.cli.stdout.slice(-2000)}`);
       const slo = check(r.results, 'cattle', 'DL-CHAOS-004');
-      assert.equal(slo.status, 'failed');
-      assert.match(slo.statusDetails?.message ?? '', /the experiment was aborted/);
+      assert.equal(slo.outcome, 'failed');
+      assert.match(slo.message ?? '', /the experiment was aborted/);
       assert.match(r.cli.stderr, /abort: stopped killing at once: error rate over the last 1 s is 100%/);
       assert.deepEqual([r.verdict.runs[0]!.seed, r.verdict.runs[0]!.seedFrom], [4242, 'config']);
     } finally {
@@ -245,10 +246,10 @@ describe('desired capacity from the provider, never from the survivors', () => {
     const r = await run('shrink', [t], chaos({ slo: { maxErrorRate: 0.2, p99Ms: 2000, recoverySeconds: 3 } }), { maxKills: 1 });
     assert.equal((await killsSince(r.since, `driftless.fleet=${FLEET}`)).length, 1);
     const recovery = check(r.results, FLEET, 'DL-CHAOS-003');
-    assert.equal(recovery.status, 'failed', recovery.statusDetails?.message);
-    assert.match(recovery.statusDetails?.message ?? '', /desired capacity of 2 within 3 s \(1 running\)/);
+    assert.equal(recovery.outcome, 'failed', recovery.message);
+    assert.match(recovery.message ?? '', /desired capacity of 2 within 3 s \(1 running\)/);
     const replaced = check(r.results, FLEET, 'DL-CHAOS-002');
-    assert.equal(replaced.status, 'failed');
-    assert.match(replaced.statusDetails?.message ?? '', /^\[Not replaced\] /);
+    assert.equal(replaced.outcome, 'failed');
+    assert.equal(replaced?.category, 'Not replaced');
   });
 });

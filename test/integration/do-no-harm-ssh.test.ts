@@ -12,9 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { labUp } from '../../lab/lab.ts';
-import { IMAGES, labDir } from '../../lab/plan.ts';
+import { IMAGES, labDir } from '../../lab/lab-plan.ts';
 import { connectEngine } from '../../probes/docker.ts';
-import { type AllureResult, label, param, readResults } from '../../reports/verdict.ts';
+import { evidence, readRecords, type Rec } from '../helpers/records.ts';
 import type { Verdict } from '../../reports/verdict.ts';
 import { driftless } from '../helpers/cli.ts';
 import { freePort, inHost, removeTestHosts, startTestHost, type TestHost } from '../helpers/test-hosts.ts';
@@ -37,10 +37,10 @@ async function run(name: string, targets: unknown[], policy: Record<string, unkn
   const dir = path.join(tmp, `results-${name}`);
   const reports = path.join(tmp, `reports-${name}`);
   const cli = await driftless(['run', '--suite', 'ssh-edits', '--config', file, '--results-dir', dir, '--run-id', `${RUN}-${name}`], {
-    env: { DRIFTLESS_REPORTS_DIR: reports },
+    env: { DRIFTLESS_OUTPUT_DIR: reports },
   });
   const verdict = JSON.parse(fs.readFileSync(path.join(reports, 'verdict.json'), 'utf8')) as Verdict;
-  return { cli, verdict, results: readResults(dir) };
+  return { cli, verdict, results: readRecords(dir) };
 }
 
 const target = (name: string, h: TestHost, user: string, extra: Record<string, unknown> = {}) => ({
@@ -50,16 +50,12 @@ const target = (name: string, h: TestHost, user: string, extra: Record<string, u
   hosts: [{ id: h.name, address: '127.0.0.1', port: h.sshPort, hostKey: h.hostKey }],
   ssh: { user, identityFile: path.join(labDir(), 'id_ed25519'), ...extra },
 });
-const one = (rs: AllureResult[], host: string, control: string, title?: RegExp) => {
-  const r = rs.filter((x) => param(x, 'host') === host && label(x, 'control') === control && (!title || title.test(x.name)));
-  assert.equal(r.length, 1, `one ${control} result for ${host}: ${rs.map((x) => x.name).join(' | ')}`);
+const one = (rs: Rec[], host: string, control: string, title?: RegExp) => {
+  const r = rs.filter((x) => x.host === host && x.control === control && (!title || title.test(x.title)));
+  assert.equal(r.length, 1, `one ${control} result for ${host}: ${rs.map((x) => x.title).join(' | ')}`);
   return r[0]!;
 };
-type Att = { name: string; source: string };
-const attachment = (r: AllureResult & { attachments?: Att[]; steps?: Array<{ attachments?: Att[] }> }, dir: string, name: string) => {
-  const a = [...(r.attachments ?? []), ...(r.steps ?? []).flatMap((s) => s.attachments ?? [])].find((x) => x.name === name);
-  return a ? (JSON.parse(fs.readFileSync(path.join(dir, a.source), 'utf8')) as Record<string, unknown>) : undefined;
-};
+const attachment = (r: Rec, _dir: string, name: string) => evidence<Record<string, unknown>>(r, name);
 
 before(async () => {
   await labUp();
@@ -95,8 +91,8 @@ describe('remount (aggressive mode) puts / back the way it was found', () => {
     assert.equal(await rootMode(hosts.roPriv.name), 'ro');
     const r = await run('remount-ro', [target('ro', hosts.roPriv, 'root')], { immutablePaths: ['/etc'], aggressive: true });
     const res = one(r.results, hosts.roPriv.name, 'DL-SSH-050');
-    assert.equal(res.status, 'failed');
-    assert.match(res.statusDetails?.message ?? '', /remounted \/ read-write; reverted and checked gone/);
+    assert.equal(res.outcome, 'failed');
+    assert.match(res.message ?? '', /remounted \/ read-write; reverted and checked gone/);
     assert.equal(await rootMode(hosts.roPriv.name), 'ro', 'the root is read-only again, as found');
   });
 
@@ -104,8 +100,8 @@ describe('remount (aggressive mode) puts / back the way it was found', () => {
     assert.equal(await rootMode(hosts.rwPriv.name), 'rw');
     const r = await run('remount-rw', [target('rw', hosts.rwPriv, 'root')], { immutablePaths: ['/etc'], aggressive: true });
     const res = one(r.results, hosts.rwPriv.name, 'DL-SSH-050');
-    assert.equal(res.status, 'failed');
-    assert.match(res.statusDetails?.message ?? '', /already mounted read-write: nothing to remount, nothing changed/);
+    assert.equal(res.outcome, 'failed');
+    assert.match(res.message ?? '', /already mounted read-write: nothing to remount, nothing changed/);
     assert.equal(await rootMode(hosts.rwPriv.name), 'rw', 'the root is still read-write, as found');
   });
 });
@@ -129,11 +125,11 @@ describe('traps on the host', () => {
     await inHost(docker, hosts.trap.name, `echo left > ${canary}`);
     const r = await run('leftover', [target('trap', hosts.trap, 'root')], { immutablePaths: ['/etc'] });
     const edit = one(r.results, hosts.trap.name, 'DL-SSH-010');
-    assert.equal(edit.status, 'broken');
-    assert.match(edit.statusDetails?.message ?? '', /already there .*not touched; the sweep removes it/);
+    assert.equal(edit.outcome, 'broken');
+    assert.match(edit.message ?? '', /already there .*not touched; the sweep removes it/);
     const sweep = one(r.results, hosts.trap.name, 'DL-SSH-099');
-    assert.equal(sweep.status, 'failed');
-    assert.match(sweep.statusDetails?.message ?? '', new RegExp(`have now been removed \\(checked gone\\): ${canary.replace(/[.]/g, '\\.')}`));
+    assert.equal(sweep.outcome, 'failed');
+    assert.match(sweep.message ?? '', new RegExp(`have now been removed \\(checked gone\\): ${canary.replace(/[.]/g, '\\.')}`));
     assert.ok(r.verdict.taintedHosts.includes(hosts.trap.name));
     assert.equal((await inHost(docker, hosts.trap.name, `test -e ${canary}`)).exitCode, 1, 'the engine confirms the canary is gone');
   });
@@ -144,13 +140,13 @@ describe('traps on the host', () => {
     const r = await run('cutoff', [target('fifo', hosts.fifo, 'root', { commandTimeoutMs: 2000 })], { immutablePaths: ['/etc'] });
     assert.equal(r.cli.code, 1, r.cli.stdout.slice(-1500)); // root login: the edits before the cut-off got through
     const cut = one(r.results, hosts.fifo.name, 'DL-SSH-020', /entrypoint\.sh/);
-    assert.equal(cut.status, 'broken');
-    assert.match(cut.statusDetails?.message ?? '', /the audit stopped before this edit: .*did not finish within 2000 ms/);
+    assert.equal(cut.outcome, 'broken');
+    assert.match(cut.message ?? '', /the audit stopped before this edit: .*did not finish within 2000 ms/);
     const after = one(r.results, hosts.fifo.name, 'DL-SSH-040');
-    assert.equal(after.status, 'broken', 'the edits after the cut-off were not tried');
+    assert.equal(after.outcome, 'broken', 'the edits after the cut-off were not tried');
     const sweep = one(r.results, hosts.fifo.name, 'DL-SSH-099');
-    assert.equal(sweep.status, 'broken');
-    assert.match(sweep.statusDetails?.message ?? '', /TAINTED-UNKNOWN.*the sweep on a new connection found nothing of this run left/);
+    assert.equal(sweep.outcome, 'broken');
+    assert.match(sweep.message ?? '', /TAINTED-UNKNOWN.*the sweep on a new connection found nothing of this run left/);
     assert.equal(attachment(sweep, path.join(tmp, 'results-cutoff'), 'sweep')?.onNewConnection, true);
     assert.ok(r.verdict.taintedHosts.includes(hosts.fifo.name), 'a host whose edit was cut off is listed as tainted');
   });
@@ -165,8 +161,8 @@ describe('traps on the host', () => {
     );
     const r = await run('cutoff-left', [target('fifo', hosts.fifo, 'root', { commandTimeoutMs: 2000 })], { immutablePaths: ['/etc'] });
     const sweep = one(r.results, hosts.fifo.name, 'DL-SSH-099');
-    assert.equal(sweep.status, 'failed');
-    assert.match(sweep.statusDetails?.message ?? '', new RegExp(`have now been removed \\(checked gone\\): ${canary.replace(/[.]/g, '\\.')}`));
+    assert.equal(sweep.outcome, 'failed');
+    assert.match(sweep.message ?? '', new RegExp(`have now been removed \\(checked gone\\): ${canary.replace(/[.]/g, '\\.')}`));
     assert.equal(attachment(sweep, path.join(tmp, 'results-cutoff-left'), 'sweep')?.onNewConnection, true);
     assert.ok(r.verdict.taintedHosts.includes(hosts.fifo.name));
     assert.equal((await inHost(docker, hosts.fifo.name, `test -e ${canary}`)).exitCode, 1, 'the engine confirms the canary is gone');

@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { DockerProvider } from '../../providers/docker/provider.ts';
 import { connectEngine } from '../../probes/docker.ts';
 import { labUp } from '../../lab/lab.ts';
-import { IMAGES } from '../../lab/plan.ts';
+import { IMAGES } from '../../lab/lab-plan.ts';
 
 let docker: Docker;
 const fleet = (name: 'cattle' | 'snowflake') =>

@@ -13,9 +13,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import { eventLogPath, labUp, SNOWFLAKE_DRIFT } from '../../lab/lab.ts';
-import { IMAGES, labDir, makePlan } from '../../lab/plan.ts';
+import { IMAGES, labDir, makePlan } from '../../lab/lab-plan.ts';
 import { connectEngine, containerEvents } from '../../probes/docker.ts';
-import { type AllureResult, label, param, readResults } from '../../reports/verdict.ts';
+import { readRecords, type Rec } from '../helpers/records.ts';
 import { driftless } from '../helpers/cli.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-recorder-'));
@@ -39,16 +39,16 @@ function config(name: string, eventLog: string | undefined): string {
   return file;
 }
 
-async function imageRun(name: string, eventLog: string | undefined): Promise<AllureResult[]> {
+async function imageRun(name: string, eventLog: string | undefined): Promise<Rec[]> {
   const dir = path.join(tmp, `results-${name}`);
   const r = await driftless(['run', '--suite', 'image-integrity', '--config', config(name, eventLog), '--results-dir', dir], {
-    env: { DRIFTLESS_REPORTS_DIR: path.join(tmp, `reports-${name}`) },
+    env: { DRIFTLESS_OUTPUT_DIR: path.join(tmp, `reports-${name}`) },
   });
   assert.ok(r.code === 1 || r.code === 3, r.stdout.slice(-1500) + r.stderr.slice(-800)); // the snowflake always fails
-  return readResults(dir).filter((x) => label(x, 'control') === 'DL-IMG-005');
+  return readRecords(dir).filter((x) => x.control === 'DL-IMG-005');
 }
 
-const of = (rs: AllureResult[], host: string) => rs.find((r) => param(r, 'host') === host)!;
+const of = (rs: Rec[], host: string) => rs.find((r) => r.host === host)!;
 
 /** 300 engine events (create and destroy of 150 containers that never start): past the 256 the engine keeps. */
 async function churn(): Promise<void> {
@@ -88,8 +88,8 @@ describe('the engine alone no longer reaches back', () => {
   test('without an event log, DL-IMG-005 is broken, naming the 256-event limit and the fix', async () => {
     const rs = await imageRun('no-log', undefined);
     const r = of(rs, 'dl-cattle-1');
-    assert.equal(r.status, 'broken', r.statusDetails?.message);
-    assert.match(r.statusDetails?.message ?? '', /Docker keeps only its last 256 events in memory.*name the file in targets\[\]\.docker\.eventLog/);
+    assert.equal(r.outcome, 'broken', r.message);
+    assert.match(r.message ?? '', /Docker keeps only its last 256 events in memory.*name the file in targets\[\]\.docker\.eventLog/);
   });
 });
 
@@ -98,11 +98,11 @@ describe('with the recorded log', () => {
     const rs = await imageRun('with-log', eventLogPath(plan));
     for (const h of plan.hosts.filter((x) => x.fleet === 'cattle')) {
       const r = of(rs, h.name);
-      assert.equal(r.status, 'passed', `${h.name}: ${r.statusDetails?.message}`);
+      assert.equal(r.outcome, 'passed', `${h.name}: ${r.message}`);
     }
     const snow = of(rs, SNOWFLAKE_DRIFT.host);
-    assert.equal(snow.status, 'failed', snow.statusDetails?.message);
-    assert.match(snow.statusDetails?.message ?? '', /entered out of band: \d+ docker exec .*hotfix applied by hand/);
+    assert.equal(snow.outcome, 'failed', snow.message);
+    assert.match(snow.message ?? '', /entered out of band: \d+ docker exec .*hotfix applied by hand/);
   });
 
   test('a log nobody writes any more (its recorder died): broken, saying it is not being recorded (a stale log is not a quiet one)', async () => {
@@ -111,7 +111,7 @@ describe('with the recorded log', () => {
     fs.copyFileSync(eventLogPath(plan), stale);
     const rs = await imageRun('stale', stale);
     const r = of(rs, 'dl-cattle-1');
-    assert.equal(r.status, 'broken', r.statusDetails?.message);
-    assert.match(r.statusDetails?.message ?? '', /is not being recorded: a container created at .* did not appear in it within 5 s/);
+    assert.equal(r.outcome, 'broken', r.message);
+    assert.match(r.message ?? '', /is not being recorded: a container created at .* did not appear in it within 5 s/);
   });
 });

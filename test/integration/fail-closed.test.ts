@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { labUp } from '../../lab/lab.ts';
-import { LABELS, labDir } from '../../lab/plan.ts';
+import { LABELS, labDir } from '../../lab/lab-plan.ts';
 import type { Verdict } from '../../reports/verdict.ts';
-import { type AllureResult, label, readResults } from '../../reports/verdict.ts';
+import { readRecords, type Rec } from '../helpers/records.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-fail-closed-'));
@@ -20,6 +20,12 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const ssh = () => ({ user: 'audit', identityFile: path.join(labDir(), 'id_ed25519'), knownHostsFile: path.join(labDir(), 'known_hosts') });
 const cattle = () => ({ name: 'cattle', provider: 'docker', docker: { labels: { [LABELS.fleet]: 'cattle', [LABELS.role]: 'host' } }, ssh: ssh() });
+const snowflake = () => ({
+  name: 'snowflake',
+  provider: 'docker',
+  docker: { labels: { [LABELS.fleet]: 'snowflake', [LABELS.role]: 'host' } },
+  ssh: { ...ssh(), user: 'root' },
+});
 const policy = { ssh: { mode: 'read-only', immutablePaths: ['/etc'], writablePaths: ['/tmp', '/run'] } };
 
 function configFile(name: string, targets: unknown[], extra: Record<string, unknown> = {}): string {
@@ -32,12 +38,12 @@ async function run(
   name: string,
   args: string[],
   env: Record<string, string | undefined> = {},
-): Promise<{ cli: CliResult; verdict: Verdict; results: AllureResult[]; dir: string }> {
+): Promise<{ cli: CliResult; verdict: Verdict; results: Rec[]; dir: string }> {
   const dir = path.join(tmp, `results-${name}`);
   const reports = path.join(tmp, `reports-${name}`);
-  const cli = await driftless(['run', ...args, '--results-dir', dir], { env: { DRIFTLESS_REPORTS_DIR: reports, ...env } });
+  const cli = await driftless(['run', ...args, '--results-dir', dir], { env: { DRIFTLESS_OUTPUT_DIR: reports, ...env } });
   const verdict = JSON.parse(fs.readFileSync(path.join(reports, 'verdict.json'), 'utf8')) as Verdict;
-  return { cli, verdict, results: readResults(dir), dir };
+  return { cli, verdict, results: readRecords(dir), dir };
 }
 
 before(async () => {
@@ -102,18 +108,32 @@ describe('the run is who the CLI says it is', () => {
   test('a stale DRIFTLESS_RUN_ID, seed and run file in the environment are ignored: a new run probes afresh', async () => {
     const first = await run('first', ['--suite', 'ssh-edits', '--config', configFile('first', [cattle()])]);
     assert.equal(first.cli.code, 0, first.cli.stdout.slice(-2000));
-    const staleFile = path.join(tmp, `reports-first`, 'run', first.verdict.runId, 'run.json');
-    assert.ok(fs.existsSync(staleFile));
     const second = await run('second', ['--suite', 'ssh-edits', '--config', configFile('second', [cattle()])], {
       DRIFTLESS_RUN_ID: first.verdict.runId,
       DRIFTLESS_SEED: '5',
-      DRIFTLESS_RUN_FILE: staleFile,
-      DRIFTLESS_RUN_DIR: path.dirname(staleFile),
+      DRIFTLESS_RUN_FILE: path.join(first.dir, 'driftless-run.json'),
+      DRIFTLESS_RUN_DIR: first.dir,
     });
     assert.equal(second.cli.code, 0, second.cli.stdout.slice(-2000));
     assert.notEqual(second.verdict.runId, first.verdict.runId);
-    assert.ok(second.results.length > 0 && second.results.every((x) => label(x, 'run') === second.verdict.runId), "every result is the new run's");
+    assert.ok(second.results.length > 0 && second.results.every((x) => x.runId === second.verdict.runId), "every result is the new run's");
     assert.match(second.cli.stderr, /\[driftless ssh-edits\] auditing 3 hosts over SSH/, 'it probed');
+  });
+
+  test("a reused --run-id never reports an earlier run's outcome (issue 24, item 11)", async () => {
+    // The same id twice, into the same results folder: first snowflake (violations), then cattle only.
+    const dir = ['--run-id', 'reused-id', '--results-dir', path.join(tmp, 'results-reused')];
+    const snow = await driftless(['run', '--suite', 'ssh-edits', '--config', configFile('reused-1', [snowflake()]), ...dir], {
+      env: { DRIFTLESS_OUTPUT_DIR: path.join(tmp, 'reports-reused') },
+    });
+    assert.equal(snow.code, 1, snow.stdout.slice(-2000));
+    const t = new Date().toISOString();
+    const again = await driftless(['run', '--suite', 'ssh-edits', '--config', configFile('reused-2', [cattle()]), ...dir], {
+      env: { DRIFTLESS_OUTPUT_DIR: path.join(tmp, 'reports-reused') },
+    });
+    assert.equal(again.code, 0, again.stdout.slice(-2000));
+    const rs = readRecords(path.join(tmp, 'results-reused'));
+    assert.ok(rs.length > 0 && rs.every((r) => r.fleet === 'cattle' && r.startedAt >= t), 'only the second run answers');
   });
 });
 
@@ -136,7 +156,7 @@ describe('shards', () => {
 
   const report = (name: string, dirs: string[]) =>
     driftless(['report', ...dirs.flatMap((d) => ['--results', d]), '--out', path.join(tmp, `report-${name}`)], {
-      env: { DRIFTLESS_REPORTS_DIR: path.join(tmp, `reports-${name}`) },
+      env: { DRIFTLESS_OUTPUT_DIR: path.join(tmp, `reports-${name}`) },
     });
 
   test('both shards merged: compliant, every owed check answered', async () => {

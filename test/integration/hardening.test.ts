@@ -11,9 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { labUp, type LabUpResult } from '../../lab/lab.ts';
-import { IMAGES, LAB_METADATA_ONLY, LABELS, labDir } from '../../lab/plan.ts';
+import { IMAGES, LAB_METADATA_ONLY, LABELS, labDir } from '../../lab/lab-plan.ts';
 import { connectEngine } from '../../probes/docker.ts';
-import { type AllureResult, label, param, readResults, type Verdict } from '../../reports/verdict.ts';
+import { type Verdict } from '../../reports/verdict.ts';
+import { readRecords, type Rec } from '../helpers/records.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';
 import { freePort, removeTestHosts, startTestHost, type TestHost } from '../helpers/test-hosts.ts';
 
@@ -21,13 +22,13 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-hardening-'));
 let docker: Docker;
 let lab: LabUpResult;
 
-async function run(name: string, config: Record<string, unknown>, args: string[]): Promise<{ cli: CliResult; verdict: Verdict; results: AllureResult[] }> {
+async function run(name: string, config: Record<string, unknown>, args: string[]): Promise<{ cli: CliResult; verdict: Verdict; results: Rec[] }> {
   const file = path.join(tmp, `${name}.json`);
   fs.writeFileSync(file, JSON.stringify({ version: 1, release: { file: path.join(labDir(), 'release.json') }, ...config }));
   const dir = path.join(tmp, `results-${name}`);
   const reports = path.join(tmp, `reports-${name}`);
-  const cli = await driftless(['run', '--config', file, '--results-dir', dir, ...args], { env: { DRIFTLESS_REPORTS_DIR: reports }, timeoutMs: 300_000 });
-  return { cli, verdict: JSON.parse(fs.readFileSync(path.join(reports, 'verdict.json'), 'utf8')) as Verdict, results: readResults(dir) };
+  const cli = await driftless(['run', '--config', file, '--results-dir', dir, ...args], { env: { DRIFTLESS_OUTPUT_DIR: reports }, timeoutMs: 300_000 });
+  return { cli, verdict: JSON.parse(fs.readFileSync(path.join(reports, 'verdict.json'), 'utf8')) as Verdict, results: readRecords(dir) };
 }
 const ssh = (user = 'audit') => ({ user, identityFile: path.join(labDir(), 'id_ed25519'), knownHostsFile: path.join(labDir(), 'known_hosts') });
 const fleet = (name: string, user = 'audit') => ({
@@ -39,7 +40,7 @@ const fleet = (name: string, user = 'audit') => ({
   docker: { labels: { [LABELS.fleet]: name, [LABELS.role]: 'host' } },
   ssh: ssh(user),
 });
-const of = (rs: AllureResult[], host: string, control: string) => rs.filter((r) => param(r, 'host') === host && label(r, 'control') === control);
+const of = (rs: Rec[], host: string, control: string) => rs.filter((r) => r.host === host && r.control === control);
 
 before(async () => {
   lab = await labUp();
@@ -68,17 +69,14 @@ describe('an ordinary host: root mounted read-write, an unprivileged login', () 
     const r = await run('ordinary', { targets: [target], policy: { ssh: { immutablePaths: ['/etc', '/usr/bin'] } } }, ['--suite', 'ssh-edits']);
     assert.equal(r.cli.code, 1, r.cli.stdout.slice(-1500));
     const mounts = of(r.results, host.name, 'DL-SSH-060')[0]!;
-    assert.equal(mounts.status, 'failed');
-    assert.match(mounts.statusDetails?.message ?? '', /\/etc is on \/ \(overlay, overlay\), mounted read-write/);
+    assert.equal(mounts.outcome, 'failed');
+    assert.match(mounts.message ?? '', /\/etc is on \/ \(overlay, overlay\), mounted read-write/);
     const canaries = of(r.results, host.name, 'DL-SSH-010');
     assert.equal(canaries.length, 2);
     for (const c of canaries) {
-      assert.equal(c.status, 'failed');
-      assert.ok(c.labels.some((l) => l.name === 'violation' && l.value === 'mutable-by-privilege'));
-      assert.match(
-        c.statusDetails?.message ?? '',
-        /refused the login user by permissions only \(EACCES\) .*mounted read-write: mutable by a more privileged user/,
-      );
+      assert.equal(c.outcome, 'failed');
+      assert.ok(c.violation === 'mutable-by-privilege');
+      assert.match(c.message ?? '', /refused the login user by permissions only \(EACCES\) .*mounted read-write: mutable by a more privileged user/);
     }
   });
 });
@@ -95,7 +93,7 @@ describe('engine controls (CIS Docker v1.6.0): negative controls in the lab, cat
       ['--suite', 'image-integrity'],
     );
   });
-  const status = (host: string, control: string) => of(r.results, host, control)[0]?.status;
+  const status = (host: string, control: string) => of(r.results, host, control)[0]?.outcome;
 
   test('cattle and sticky pass DL-IMG-010..013', () => {
     for (const host of ['dl-cattle-1', 'dl-cattle-2', 'dl-cattle-3', 'dl-sticky-1', 'dl-sticky-2']) {
@@ -105,9 +103,9 @@ describe('engine controls (CIS Docker v1.6.0): negative controls in the lab, cat
 
   test('a writable bind mount (5.6) and CAP_SYS_ADMIN (5.5) on dl-snowflake-1, the engine socket (5.32) on dl-snowflake-2, no-new-privileges (5.26) on both', () => {
     assert.equal(status('dl-snowflake-1', 'DL-IMG-010'), 'failed');
-    assert.match(of(r.results, 'dl-snowflake-1', 'DL-IMG-010')[0]!.statusDetails?.message ?? '', /\/opt\/app\/uploads \(bind from /);
+    assert.match(of(r.results, 'dl-snowflake-1', 'DL-IMG-010')[0]!.message ?? '', /\/opt\/app\/uploads \(bind from /);
     assert.equal(status('dl-snowflake-1', 'DL-IMG-011'), 'failed');
-    assert.match(of(r.results, 'dl-snowflake-1', 'DL-IMG-011')[0]!.statusDetails?.message ?? '', /CAP_SYS_ADMIN/);
+    assert.match(of(r.results, 'dl-snowflake-1', 'DL-IMG-011')[0]!.message ?? '', /CAP_SYS_ADMIN/);
     assert.equal(status('dl-snowflake-2', 'DL-IMG-012'), 'failed');
     assert.equal(status('dl-snowflake-2', 'DL-IMG-011'), 'passed');
     assert.equal(status('dl-snowflake-1', 'DL-IMG-012'), 'passed');
@@ -137,8 +135,8 @@ describe('state that survives the death of the instance that served it', () => {
         },
         ['--suite', 'chaos', '--seed', String(seed)],
       );
-      const state = r.results.find((x) => label(x, 'control') === 'DL-CHAOS-001')!;
-      assert.equal(state.status, 'failed', `${state.statusDetails?.message}\n${r.cli.stderr.slice(-1500)}`);
+      const state = r.results.find((x) => x.control === 'DL-CHAOS-001')!;
+      assert.equal(state.outcome, 'failed', `${state.message}\n${r.cli.stderr.slice(-1500)}`);
       assert.match(r.cli.stderr, /\[driftless chaos\] sticky: state written through (dl-sticky-\d): .*seed \d+ chose \1/);
       await labUp(); // replaced by the supervisor; make sure before the next seed
     });

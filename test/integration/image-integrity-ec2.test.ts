@@ -9,13 +9,13 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DeregisterImageCommand, EC2Client, RegisterImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { sleep } from '../../probes/net.ts';
-import { type AllureResult, label, param, readResults } from '../../reports/verdict.ts';
+import { readRecords, type Rec } from '../helpers/records.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';
 import { startMoto, type MotoServer } from '../helpers/moto.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-image-integrity-ec2-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-const msg = (r: AllureResult) => r.statusDetails?.message ?? '';
+const msg = (r: Rec) => r.message ?? '';
 
 describe('EC2 (against moto)', () => {
   const REGION = 'us-east-1';
@@ -26,10 +26,10 @@ describe('EC2 (against moto)', () => {
   let gone: string;
   let deployedAt: string;
   let ec2Run: CliResult;
-  let rs: AllureResult[];
+  let rs: Rec[];
   const ids: Record<'good' | 'old' | 'gone', string> = { good: '', old: '', gone: '' };
   const one = (fleet: string, control: string) => {
-    const r = rs.filter((x) => param(x, 'fleet') === fleet && label(x, 'control') === control);
+    const r = rs.filter((x) => x.fleet === fleet && x.control === control);
     assert.equal(r.length, 1, `exactly one ${control} result for fleet ${fleet} (got ${r.length})`);
     return r[0]!;
   };
@@ -97,7 +97,7 @@ describe('EC2 (against moto)', () => {
       },
       timeoutMs: 300_000,
     });
-    rs = readResults(ec2Results);
+    rs = readRecords(ec2Results);
   });
 
   after(async () => {
@@ -106,35 +106,36 @@ describe('EC2 (against moto)', () => {
 
   test('EC2 hosts get DL-IMG-001, 007, 008, 015 and 016 (no manifest declared), and the run finds violations', () => {
     assert.equal(ec2Run.code, 1, `${ec2Run.stdout.slice(-2000)}\n${ec2Run.stderr.slice(-2000)}`);
-    assert.deepEqual([...new Set(rs.map((r) => label(r, 'control')))].sort(), ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008', 'DL-IMG-015', 'DL-IMG-016']);
+    assert.deepEqual([...new Set(rs.map((r) => r.control))].sort(), ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008', 'DL-IMG-015', 'DL-IMG-016']);
     assert.equal(rs.length, 15);
   });
 
   test('an instance of the declared AMI, launched after the deploy, root volume deleted on termination, IMDSv2: passes', () => {
-    for (const c of ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008', 'DL-IMG-015', 'DL-IMG-016']) assert.equal(one('good', c).status, 'passed', msg(one('good', c)));
+    for (const c of ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008', 'DL-IMG-015', 'DL-IMG-016']) assert.equal(one('good', c).outcome, 'passed', msg(one('good', c)));
   });
 
   test('a root volume kept on termination and metadata without tokens are caught', () => {
-    assert.equal(one('old', 'DL-IMG-015').status, 'failed');
-    assert.match(msg(one('old', 'DL-IMG-015')), /^\[State lost\] .*root volume \/dev\/sda1 is kept when the instance terminates/);
-    assert.equal(one('old', 'DL-IMG-016').status, 'failed');
+    assert.equal(one('old', 'DL-IMG-015').outcome, 'failed');
+    assert.equal(one('old', 'DL-IMG-015')?.category, 'State lost');
+    assert.match(msg(one('old', 'DL-IMG-015')), /.*root volume \/dev\/sda1 is kept when the instance terminates/);
+    assert.equal(one('old', 'DL-IMG-016').outcome, 'failed');
     assert.match(msg(one('old', 'DL-IMG-016')), /accepts instance metadata requests without a token \(HttpTokens optional\): require IMDSv2/);
-    assert.equal(one('gone', 'DL-IMG-015').status, 'passed');
+    assert.equal(one('gone', 'DL-IMG-015').outcome, 'passed');
   });
 
   test('an instance launched before the release was deployed is "not replaced on deploy"', () => {
     const r = one('old', 'DL-IMG-008');
-    assert.equal(r.status, 'failed');
+    assert.equal(r.outcome, 'failed');
     assert.match(msg(r), new RegExp(`${ids.old} was launched at .*, before the release was deployed at ${deployedAt}: not replaced on deploy`));
-    assert.equal(one('old', 'DL-IMG-001').status, 'passed');
+    assert.equal(one('old', 'DL-IMG-001').outcome, 'passed');
   });
 
   test('an instance of another, deregistered AMI fails DL-IMG-001 and DL-IMG-007', () => {
     const wrong = one('gone', 'DL-IMG-001');
-    assert.equal(wrong.status, 'failed');
+    assert.equal(wrong.outcome, 'failed');
     assert.ok(msg(wrong).includes(`runs AMI ${gone}, the release declares ${golden}`), msg(wrong));
     const avail = one('gone', 'DL-IMG-007');
-    assert.equal(avail.status, 'failed', msg(avail));
+    assert.equal(avail.outcome, 'failed', msg(avail));
     assert.ok(msg(avail).includes(`runs AMI ${gone}, which`), msg(avail));
   });
 });

@@ -13,11 +13,10 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type Docker from 'dockerode';
 import { labUp, SNOWFLAKE_DRIFT } from '../../lab/lab.ts';
-import { REPO_ROOT } from '../../core/paths.ts';
-import { IMAGES, LAB_METADATA_ONLY, LABELS, labDir, makePlan } from '../../lab/plan.ts';
+import { IMAGES, LAB_METADATA_ONLY, LABELS, labDir, makePlan } from '../../lab/lab-plan.ts';
 import { connectEngine } from '../../probes/docker.ts';
 import { httpGet, sleep, sshBanner } from '../../probes/net.ts';
-import { type AllureResult, label, param, readResults } from '../../reports/verdict.ts';
+import { readRecords, type Rec } from '../helpers/records.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-image-integrity-'));
@@ -35,21 +34,20 @@ const CONTROL_COUNT = 10; // docker hosts: DL-IMG-001..006 and the engine contro
 
 let docker: Docker;
 let run: CliResult;
-let results: AllureResult[];
-let runDir: string;
+let results: Rec[];
 let declaredCattle: string;
 let variantId: string;
 let baseId: string;
 let replacedOld: string;
 let replacedNew: string;
 
-const of = (host: string) => results.filter((r) => param(r, 'host') === host);
-const check = (host: string, control: string): AllureResult => {
-  const r = of(host).filter((x) => label(x, 'control') === control);
+const of = (host: string) => results.filter((r) => r.host === host);
+const check = (host: string, control: string): Rec => {
+  const r = of(host).filter((x) => x.control === control);
   assert.equal(r.length, 1, `exactly one ${control} result for ${host} (got ${r.length})`);
   return r[0]!;
 };
-const msg = (r: AllureResult) => r.statusDetails?.message ?? '';
+const msg = (r: Rec) => r.message ?? '';
 
 async function sleeper(name: string, image: string, service: string): Promise<void> {
   const c = await docker.createContainer({
@@ -161,9 +159,7 @@ before(async () => {
     },
     timeoutMs: 600_000,
   });
-  results = readResults(resultsDir);
-  const runId = /driftless run (\S+)/.exec(run.stdout)?.[1];
-  runDir = path.join(REPO_ROOT, 'reports', 'run', runId ?? 'unknown');
+  results = readRecords(resultsDir);
 });
 
 after(async () => {
@@ -193,20 +189,20 @@ test('the run ends with exit 1 (violations found) and prints live progress', () 
 test('every cattle host passes every check (a freshly replaced one included)', () => {
   for (const host of ['dl-cattle-1', 'dl-cattle-2', REPLACED]) {
     const rs = of(host);
-    assert.equal(rs.length, CONTROL_COUNT, `${host}: ${rs.map((r) => label(r, 'control')).join(', ')}`);
+    assert.equal(rs.length, CONTROL_COUNT, `${host}: ${rs.map((r) => r.control).join(', ')}`);
     for (const r of rs) {
       // An older container's exec history may have left the engine's in-memory event log (other
       // lab users generate events): then DL-IMG-005 can only be broken, never passed. The fresh
       // replacement's history is always complete.
-      if (host !== REPLACED && label(r, 'control') === 'DL-IMG-005' && r.status === 'broken' && HISTORY_GONE.test(msg(r))) continue;
-      assert.equal(r.status, 'passed', `${host} ${label(r, 'control')}: ${msg(r)}`);
+      if (host !== REPLACED && r.control === 'DL-IMG-005' && r.outcome === 'broken' && HISTORY_GONE.test(msg(r))) continue;
+      assert.equal(r.outcome, 'passed', `${host} ${r.control}: ${msg(r)}`);
     }
   }
 });
 
 test(`the replacement ${REPLACED} was audited as the new container, not the killed one`, () => {
   assert.notEqual(replacedNew, replacedOld);
-  const snap = JSON.parse(fs.readFileSync(path.join(runDir, 'inventory.json'), 'utf8')) as Array<{
+  const snap = (JSON.parse(fs.readFileSync(path.join(resultsDir, 'driftless-run.json'), 'utf8')) as { inventory: unknown }).inventory as Array<{
     target: string;
     hosts: Array<{ id: string; instanceId: string }>;
   }>;
@@ -216,89 +212,89 @@ test(`the replacement ${REPLACED} was audited as the new container, not the kill
 
 test(`dl-snowflake-1: the engine's diff lists exactly ${SNOWFLAKE_DRIFT.path} as drift`, () => {
   const r = check(SNOWFLAKE_DRIFT.host, 'DL-IMG-002');
-  assert.equal(r.status, 'failed');
+  assert.equal(r.outcome, 'failed');
   assert.match(msg(r), new RegExp(`: 1 entries: changed ${SNOWFLAKE_DRIFT.path}\\n?`));
-  assert.equal(check('dl-snowflake-2', 'DL-IMG-002').status, 'passed', msg(check('dl-snowflake-2', 'DL-IMG-002')));
+  assert.equal(check('dl-snowflake-2', 'DL-IMG-002').outcome, 'passed', msg(check('dl-snowflake-2', 'DL-IMG-002')));
 });
 
 test(`dl-snowflake-1: the golden manifest read over SSH differs in exactly ${SNOWFLAKE_DRIFT.path} (and the writable bind's mount point)`, () => {
   const r = check(SNOWFLAKE_DRIFT.host, 'DL-IMG-006');
-  assert.equal(r.status, 'failed');
+  assert.equal(r.outcome, 'failed');
   assert.match(msg(r), new RegExp(`: 2 entries: added /opt/app/uploads, changed ${SNOWFLAKE_DRIFT.path} \\([a-z0-9, ]*sha256[a-z0-9, ]*\\)`));
-  assert.equal(check('dl-snowflake-2', 'DL-IMG-006').status, 'passed', msg(check('dl-snowflake-2', 'DL-IMG-006')));
+  assert.equal(check('dl-snowflake-2', 'DL-IMG-006').outcome, 'passed', msg(check('dl-snowflake-2', 'DL-IMG-006')));
 });
 
 test('a docker exec into a host is flagged, with its command', () => {
   const r = check(IMPOSTER, 'DL-IMG-005');
-  assert.equal(r.status, 'failed');
+  assert.equal(r.outcome, 'failed');
   assert.match(msg(r), /was entered out of band: 1 docker exec/);
   assert.ok(msg(r).includes(`sh -c echo ${OOB_MARK}`), msg(r));
-  assert.equal(label(r, 'violation'), 'out-of-band-access');
+  assert.equal(r.violation, 'out-of-band-access');
 });
 
 test('dl-snowflake-1: the docker exec that applied the hotfix is flagged (or, once the engine dropped it, never passed)', () => {
   const r = check(SNOWFLAKE_DRIFT.host, 'DL-IMG-005');
-  if (r.status === 'broken') {
+  if (r.outcome === 'broken') {
     assert.match(msg(r), HISTORY_GONE);
     return;
   }
-  assert.equal(r.status, 'failed', msg(r));
+  assert.equal(r.outcome, 'failed', msg(r));
   assert.match(msg(r), /was entered out of band: \d+ docker exec/);
 });
 
 test('snowflake: a writable root filesystem is flagged on both hosts', () => {
   for (const host of ['dl-snowflake-1', 'dl-snowflake-2']) {
     const r = check(host, 'DL-IMG-003');
-    assert.equal(r.status, 'failed');
+    assert.equal(r.outcome, 'failed');
     assert.match(msg(r), /writable root filesystem/);
   }
 });
 
 test('snowflake and cattle run their declared images; nothing in the lab fleets is broken', () => {
-  for (const host of ['dl-snowflake-1', 'dl-snowflake-2']) assert.equal(check(host, 'DL-IMG-001').status, 'passed', msg(check(host, 'DL-IMG-001')));
-  const lab = results.filter((r) => param(r, 'fleet') === 'cattle' || param(r, 'fleet') === 'snowflake');
+  for (const host of ['dl-snowflake-1', 'dl-snowflake-2']) assert.equal(check(host, 'DL-IMG-001').outcome, 'passed', msg(check(host, 'DL-IMG-001')));
+  const lab = results.filter((r) => r.fleet === 'cattle' || r.fleet === 'snowflake');
   assert.equal(lab.length, 5 * CONTROL_COUNT);
   for (const r of lab) {
-    if (label(r, 'control') === 'DL-IMG-005' && HISTORY_GONE.test(msg(r))) continue; // see the cattle test
-    assert.notEqual(r.status, 'broken', `${param(r, 'host')} ${label(r, 'control')}: ${msg(r)}`);
+    if (r.control === 'DL-IMG-005' && HISTORY_GONE.test(msg(r))) continue; // see the cattle test
+    assert.notEqual(r.outcome, 'broken', `${r.host} ${r.control}: ${msg(r)}`);
   }
 });
 
 test(`a container tagged ${VARIANT.repo}:${VARIANT.tag} but of another digest is caught`, () => {
   const r = check(IMPOSTER, 'DL-IMG-001');
-  assert.equal(r.status, 'failed');
+  assert.equal(r.outcome, 'failed');
   assert.ok(msg(r).includes(`runs image ${variantId}`), msg(r));
   assert.ok(msg(r).includes(`${VARIANT.repo}:${VARIANT.tag}`), msg(r));
   assert.ok(msg(r).includes(`the release declares ${declaredCattle}`), msg(r));
-  assert.equal(label(r, 'violation'), 'wrong-image');
+  assert.equal(r.violation, 'wrong-image');
 });
 
 test('an image the release never declared is reported with its digest', () => {
   const r = check(UNDECLARED, 'DL-IMG-001');
-  assert.equal(r.status, 'failed');
+  assert.equal(r.outcome, 'failed');
   assert.ok(msg(r).includes(`image ${baseId} is not declared in the release (service ${UNDECLARED_SERVICE})`), msg(r));
-  assert.equal(label(r, 'violation'), 'undeclared-image');
+  assert.equal(r.violation, 'undeclared-image');
 });
 
 test('the test hosts without sshd are reported broken for the manifest check, never passed', () => {
   for (const host of [IMPOSTER, UNDECLARED]) {
     const r = check(host, 'DL-IMG-006');
-    assert.equal(r.status, 'broken', msg(r));
+    assert.equal(r.outcome, 'broken', msg(r));
     assert.match(msg(r), /PROBE ERROR/);
   }
 });
 
 test('a container restarted in place (a second start event) is flagged; the never-restarted one is not', () => {
   const r = check(UNDECLARED, 'DL-IMG-004');
-  assert.equal(r.status, 'failed');
+  assert.equal(r.outcome, 'failed');
   assert.match(msg(r), /restarted in place, not replaced: RestartCount 0, 2 start events/);
-  assert.equal(check(IMPOSTER, 'DL-IMG-004').status, 'passed', msg(check(IMPOSTER, 'DL-IMG-004')));
+  assert.equal(check(IMPOSTER, 'DL-IMG-004').outcome, 'passed', msg(check(IMPOSTER, 'DL-IMG-004')));
 });
 
 test(`dl-snowflake-1: the manifest evidence carries a unified diff of ${SNOWFLAKE_DRIFT.path}`, () => {
   type Att = { name: string; source: string };
   type Step = { name: string; attachments?: Att[]; steps?: Step[] };
-  const r = check(SNOWFLAKE_DRIFT.host, 'DL-IMG-006') as AllureResult & { attachments?: Att[]; steps?: Step[] };
+  const r = check(SNOWFLAKE_DRIFT.host, 'DL-IMG-006') as Rec & { attachments?: Att[]; steps?: Step[] };
   const all = (s: { attachments?: Att[]; steps?: Step[] }): Att[] => [...(s.attachments ?? []), ...(s.steps ?? []).flatMap(all)];
   const a = all(r).find((x) => x.name === `diff ${SNOWFLAKE_DRIFT.path}`);
   assert.ok(

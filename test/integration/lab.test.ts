@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import { connectEngine, execIn } from '../../probes/docker.ts';
 import { sleep } from '../../probes/net.ts';
 import { labContainers, readLabState, SNOWFLAKE_DRIFT } from '../../lab/lab.ts';
-import { IMAGES, makePlan } from '../../lab/plan.ts';
+import { IMAGES, makePlan } from '../../lab/lab-plan.ts';
 import { driftless } from '../helpers/cli.ts';
 
 const plan = makePlan();

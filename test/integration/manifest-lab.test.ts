@@ -14,7 +14,7 @@ import type Docker from 'dockerode';
 import { connectEngine } from '../../probes/docker.ts';
 import { diffManifests, type Manifest, manifestDigest, manifestOfContainer, manifestOfImage, TMP_LABEL, validateManifest } from '../../probes/manifest.ts';
 import { labUp, SNOWFLAKE_DRIFT } from '../../lab/lab.ts';
-import { IMAGES, LABELS } from '../../lab/plan.ts';
+import { IMAGES, LABELS } from '../../lab/lab-plan.ts';
 import { driftless } from '../helpers/cli.ts';
 
 let docker: Docker;

@@ -5,19 +5,21 @@
  * and the real report opened in Debian's chromium.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from '@playwright/test';
 import { labUp } from '../../lab/lab.ts';
-import { labDir } from '../../lab/plan.ts';
-import { reportsDir } from '../../core/paths.ts';
+import { labDir } from '../../lab/lab-plan.ts';
+import { OUTPUT, outputDir } from '../../core/paths.ts';
+import { planHash } from '../../core/run-plan.ts';
+import type { RunRecord } from '../../reports/run-record.ts';
 
-const REPORTS_DIR = reportsDir();
+const REPORTS_DIR = outputDir();
 import { buildReport, SINGLE_FILE_BUDGET_BYTES } from '../../reports/report.ts';
-import { readResults, validateVerdict, type Verdict } from '../../reports/verdict.ts';
+import { validateVerdict, type Verdict } from '../../reports/verdict.ts';
+import { readRecords } from '../helpers/records.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-report-'));
@@ -81,10 +83,20 @@ test('verdict.json is valid against its schema: categories, tainted and unchecke
 });
 
 test('probe errors land as broken in the report, violations under their category', () => {
-  const r = readResults(path.join(REPORTS_DIR, 'run', 'report-staging'));
-  const offline = r.filter((x) => x.parameters?.some((p) => p.value === 'offline'));
+  const staging = OUTPUT.staging();
+  const allure = fs
+    .readdirSync(staging)
+    .filter((f) => f.endsWith('-result.json'))
+    .map((f) => JSON.parse(fs.readFileSync(path.join(staging, f), 'utf8')) as { status: string; parameters: Array<{ name: string; value: string }> });
+  const offline = allure.filter((x) => x.parameters.some((p) => p.value === 'offline'));
   assert.ok(offline.length > 0);
   for (const x of offline) assert.equal(x.status, 'broken');
+  assert.ok(
+    readRecords(results)
+      .filter((x) => x.fleet === 'offline')
+      .every((x) => x.outcome === 'broken'),
+    'the typed results say so too',
+  );
   // Allure groups a category's results by message: count the leaves.
   type Node = { name: string; children?: Node[] };
   const leaves = (n: Node): number => (n.children ? n.children.reduce((k, c) => k + leaves(c), 0) : 1);
@@ -104,24 +116,25 @@ test('environment and executor are in the report', () => {
 });
 
 test('the single-file report stays under its budget', () => {
-  const size = fs.statSync(path.join(tmp, 'allure-single', 'index.html')).size;
+  const size = fs.statSync(path.join(tmp, 'report-single', 'index.html')).size;
   assert.ok(size < SINGLE_FILE_BUDGET_BYTES, `${size} bytes`);
 });
 
-test('history is carried across 30 consecutive reports: the trend shows every run', () => {
+test('history is carried across 30 consecutive reports: the trend shows every run', async () => {
   const hist = path.join(tmp, 'history-report');
-  const base = readResults(results).slice(0, 4); // a few real results, as a small nightly run
+  // A small nightly run: four real checks and their records, as a results folder of their own.
+  const record = JSON.parse(fs.readFileSync(path.join(results, 'driftless-run.json'), 'utf8')) as RunRecord;
+  const base = readRecords(results).slice(0, 4);
+  const plan = { ...record.plan, checks: record.plan.checks.filter((c) => base.some((r) => r.check === c.id)), notApplicable: [] };
   for (let night = 1; night <= 30; night++) {
     const dir = path.join(tmp, `night-${night}`);
-    fs.mkdirSync(dir, { recursive: true });
-    for (const r of base) {
-      const uuid = randomUUID();
-      fs.writeFileSync(
-        path.join(dir, `${uuid}-result.json`),
-        JSON.stringify({ ...r, uuid, start: night * 1000, stop: night * 1000 + 5, steps: [], attachments: [] }),
-      );
-    }
-    buildReport({ inputs: [dir], out: hist, verdictFile: path.join(tmp, 'v.json'), staging: path.join(tmp, 'staging') });
+    fs.mkdirSync(path.join(dir, 'checks'), { recursive: true });
+    const runId = `night-${night}`;
+    const small: RunRecord = { ...record, runId, plan, planHash: planHash(plan), owed: plan.checks.map((c) => c.id) };
+    fs.writeFileSync(path.join(dir, 'driftless-run.json'), JSON.stringify(small));
+    const records = base.map(({ attachments: _a, ...r }) => ({ ...r, runId, evidence: [] }));
+    fs.writeFileSync(path.join(dir, 'checks', 'ssh-edits.json'), JSON.stringify({ version: 1, runId, suite: 'ssh-edits', records }));
+    await buildReport({ inputs: [dir], out: hist, verdictFile: path.join(tmp, 'v.json'), staging: path.join(tmp, 'staging') });
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const trend = JSON.parse(fs.readFileSync(path.join(hist, 'history', 'history-trend.json'), 'utf8')) as unknown[];
@@ -140,11 +153,11 @@ test('in chromium: the categories view lists the snowflake violations, and an ev
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    await page.goto('file://' + path.join(tmp, 'allure-single', 'index.html'));
+    await page.goto('file://' + path.join(tmp, 'report-single', 'index.html'));
     await page.getByText('Categories').first().waitFor({ timeout: 30_000 });
     fs.mkdirSync(path.join(REPORTS_DIR, 'screenshots'), { recursive: true });
     await page.screenshot({ path: path.join(REPORTS_DIR, 'screenshots', 'overview.png') });
-    await page.goto('file://' + path.join(tmp, 'allure-single', 'index.html') + '#categories');
+    await page.goto('file://' + path.join(tmp, 'report-single', 'index.html') + '#categories');
     await page.getByText('Mutable host').first().click();
     const titles = await page.locator('.node__title').allInnerTexts();
     assert.ok(

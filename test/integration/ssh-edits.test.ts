@@ -13,9 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { labUp } from '../../lab/lab.ts';
-import { labDir, makePlan } from '../../lab/plan.ts';
+import { labDir, makePlan } from '../../lab/lab-plan.ts';
 import { fingerprintOfPublicKey } from '../../probes/hostkey.ts';
-import { type AllureResult, label, param, readResults } from '../../reports/verdict.ts';
+import { readRecords, type Rec } from '../helpers/records.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-ssh-edits-'));
@@ -24,7 +24,7 @@ const PASSPHRASE = 'correct-horse-battery-staple-42';
 // Built from parts so this file does not itself look like a committed key to secret scanners.
 const KEY_BLOCK = new RegExp(['BEGIN', '[A-Z]*', 'PRIVATE', 'KEY'].join(' ').replace(' [A-Z]* ', '( [A-Z]+)? '));
 let run: CliResult;
-let results: AllureResult[];
+let results: Rec[];
 let hung: net.Server;
 const sockets: net.Socket[] = [];
 
@@ -37,7 +37,7 @@ function freePort(): Promise<number> {
   });
 }
 
-const of = (fleet: string) => results.filter((r) => param(r, 'fleet') === fleet);
+const of = (fleet: string) => results.filter((r) => r.fleet === fleet);
 
 before(async () => {
   await labUp();
@@ -95,7 +95,7 @@ before(async () => {
     env: { DL_TEST_PASSPHRASE: PASSPHRASE, DRIFTLESS_RUN_ID: undefined, DRIFTLESS_RUN_DIR: undefined, DRIFTLESS_SEED: undefined },
     timeoutMs: 600_000,
   });
-  results = readResults(resultsDir);
+  results = readRecords(resultsDir);
 });
 
 after(() => {
@@ -112,47 +112,46 @@ test('the run ends with exit 1 (violations found) and prints live progress', () 
 test('every cattle host blocks every edit, with EROFS or a refusal as the reason', () => {
   const cattle = of('cattle');
   assert.equal(cattle.length, 3 * (5 + 4 + 1 + 1 + 1 + 1)); // canaries, appends, chmod, sudo, mounts, sweep
-  for (const r of cattle) assert.equal(r.status, 'passed', `${param(r, 'host')}: ${r.name}: ${r.statusDetails?.message}`);
+  for (const r of cattle) assert.equal(r.outcome, 'passed', `${r.host}: ${r.title}: ${r.message}`);
 });
 
 test('snowflake: writable paths come back ALLOWED (violations), the host is TAINTED, and no canary remains', () => {
   const snow = of('snowflake');
   assert.equal(snow.length, 2 * 13); // and the mount table (DL-SSH-060)
-  const failedCanaries = snow.filter((r) => r.status === 'failed' && label(r, 'control') === 'DL-SSH-010');
+  const failedCanaries = snow.filter((r) => r.outcome === 'failed' && r.control === 'DL-SSH-010');
   assert.equal(failedCanaries.length, 2 * 5);
-  for (const r of failedCanaries)
-    assert.match(r.statusDetails?.message ?? '', /ALLOWED on dl-snowflake-\d: created the canary; reverted and checked gone — TAINTED/);
-  const sudo = snow.filter((r) => label(r, 'control') === 'DL-SSH-040');
-  for (const r of sudo) assert.equal(r.status, 'failed');
-  const sweeps = snow.filter((r) => label(r, 'control') === 'DL-SSH-099');
+  for (const r of failedCanaries) assert.match(r.message ?? '', /ALLOWED on dl-snowflake-\d: created the canary; reverted and checked gone — TAINTED/);
+  const sudo = snow.filter((r) => r.control === 'DL-SSH-040');
+  for (const r of sudo) assert.equal(r.outcome, 'failed');
+  const sweeps = snow.filter((r) => r.control === 'DL-SSH-099');
   assert.equal(sweeps.length, 2);
-  for (const r of sweeps) assert.equal(r.status, 'passed', r.statusDetails?.message);
+  for (const r of sweeps) assert.equal(r.outcome, 'passed', r.message);
 });
 
 test('a host whose key differs from the pinned one is refused as a possible man-in-the-middle (broken, never passed)', () => {
   const mitm = of('mitm');
   assert.ok(mitm.length > 0);
   for (const r of mitm) {
-    assert.equal(r.status, 'broken');
-    assert.match(r.statusDetails?.message ?? '', /possible man-in-the-middle, refusing to connect/);
+    assert.equal(r.outcome, 'broken');
+    assert.match(r.message ?? '', /possible man-in-the-middle, refusing to connect/);
   }
 });
 
 test('unreachable and hung hosts are broken within the connect timeout; the others still report', () => {
   for (const r of of('unreachable')) {
-    assert.equal(r.status, 'broken');
-    assert.match(r.statusDetails?.message ?? '', /unreachable \(ECONNREFUSED\)/);
+    assert.equal(r.outcome, 'broken');
+    assert.match(r.message ?? '', /unreachable \(ECONNREFUSED\)/);
   }
   for (const r of of('hung')) {
-    assert.equal(r.status, 'broken');
-    assert.match(r.statusDetails?.message ?? '', /did not complete the SSH handshake within 3000 ms/);
+    assert.equal(r.outcome, 'broken');
+    assert.match(r.message ?? '', /did not complete the SSH handshake within 3000 ms/);
   }
 });
 
 test('an unknown user and an encrypted key without passphrase get clear messages on their hosts', () => {
-  for (const r of of('nosuchuser')) assert.match(r.statusDetails?.message ?? '', /denied authentication for user "nosuchuser"/);
-  for (const r of of('encrypted')) assert.match(r.statusDetails?.message ?? '', /is encrypted and no passphrase was given: set ssh\.passphraseEnv/);
-  for (const r of of('passphrase')) assert.equal(r.status, 'passed', 'the same key with its passphrase from the env var logs in');
+  for (const r of of('nosuchuser')) assert.match(r.message ?? '', /denied authentication for user "nosuchuser"/);
+  for (const r of of('encrypted')) assert.match(r.message ?? '', /is encrypted and no passphrase was given: set ssh\.passphraseEnv/);
+  for (const r of of('passphrase')) assert.equal(r.outcome, 'passed', 'the same key with its passphrase from the env var logs in');
 });
 
 test('no private key, passphrase or token appears in any result or attachment', () => {

@@ -376,6 +376,6 @@ describe('driftless validate', () => {
   test('two files is a usage error', () => {
     const r = cli(['a.yaml', 'b.yaml']);
     assert.equal(r.status, 2);
-    assert.equal(r.stderr, 'driftless: validate takes one config file, got 2: a.yaml b.yaml\n');
+    assert.equal(r.stderr, 'driftless: validate takes at most one argument ([file]), got 2: a.yaml b.yaml; run `driftless validate --help`\n');
   });
 });

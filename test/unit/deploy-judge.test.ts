@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { judgeDeploy } from '../../audits/deploy/judge.ts';
-import { deployMode, planDeploy } from '../../audits/deploy/plan.ts';
+import { planDeploy } from '../../audits/deploy/deploy-plan.ts';
+import { deploySuite } from '../../audits/deploy/deploy-suite.ts';
+import { judge as judgeWith } from '../helpers/suite-run.ts';
 import type { DeployOutcome, FleetWatch, Incarnation } from '../../audits/deploy/watch.ts';
 import type { Config } from '../../core/config.ts';
 
@@ -44,8 +45,8 @@ function outcome(f: Partial<FleetWatch>): DeployOutcome {
     ],
   };
 }
-const plan = planDeploy(config, deployMode(config, undefined));
-const judge = (o: DeployOutcome) => Object.fromEntries(judgeDeploy(plan.checks, o, config).map((r) => [r.check.split('/').pop(), r]));
+const plan = planDeploy({ config, inventory: [] });
+const judge = (o: DeployOutcome) => Object.fromEntries(judgeWith(deploySuite, o, plan.checks, config).map((r) => [r.check.split('/').pop(), r]));
 
 describe('deploy judgement', () => {
   test('a rolling replace with nothing patched passes replace-only, new release, not patched and capacity', () => {
@@ -100,7 +101,7 @@ describe('deploy judgement', () => {
 
   test('a failed or timed-out deploy command: every check broken with the reason', () => {
     const o = { ...outcome({}), notJudged: 'the deploy command failed (exit 4): a deploy that fails is not judged' };
-    for (const r of judgeDeploy(plan.checks, o, config)) {
+    for (const r of judgeWith(deploySuite, o, plan.checks, config)) {
       assert.equal(r.status, 'broken');
       assert.match(r.message!, /exit 4/);
     }
@@ -108,7 +109,7 @@ describe('deploy judgement', () => {
 
   test('no deploy command and no --before: the whole suite is not applicable, with the reason', () => {
     const c = { ...config, deploy: undefined } as unknown as Config;
-    const p = planDeploy(c, deployMode(c, undefined));
+    const p = planDeploy({ config: c, inventory: [] });
     assert.equal(p.checks.length, 0);
     assert.match(p.notApplicable[0]!.reason, /no deploy\.command in the config and no --before snapshot/);
   });

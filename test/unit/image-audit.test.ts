@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import tarStream from 'tar-stream';
 import { classifyChanges, compareManifests } from '../../audits/image/compare.ts';
-import { IMAGE_CONTROLS, imageChecksFor } from '../../audits/image/plan.ts';
+import { imageChecksFor } from '../../audits/image/image-plan.ts';
 import { firstFileOfTar } from '../../probes/docker.ts';
 import { ENTRY_ERRORS, type Manifest, type ManifestEntry } from '../../probes/manifest.ts';
 
@@ -104,14 +104,16 @@ test('firstFileOfTar reads the first regular file and skips directories and PAX 
 test('imageChecksFor: each provider gets only the checks that apply to it', () => {
   const engine = ['DL-IMG-010', 'DL-IMG-011', 'DL-IMG-012', 'DL-IMG-013'];
   assert.deepEqual(imageChecksFor('docker', undefined), ['DL-IMG-001', 'DL-IMG-002', 'DL-IMG-003', 'DL-IMG-004', 'DL-IMG-005', 'DL-IMG-006', ...engine]);
-  assert.deepEqual(imageChecksFor('docker', undefined, true).at(-1), IMAGE_CONTROLS.nonRoot, 'DL-IMG-014 only when policy.container.nonRoot');
-  const ec2 = [IMAGE_CONTROLS.rootVolume, IMAGE_CONTROLS.metadataTokens];
-  assert.deepEqual(imageChecksFor('ec2', { ami: 'ami-1' }), [
-    IMAGE_CONTROLS.declaredImage,
-    IMAGE_CONTROLS.amiAvailable,
-    IMAGE_CONTROLS.launchedAfterDeploy,
-    ...ec2,
+  assert.deepEqual(imageChecksFor('docker', undefined, true).at(-1), 'DL-IMG-014', 'DL-IMG-014 only when policy.container.nonRoot');
+  assert.deepEqual(imageChecksFor('ec2', { ami: 'ami-1' }), ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008', 'DL-IMG-015', 'DL-IMG-016']);
+  assert.deepEqual(imageChecksFor('ec2', { ami: 'ami-1', manifest: '/m.json' }), [
+    'DL-IMG-001',
+    'DL-IMG-006',
+    'DL-IMG-007',
+    'DL-IMG-008',
+    'DL-IMG-015',
+    'DL-IMG-016',
   ]);
-  assert.ok(imageChecksFor('ec2', { ami: 'ami-1', manifest: '/m.json' }).includes(IMAGE_CONTROLS.goldenManifest));
+  assert.deepEqual(imageChecksFor('ssh', { manifest: '/m.json' }), ['DL-IMG-006']);
   assert.deepEqual(imageChecksFor('ssh', {}), []);
 });

@@ -2,17 +2,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChaosOutcome } from '../../audits/chaos/experiment.ts';
-import { judgeChaos } from '../../audits/chaos/judge.ts';
-import { planChaos } from '../../audits/chaos/plan.ts';
-import type { HostImageAudit } from '../../audits/image/audit.ts';
-import { judgeImages } from '../../audits/image/judge.ts';
-import { planImages } from '../../audits/image/plan.ts';
-import { computePlan } from '../../audits/plan.ts';
-import type { HostAudit } from '../../audits/ssh-edits/audit.ts';
-import { judgeSshEdits } from '../../audits/ssh-edits/judge.ts';
-import { planSshEdits } from '../../audits/ssh-edits/plan.ts';
+import { chaosSuite } from '../../audits/chaos/chaos-suite.ts';
+import { planChaos } from '../../audits/chaos/chaos-plan.ts';
+import type { HostImageAudit } from '../../audits/image/image-gather.ts';
+import { imageIntegritySuite } from '../../audits/image/image-suite.ts';
+import { planImages } from '../../audits/image/image-plan.ts';
+import { computePlan } from '../../audits/plan-run.ts';
+import type { HostAudit } from '../../audits/ssh-edits/ssh-edits-gather.ts';
+import { sshEditsSuite } from '../../audits/ssh-edits/ssh-edits-suite.ts';
+import { planSshEdits } from '../../audits/ssh-edits/ssh-edits-plan.ts';
 import type { Config } from '../../core/config.ts';
 import type { FleetSnapshot } from '../../core/inventory.ts';
+import { judge as judgeWith } from '../helpers/suite-run.ts';
 
 const DIGEST = 'sha256:' + 'a'.repeat(64);
 function config(over: Record<string, unknown> = {}): Config {
@@ -78,7 +79,10 @@ describe('chaos state probe', () => {
     state: { written: [], missing: [], changed: [], unreadable: [], reads: [] },
     ...over,
   });
-  const state = (o: ChaosOutcome) => judgeChaos(planChaos(config()).checks, o, config()).find((r) => r.check.endsWith('DL-CHAOS-001'))!;
+  const state = (o: ChaosOutcome) =>
+    judgeWith(chaosSuite, new Map([['web', o]]), planChaos({ config: config(), inventory: [] }).checks, config()).find((r) =>
+      r.check.endsWith('DL-CHAOS-001'),
+    )!;
 
   test('every write failed (the app answered 405): broken, the failed writes listed, never "no state lost"', () => {
     const failed = Array.from({ length: 20 }, (_, i) => ({ key: `dl-k-${i}`, error: 'PUT answered 405' }));
@@ -114,7 +118,7 @@ describe('chaos state probe', () => {
 
   test('no instance was killed: recovery and SLO are broken, not passed or "slow"', () => {
     const o = outcome({ timeline: [{ t: new Date(), kind: 'kill-failed', host: 'h1', message: 'could not sigkill h1: gone' }], recovered: false });
-    const rs = judgeChaos(planChaos(config()).checks, o, config());
+    const rs = judgeWith(chaosSuite, new Map([['web', o]]), planChaos({ config: config(), inventory: [] }).checks, config());
     for (const id of ['DL-CHAOS-003', 'DL-CHAOS-004']) {
       const r = rs.find((x) => x.check.endsWith(id))!;
       assert.equal(r.status, 'broken', id);
@@ -151,8 +155,8 @@ describe('golden manifest: files the login user cannot read', () => {
     },
   });
   const judge = (a: HostImageAudit, metadataOnly: string[] = []) => {
-    const checks = planImages(config(), INVENTORY).checks.filter((c) => c.control === 'DL-IMG-006');
-    return judgeImages(checks, [a], INVENTORY, undefined, metadataOnly)[0]!;
+    const checks = planImages({ config: config(), inventory: INVENTORY }).checks.filter((c) => c.control === 'DL-IMG-006');
+    return judgeWith(imageIntegritySuite, [a], checks, config({ policy: { ...config().policy, manifest: { metadataOnly } } }), INVENTORY)[0]!;
   };
 
   test('an unreadable file not named by the policy makes DL-IMG-006 broken, naming it and the fix', () => {
@@ -194,7 +198,7 @@ describe('SSH login under policy forbidden', () => {
     tainted: false,
   });
   const forbidden = config({ policy: { ...config().policy, ssh: { ...config().policy.ssh, mode: 'forbidden' } } });
-  const judge = (a: HostAudit) => judgeSshEdits(planSshEdits(forbidden, INVENTORY).checks, [a], INVENTORY, forbidden.policy.ssh)[0]!;
+  const judge = (a: HostAudit) => judgeWith(sshEditsSuite, [a], planSshEdits({ config: forbidden, inventory: INVENTORY }).checks, forbidden, INVENTORY)[0]!;
 
   test('a server that sends its banner and hangs up before key exchange proves nothing: broken', () => {
     const r = judge(login('closed-before-key-exchange'));
@@ -216,16 +220,17 @@ describe('the plan: empty fleets, fleets without ssh, controls switched off', ()
   const empty: FleetSnapshot[] = [{ target: 'web', provider: 'docker', hosts: [] }];
 
   test('an empty fleet owes a check that can only be broken', () => {
-    const plan = computePlan(config(), empty, ['ssh-edits', 'image-integrity']);
+    const plan = computePlan({ config: config(), inventory: empty }, ['ssh-edits', 'image-integrity']);
     assert.deepEqual(
       plan.checks.map((c) => c.title),
       ['DL-SSH-001 fleet web has hosts to audit', 'DL-IMG-001 fleet web has hosts to audit'],
     );
-    const r = judgeImages(
-      plan.checks.filter((c) => c.suite === 'image-integrity'),
+    const r = judgeWith(
+      imageIntegritySuite,
       [],
+      plan.checks.filter((c) => c.suite === 'image-integrity'),
+      config(),
       empty,
-      undefined,
     )[0]!;
     assert.equal(r.status, 'broken');
     assert.match(r.message!, /fleet web has no hosts.*set mayBeEmpty: true/);
@@ -234,14 +239,14 @@ describe('the plan: empty fleets, fleets without ssh, controls switched off', ()
   test('with mayBeEmpty, the empty fleet is not applicable, with the reason', () => {
     const c = config();
     (c.targets[0] as { mayBeEmpty: boolean }).mayBeEmpty = true;
-    const plan = computePlan(c, empty, ['image-integrity']);
+    const plan = computePlan({ config: c, inventory: empty }, ['image-integrity']);
     assert.equal(plan.checks.length, 0);
     assert.match(plan.notApplicable[0]!.reason, /has no hosts, and targets\[\]\.mayBeEmpty says it may be empty/);
   });
 
   test('a control switched off in the config leaves the plan with its reason', () => {
     const c = config({ policy: { ...config().policy, disabledControls: [{ control: 'DL-IMG-005', reason: 'engine events are not kept here (OPS-1)' }] } });
-    const plan = computePlan(c, INVENTORY, ['image-integrity']);
+    const plan = computePlan({ config: c, inventory: INVENTORY }, ['image-integrity']);
     assert.ok(!plan.checks.some((x) => x.control === 'DL-IMG-005'));
     assert.deepEqual(
       plan.notApplicable.filter((n) => n.control === 'DL-IMG-005'),
@@ -273,7 +278,7 @@ describe('the plan: an SSH fleet whose release declares no golden manifest', () 
       release: { services: { old: { ami: 'ami-0123456789abcdef0' } } },
     });
     const inv: FleetSnapshot[] = [{ target: 'legacy', provider: 'ssh', hosts: [{ ...host, id: 'vm-1', fleet: 'legacy', provider: 'ssh' as never }] }];
-    const plan = computePlan(c, inv, ['image-integrity']);
+    const plan = computePlan({ config: c, inventory: inv }, ['image-integrity']);
     assert.deepEqual(plan.checks, []);
     assert.deepEqual(plan.notApplicable, [
       {
@@ -289,7 +294,7 @@ describe('the plan: an SSH fleet whose release declares no golden manifest', () 
 
 describe('out-of-band access when the engine no longer holds the events since creation', () => {
   test('DL-IMG-005 is broken, naming the 256-event limit and the fix, never passed', () => {
-    const checks = planImages(config(), INVENTORY).checks.filter((c) => c.control === 'DL-IMG-005');
+    const checks = planImages({ config: config(), inventory: INVENTORY }).checks.filter((c) => c.control === 'DL-IMG-005');
     const a: HostImageAudit = {
       host: 'h1',
       fleet: 'web',
@@ -298,7 +303,7 @@ describe('out-of-band access when the engine no longer holds the events since cr
       image: { id: DIGEST },
       events: { since: '2026-12-01T00:00:00.000Z', until: '2026-12-01T01:00:00.000Z', complete: false, starts: [], execs: [] },
     } as unknown as HostImageAudit;
-    const r = judgeImages(checks, [a], INVENTORY, undefined)[0]!;
+    const r = judgeWith(imageIntegritySuite, [a], checks, config(), INVENTORY)[0]!;
     assert.equal(r.status, 'broken');
     assert.match(r.message!, /Docker keeps only its last 256 events in memory/);
     assert.match(

@@ -15,7 +15,7 @@ test('core/ may not import config/; reports/ may not import audits/', async () =
     /boundaries\/dependencies/,
   );
   assert.match(
-    (await lint('reports/probe.ts', "import { computePlan } from '../audits/plan.ts';\nexport const x = computePlan;\n")).join('\n'),
+    (await lint('reports/probe.ts', "import { computePlan } from '../audits/plan-run.ts';\nexport const x = computePlan;\n")).join('\n'),
     /boundaries\/dependencies/,
   );
 });

@@ -36,7 +36,7 @@ test('findMirror reads /etc/apt-like trees; disabled stanzas and other suites ar
 
 test('lab up refuses ports in the kernel ephemeral range unless they are reserved', async () => {
   const { refuseEphemeralPorts } = await import('../../lab/lab.ts');
-  const { makePlan } = await import('../../lab/plan.ts');
+  const { makePlan } = await import('../../lab/lab-plan.ts');
   const sys = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-sysctl-'));
   fs.writeFileSync(path.join(sys, 'ip_local_port_range'), '32768\t60999\n');
   fs.writeFileSync(path.join(sys, 'ip_local_reserved_ports'), '\n');

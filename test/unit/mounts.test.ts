@@ -1,11 +1,13 @@
 /** Immutability is a read-only mount, not one user's permissions: the mount table read and judged. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { HostAudit } from '../../audits/ssh-edits/audit.ts';
+import type { HostAudit } from '../../audits/ssh-edits/ssh-edits-gather.ts';
 import { classify } from '../../audits/ssh-edits/classify.ts';
-import { judgeSshEdits } from '../../audits/ssh-edits/judge.ts';
+import { sshEditsSuite } from '../../audits/ssh-edits/ssh-edits-suite.ts';
+import type { Config } from '../../core/config.ts';
+import { judge as judgeWith } from '../helpers/suite-run.ts';
 import { mountOf, parseMountinfo, writableUnderImmutable } from '../../audits/ssh-edits/mounts.ts';
-import { checkId, type PlannedCheck } from '../../core/plan.ts';
+import { checkId, type PlannedCheck } from '../../core/run-plan.ts';
 import { catalogue } from '../../probes/edits.ts';
 
 // A container with a read-only root, tmpfs /run and /tmp, a read-only bind, and one writable bind under /opt/app.
@@ -66,7 +68,13 @@ describe('what refused a forbidden edit', () => {
     tainted: false,
   });
   const judge = (a: HostAudit) =>
-    judgeSshEdits([check], [a], [{ target: 'f', provider: 'ssh', hosts: [] }], { immutablePaths: ['/etc'], writablePaths: ['/tmp'] })[0]!;
+    judgeWith(
+      sshEditsSuite,
+      [a],
+      [check],
+      { policy: { ssh: { immutablePaths: ['/etc'], writablePaths: ['/tmp'] } }, safety: { maxKills: 0 } } as unknown as Config,
+      [{ target: 'f', provider: 'ssh', hosts: [] }],
+    )[0]!;
   const RW = '25 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw';
   const RO = '25 1 8:1 / / ro,relatime - ext4 /dev/sda1 ro';
 

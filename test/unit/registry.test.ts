@@ -4,10 +4,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { computePlan } from '../../audits/plan.ts';
+import { computePlan } from '../../audits/plan-run.ts';
 import { CATEGORY_NAMES, VIOLATION_CATEGORY } from '../../core/categories.ts';
 import type { Config } from '../../core/config.ts';
-import { type Control, CONTROLS, SUITES } from '../../core/controls.ts';
+import { type Control, CONTROLS } from '../../core/controls.ts';
+import { SUITES } from '../../core/suites.ts';
 import { DriftlessError, ERROR_CLASSES, ExitCode } from '../../core/errors.ts';
 import { REPO_ROOT } from '../../core/paths.ts';
 
@@ -47,11 +48,13 @@ test('every planned check names a registered control of its own suite', () => {
     state: 'running',
   });
   const plan = computePlan(
-    config,
-    [
-      { target: 'd', provider: 'docker', hosts: [host('h1', 'docker')] },
-      { target: 'e', provider: 'ec2', hosts: [host('i-1', 'ec2')] },
-    ],
+    {
+      config,
+      inventory: [
+        { target: 'd', provider: 'docker', hosts: [host('h1', 'docker')] },
+        { target: 'e', provider: 'ec2', hosts: [host('i-1', 'ec2')] },
+      ],
+    },
     SUITES,
   );
   const byId = new Map<string, Control>(CONTROLS.map((c) => [c.id, c]));

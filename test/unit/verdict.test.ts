@@ -4,9 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { PlannedCheck, RunPlan } from '../../core/plan.ts';
-import { planHash } from '../../core/plan.ts';
-import type { AllureResult } from '../../reports/results.ts';
+import type { PlannedCheck, RunPlan } from '../../core/run-plan.ts';
+import { planHash } from '../../core/run-plan.ts';
+import { type CheckRecord, recordCheck } from '../../core/check-record.ts';
+import type { CheckResult } from '../../core/check-result.ts';
+import type { Waiver } from '../../core/waivers.ts';
 import { mergeRecords, type RecordRead, type RunRecord } from '../../reports/run-record.ts';
 import { validateVerdict, verdictOf } from '../../reports/verdict.ts';
 
@@ -31,33 +33,49 @@ function record(over: Partial<RunRecord> = {}): RunRecord {
     harnessVersion: '0.1.0',
     config: { file: '/c.yaml', sha256: 'a'.repeat(64) },
     fleets: [{ name: 'web', provider: 'docker', hosts: 3 }],
+    inventory: [],
     release: {},
     planHash: planHash(PLAN),
     plan: PLAN,
     shard: null,
     owed: PLAN.checks.map((c) => c.id),
     dryRun: false,
-    finished: { at: '2026-11-23T00:01:00.000Z', phases: [{ project: 'audit', runner: 0, audits: 'ok' }] },
+    finished: { at: '2026-11-23T00:01:00.000Z', phases: [{ phase: 'audit', recorded: 'ok', audits: 'ok' }] },
     ...over,
   };
 }
 
-function result(c: PlannedCheck, status: AllureResult['status'], extra: Array<{ name: string; value: string }> = [], runId = 'r1'): AllureResult {
-  return {
-    uuid: `${c.id}-${status}`,
-    name: c.title,
+/** The typed result of a check that its judge found `status`, recorded as the engine records it. */
+function result(
+  c: PlannedCheck,
+  status: CheckResult['status'],
+  o: { violation?: CheckResult['violation']; message?: string; tainted?: boolean; waivers?: Waiver[] } = {},
+  runId = 'r1',
+): CheckRecord {
+  const judged: CheckResult = {
+    check: c.id,
     status,
-    labels: [{ name: 'check', value: c.id }, { name: 'run', value: runId }, { name: 'control', value: c.control }, ...extra],
-    parameters: [
-      { name: 'fleet', value: c.fleet },
-      { name: 'host', value: c.host! },
-    ],
+    evidence: [],
+    ...(o.violation ? { violation: o.violation } : {}),
+    ...(o.message ? { message: o.message } : {}),
+    ...(o.tainted ? { tainted: true } : {}),
   };
+  const at = '2026-11-23T00:00:30.000Z';
+  return recordCheck(c, judged, {
+    runId,
+    runStartedAt: '2026-11-23T00:00:00.000Z',
+    waivers: o.waivers ?? [],
+    secrets: [],
+    store: () => {
+      throw new Error('no evidence in these tests');
+    },
+    timing: { startedAt: at, finishedAt: at },
+  });
 }
 
 const passedAll = () => PLAN.checks.map((c) => result(c, 'passed'));
 const one = (r: RunRecord): RecordRead[] => [{ dir: '/results', record: r }];
-const verdict = (results: AllureResult[], reads: RecordRead[] = one(record()), whole = true) => {
+const verdict = (results: CheckRecord[], reads: RecordRead[] = one(record()), whole = true) => {
   const v = verdictOf(results, mergeRecords(reads, whole));
   assert.deepEqual(validateVerdict(v), [], 'the verdict matches its schema');
   return v;
@@ -75,8 +93,8 @@ describe('the positive control', () => {
 
   test('a violation is exit 1 even when something else broke', () => {
     const rs = passedAll();
-    rs[0] = result(PLAN.checks[0]!, 'failed', [{ name: 'violation', value: 'mutable-host' }]);
-    rs[1] = result(PLAN.checks[1]!, 'broken');
+    rs[0] = result(PLAN.checks[0]!, 'failed', { violation: 'mutable-host', message: 'ALLOWED' });
+    rs[1] = result(PLAN.checks[1]!, 'broken', { message: 'unreachable' });
     const v = verdict(rs);
     assert.equal(v.exitCode, 1);
     assert.equal(v.categories['Mutable host'], 1);
@@ -97,44 +115,46 @@ describe('what the plan owes and no result answers is never a pass', () => {
   });
 
   test('no results at all (the runner found no tests): exit 3', () => {
-    const v = verdict([], one(record({ finished: { at: 'x', phases: [{ project: 'audit', runner: 1, audits: 'ok' }] } })));
+    const v = verdict([], one(record({ finished: { at: 'x', phases: [{ phase: 'audit', recorded: 'ok', audits: 'ok' }] } })));
     assert.equal(v.exitCode, 3);
     assert.equal(v.coverage.total.missing, 3);
   });
 
   test('all results skipped: exit 3, each named with its reason', () => {
-    const rs = PLAN.checks.map((c) => ({ ...result(c, 'skipped'), statusDetails: { message: 'dry run: nothing was killed' } }));
+    const rs = PLAN.checks.map((c) => result(c, 'skipped', { message: 'dry run: nothing was killed' }));
     const v = verdict(rs);
     assert.equal(v.exitCode, 3);
     assert.equal(v.counts.skipped, 3);
     assert.match(v.notRun[0]!.reason, /^skipped: dry run/);
   });
 
-  test('a status "unknown" is broken, never nothing', () => {
+  test('a broken check (the probe could not tell) is exit 3, its host named as not checked', () => {
     const rs = passedAll();
-    rs[2] = result(PLAN.checks[2]!, 'unknown');
+    rs[2] = result(PLAN.checks[2]!, 'broken', { message: 'h3 is unreachable (ECONNREFUSED)' });
     const v = verdict(rs);
     assert.equal(v.exitCode, 3);
     assert.equal(v.coverage.total.broken, 1);
     assert.equal(v.categories['Probe error'], 1);
+    assert.deepEqual(v.uncheckedHosts, [{ host: 'h3', fleet: 'web', reason: 'h3 is unreachable (ECONNREFUSED)' }]);
   });
 
-  test('a crash (a failure that names no violation: TypeError, fixture timeout, hook error) is broken, not a violation', () => {
+  test('a failed check that names no kind of violation is filed under "Other violation", not lost', () => {
     const rs = passedAll();
-    rs[0] = { ...result(PLAN.checks[0]!, 'failed'), statusDetails: { message: "TypeError: Cannot read properties of undefined (reading 'x')" } };
+    rs[0] = result(PLAN.checks[0]!, 'failed', { message: 'something was wrong' });
     const v = verdict(rs);
+    assert.equal(v.exitCode, 1);
+    assert.equal(v.categories['Other violation'], 1);
+  });
+
+  test('typed results that could not be read are named and make the run exit 3', () => {
+    const v = verdictOf(passedAll(), mergeRecords(one(record())), ['/r/checks/chaos.json does not match schemas/results.schema.json']);
     assert.equal(v.exitCode, 3);
-    assert.equal(v.categories['Other violation'], 0);
-    assert.equal(v.categories['Probe error'], 1);
-    assert.match(v.uncheckedHosts[0]!.reason, /TypeError/);
+    assert.match(v.incomplete.join('\n'), /chaos\.json does not match/);
   });
 
   test('a check proven not to apply (with its reason) does not stop compliance', () => {
     const rs = passedAll();
-    rs[0] = {
-      ...result(PLAN.checks[0]!, 'skipped', [{ name: 'outcome', value: 'not-applicable' }]),
-      statusDetails: { message: 'not applicable: canary:/etc: not present on this host' },
-    };
+    rs[0] = result(PLAN.checks[0]!, 'not-applicable', { message: 'canary:/etc: not present on this host' });
     const v = verdict(rs);
     assert.equal(v.exitCode, 0);
     assert.equal(v.coverage.total.notApplicable, 1);
@@ -148,10 +168,13 @@ describe('what the plan owes and no result answers is never a pass', () => {
     assert.match(v.incomplete.join('\n'), /did not finish/);
   });
 
-  test('a runner that did not run as planned is exit 3', () => {
-    const v = verdict(passedAll(), one(record({ finished: { at: 'x', phases: [{ project: 'audit', runner: 'SIGKILL', audits: 'ok' }] } })));
+  test('a phase whose results were not all recorded is exit 3, with the reason', () => {
+    const v = verdict(
+      passedAll(),
+      one(record({ finished: { at: 'x', phases: [{ phase: 'audit', recorded: 'could not write the ssh-edits results: ENOSPC', audits: 'ok' }] } })),
+    );
     assert.equal(v.exitCode, 3);
-    assert.match(v.incomplete.join('\n'), /Playwright exited SIGKILL/);
+    assert.match(v.incomplete.join('\n'), /the audit results were not all recorded: could not write the ssh-edits results: ENOSPC/);
   });
 
   test('a dry run is never compliant', () => {
@@ -161,7 +184,7 @@ describe('what the plan owes and no result answers is never a pass', () => {
   });
 
   test('results of another run mixed in are named and make it exit 3', () => {
-    const v = verdict([...passedAll(), result(PLAN.checks[0]!, 'passed', [], 'r0')]);
+    const v = verdict([...passedAll(), result(PLAN.checks[0]!, 'passed', {}, 'r0')]);
     assert.equal(v.exitCode, 3);
     assert.match(v.incomplete.join('\n'), /results of different runs are mixed in/);
   });
@@ -225,7 +248,7 @@ describe('shards', () => {
     const chaosPlan: RunPlan = { suites: ['chaos'], checks: [chaosCheck], notApplicable: [] };
     const chaos = record({ runId: 'c1', plan: chaosPlan, planHash: planHash(chaosPlan), owed: [chaosCheck.id] });
     const reads: RecordRead[] = [shard(1, [ids[0]!]), shard(2, [ids[1]!]), shard(3, [ids[2]!]), { dir: '/chaos', record: chaos }];
-    const v = verdict([...passedAll(), result(chaosCheck, 'passed', [], 'c1')], reads);
+    const v = verdict([...passedAll(), result(chaosCheck, 'passed', {}, 'c1')], reads);
     assert.equal(v.exitCode, 0, v.incomplete.join('\n'));
     assert.deepEqual(
       v.runs.map((r) => r.runId),
@@ -244,30 +267,48 @@ describe('shards', () => {
 });
 
 describe('waivers', () => {
+  const waiver = (over: Partial<Waiver> = {}): Waiver => ({
+    control: 'DL-SSH-010',
+    host: 'h1',
+    reason: 'legacy',
+    approver: 'Ann',
+    expires: '2099-01-01',
+    ...over,
+  });
+
   test('a waived check is shown as waived, never as passed, and does not block compliance', () => {
     const rs = passedAll();
-    rs[0] = {
-      ...result(PLAN.checks[0]!, 'skipped', [{ name: 'outcome', value: 'waived' }]),
-      statusDetails: { message: 'WAIVED: DL-SSH-010 on host h1, approved by Ann, until 2099-01-01: legacy' },
-    };
+    rs[0] = result(PLAN.checks[0]!, 'failed', { violation: 'mutable-host', message: 'ALLOWED on h1', waivers: [waiver()] });
     const v = verdict(rs);
     assert.equal(v.exitCode, 0);
     assert.equal(v.coverage.total.waived, 1);
     assert.equal(v.coverage.total.passed, 2);
-    assert.deepEqual(
-      v.waived.map((w) => w.waiver),
-      ['DL-SSH-010 on host h1, approved by Ann, until 2099-01-01: legacy'],
-    );
+    assert.match(v.waived[0]!.waiver, /^DL-SSH-010 on host h1, approved by Ann, until 2099-01-01: legacy \(the check itself: failed: ALLOWED on h1\)$/);
   });
 
   test('an expired waiver is a violation', () => {
     const rs = passedAll();
-    rs[1] = {
-      ...result(PLAN.checks[1]!, 'failed', [{ name: 'violation', value: 'waiver-expired' }]),
-      statusDetails: { message: 'the waiver for this check expired on 2020-01-01' },
-    };
+    rs[1] = result(PLAN.checks[1]!, 'passed', { waivers: [waiver({ host: 'h2', expires: '2020-01-01' })] });
     const v = verdict(rs);
     assert.equal(v.exitCode, 1);
     assert.equal(v.categories['Expired waiver'], 1);
+  });
+
+  test('a waiver never covers a check that could not tell, nor harm the run itself caused', () => {
+    const rs = passedAll();
+    const all = [waiver({ host: '*' })];
+    rs[0] = result(PLAN.checks[0]!, 'broken', { message: 'h1 is unreachable', waivers: all });
+    rs[1] = result(PLAN.checks[1]!, 'failed', { violation: 'mutable-host', message: 'ALLOWED on h2, TAINTED', tainted: true, waivers: all });
+    const v = verdict(rs);
+    assert.equal(v.exitCode, 1, 'the tainted violation stays a violation');
+    assert.equal(v.coverage.total.waived, 0);
+    assert.equal(v.coverage.total.broken, 1);
+    assert.deepEqual(v.taintedHosts, ['h2']);
+    assert.deepEqual(
+      v.uncheckedHosts.map((h) => h.host),
+      ['h1'],
+    );
+    assert.match(rs[0]!.message!, /a waiver cannot cover this \(a check that could not tell or did not run\)/);
+    assert.equal(rs[1]!.waiver?.applied, false);
   });
 });

@@ -1,33 +1,34 @@
-/** Judges one fleet's chaos experiment: the four DL-CHAOS checks. Pure: the outcome in, results out. */
-import { type CheckResult, json, Judgement } from '../../core/check-result.ts';
+/** Judges one fleet's chaos experiment, one judge per DL-CHAOS control. Pure: the outcome in, a result out. */
+import { type CheckResult, json, type Judgement } from '../../core/check-result.ts';
 import type { Config } from '../../core/config.ts';
-import type { PlannedCheck } from '../../core/plan.ts';
+import type { PlannedCheck } from '../../core/run-plan.ts';
+import type { Judges } from '../suite.ts';
 import type { ChaosOutcome } from './experiment.ts';
-import { CHAOS_CONTROLS as C } from './plan.ts';
 
-export function judgeChaos(checks: PlannedCheck[], outcome: ChaosOutcome, config: Config): CheckResult[] {
-  return checks.map((check) => {
-    const j = new Judgement(check.id);
-    const o = outcome;
-    j.param('seed', String(o.seed));
-    j.attach(json('experiment', { seed: o.seed, dryRun: o.dryRun, eligible: o.eligible, victims: o.victims, timeline: o.timeline, notRun: o.notRun }));
-    if (o.notRun) return j.broken(o.notRun);
-    // The timeline (kills, capacity, errors) is what an auditor reads each chaos finding against.
-    if (o.svg && check.control !== C.slo) j.attach({ name: 'timeline.svg', contentType: 'image/svg+xml', body: o.svg });
-    switch (check.control) {
-      case C.state:
-        return judgeState(j, o);
-      case C.replaced:
-        return judgeReplaced(j, o);
-      case C.recovery:
-        return judgeRecovery(j, o, config);
-      case C.slo:
-        return judgeSlo(j, o, config);
-      default:
-        return j.broken(`the chaos audit has no judgement for ${check.control}`);
-    }
-  });
+/** What every chaos judge shows first: the experiment, its seed and timeline; or why it did not run (broken). */
+export function chaosUnit(
+  outcomes: Map<string, ChaosOutcome | { error: string }>,
+  check: PlannedCheck,
+  j: Judgement,
+): { unit: ChaosOutcome } | { result: CheckResult } {
+  const o = outcomes.get(check.fleet);
+  if (!o) return { result: j.broken(`the chaos experiment on fleet ${check.fleet} did not run`) };
+  if ('error' in o) return { result: j.broken(o.error) };
+  j.param('seed', String(o.seed));
+  j.attach(json('experiment', { seed: o.seed, dryRun: o.dryRun, eligible: o.eligible, victims: o.victims, timeline: o.timeline, notRun: o.notRun }));
+  if (o.notRun) return { result: j.broken(o.notRun) };
+  // The timeline (kills, capacity, errors) is what an auditor reads each chaos finding against.
+  if (o.svg && check.control !== 'DL-CHAOS-004') j.attach({ name: 'timeline.svg', contentType: 'image/svg+xml', body: o.svg });
+  return { unit: o };
 }
+
+/** One judge per chaos control. */
+export const CHAOS_JUDGES: Judges<'chaos', ChaosOutcome> = {
+  'DL-CHAOS-001': (j, o) => judgeState(j, o),
+  'DL-CHAOS-002': (j, o) => judgeReplaced(j, o),
+  'DL-CHAOS-003': (j, o, _c, run) => judgeRecovery(j, o, run.config),
+  'DL-CHAOS-004': (j, o, _c, run) => judgeSlo(j, o, run.config),
+};
 
 function judgeState(j: Judgement, o: ChaosOutcome): CheckResult {
   const s = o.state;

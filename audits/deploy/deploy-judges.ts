@@ -1,50 +1,49 @@
-/** Judges a watched deploy, per fleet: the six DL-DEP checks. Pure: the outcome in, results out. */
-import { type CheckResult, json, Judgement, text } from '../../core/check-result.ts';
+/** Judges a watched deploy, per fleet, one judge per DL-DEP control. Pure: the outcome in, a result out. */
+import { type CheckResult, json, type Judgement, text } from '../../core/check-result.ts';
 import type { Config } from '../../core/config.ts';
-import type { PlannedCheck } from '../../core/plan.ts';
+import type { PlannedCheck } from '../../core/run-plan.ts';
 import { declaredImage, runningImage, runsImage } from '../declared-image.ts';
-import { DEPLOY } from './plan.ts';
+import type { Judges } from '../suite.ts';
 import type { DeployOutcome, FleetWatch } from './watch.ts';
 
 /** Actions that change a running instance in place, whatever instance they hit. */
 const PATCHING = new Set(['exec_create', 'extract-to-dir', 'restart', 'update']);
 
-export function judgeDeploy(checks: PlannedCheck[], o: DeployOutcome, config: Config): CheckResult[] {
-  return checks.map((check) => {
-    const j = new Judgement(check.id);
-    const f = o.fleets.find((x) => x.fleet === check.fleet);
-    j.param('mode', o.mode);
-    if (o.command) {
-      j.attach(
-        text(
-          'deploy command',
-          `$ ${o.command.argv.join(' ')}\n(cwd ${o.command.cwd}; ${o.command.startedAt.toISOString()} to ${o.command.endedAt.toISOString()}; ` +
-            `${o.command.timedOut ? 'TIMED OUT' : `exit ${o.command.exitCode ?? o.command.signal}`})\n--- stdout\n${o.command.stdout}\n--- stderr\n${o.command.stderr}`,
-        ),
-      );
-    }
-    if (o.notJudged) return j.broken(o.notJudged);
-    if (!f) return j.broken(`fleet ${check.fleet} was not watched during the deploy`);
-    if (f.error) return j.broken(f.error);
-    if (f.svg && check.control !== DEPLOY.slo) j.attach({ name: 'deploy-timeline.svg', contentType: 'image/svg+xml', body: f.svg });
-    switch (check.control) {
-      case DEPLOY.replaced:
-        return judgeReplaced(j, f);
-      case DEPLOY.newRelease:
-        return judgeNewRelease(j, f, o);
-      case DEPLOY.notPatched:
-        return judgeNotPatched(j, f, o);
-      case DEPLOY.capacity:
-        return judgeCapacity(j, f, config);
-      case DEPLOY.slo:
-        return judgeSlo(j, f, config);
-      case DEPLOY.state:
-        return judgeState(j, f);
-      default:
-        return j.broken(`the deploy audit has no judgement for ${check.control}`);
-    }
-  });
+/** One watched fleet and the deploy it was watched in. */
+export interface DeployUnit {
+  o: DeployOutcome;
+  f: FleetWatch;
 }
+
+/** What every deploy judge shows first: the deploy command and its output; or why the deploy cannot be judged (broken). */
+export function deployUnit(o: DeployOutcome, check: PlannedCheck, j: Judgement): { unit: DeployUnit } | { result: CheckResult } {
+  const f = o.fleets.find((x) => x.fleet === check.fleet);
+  j.param('mode', o.mode);
+  if (o.command) {
+    j.attach(
+      text(
+        'deploy command',
+        `$ ${o.command.argv.join(' ')}\n(cwd ${o.command.cwd}; ${o.command.startedAt.toISOString()} to ${o.command.endedAt.toISOString()}; ` +
+          `${o.command.timedOut ? 'TIMED OUT' : `exit ${o.command.exitCode ?? o.command.signal}`})\n--- stdout\n${o.command.stdout}\n--- stderr\n${o.command.stderr}`,
+      ),
+    );
+  }
+  if (o.notJudged) return { result: j.broken(o.notJudged) };
+  if (!f) return { result: j.broken(`fleet ${check.fleet} was not watched during the deploy`) };
+  if (f.error) return { result: j.broken(f.error) };
+  if (f.svg && check.control !== 'DL-DEP-005') j.attach({ name: 'deploy-timeline.svg', contentType: 'image/svg+xml', body: f.svg });
+  return { unit: { o, f } };
+}
+
+/** One judge per deploy control. */
+export const DEPLOY_JUDGES: Judges<'deploy', DeployUnit> = {
+  'DL-DEP-001': (j, { f }) => judgeReplaced(j, f),
+  'DL-DEP-002': (j, { f, o }) => judgeNewRelease(j, f, o),
+  'DL-DEP-003': (j, { f, o }) => judgeNotPatched(j, f, o),
+  'DL-DEP-004': (j, { f }, _c, run) => judgeCapacity(j, f, run.config),
+  'DL-DEP-005': (j, { f }, _c, run) => judgeSlo(j, f, run.config),
+  'DL-DEP-006': (j, { f }) => judgeState(j, f),
+};
 
 const ids = (hs: FleetWatch['before']) => hs.map((h) => `${h.id} (${h.instanceId.slice(0, 12)}, ${runningImage(h.image)?.slice(0, 19) ?? '?'})`);
 

@@ -1,35 +1,34 @@
 /**
- * Judges the SSH edit audit: one result per planned check. Pure: facts in, results out.
+ * Judges the SSH edit audit, one judge per control: facts of a host in, a result out. Pure.
  * A login that failed, an edit that did not run, an outcome that could not be read: broken,
  * never passed.
  */
 import { type CheckResult, json, type Judgement } from '../../core/check-result.ts';
-import type { FleetSnapshot } from '../../core/inventory.ts';
-import type { PlannedCheck } from '../../core/plan.ts';
 import type { SshPolicy } from '../../core/config.ts';
-import { CONTROLS, expandHome } from '../../probes/edits.ts';
+import { expandHome } from '../../probes/edits.ts';
+import type { Judge, Judges } from '../suite.ts';
 import { mountOf, writableUnderImmutable } from './mounts.ts';
-import { judgePerHost } from '../per-host.ts';
-import type { HostAudit } from './audit.ts';
+import type { HostAudit } from './ssh-edits-gather.ts';
 
 const TAINTED = 'TAINTED: changed in place during the audit: replace it';
 
-export function judgeSshEdits(
-  checks: PlannedCheck[],
-  audits: HostAudit[],
-  inventory: FleetSnapshot[],
-  policy: Pick<SshPolicy, 'immutablePaths' | 'writablePaths'>,
-): CheckResult[] {
-  return judgePerHost('SSH audit', checks, audits, inventory, (j, a, check) => {
-    if (check.control === CONTROLS.login) return judgeLogin(j, a);
-    if (check.control === CONTROLS.sweep) return judgeSweep(j, a);
-    if (check.control === CONTROLS.mounts) return judgeMounts(j, a, policy);
-    return judgeEdit(j, a, check.item!);
-  });
-}
+type Policy = Pick<SshPolicy, 'immutablePaths' | 'writablePaths'>;
+const edit: Judge<HostAudit> = (j, a, check) => judgeEdit(j, a, check.item!);
+
+/** One judge per control of the ssh-edits suite; the edits (010…050) share one, by the edit tried. */
+export const SSH_EDITS_JUDGES: Judges<'ssh-edits', HostAudit> = {
+  'DL-SSH-001': (j, a) => judgeLogin(j, a),
+  'DL-SSH-010': edit,
+  'DL-SSH-020': edit,
+  'DL-SSH-030': edit,
+  'DL-SSH-040': edit,
+  'DL-SSH-050': edit,
+  'DL-SSH-060': (j, a, _c, run) => judgeMounts(j, a, run.config.policy.ssh),
+  'DL-SSH-099': (j, a) => judgeSweep(j, a),
+};
 
 /** Only a read-only mount makes a path immutable (DL-SSH-060). */
-function judgeMounts(j: Judgement, a: HostAudit, policy: Pick<SshPolicy, 'immutablePaths' | 'writablePaths'>): CheckResult {
+function judgeMounts(j: Judgement, a: HostAudit, policy: Policy): CheckResult {
   if (!a.login.ok) return j.broken(`could not log in to ${a.host} to read its mount table: ${a.login.message}`);
   if (!a.mounts || a.mounts.error) return j.broken(`${a.host}: ${a.mounts?.error ?? `the audit stopped before the mount table was read: ${a.error}`}`);
   const home = a.login.home ?? '/';

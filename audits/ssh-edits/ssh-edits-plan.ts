@@ -1,10 +1,10 @@
-/** The checks the SSH edit suite owes: per host, each forbidden edit and the sweep; or, under policy forbidden, the login. */
+/** The checks the SSH edit suite owes: per host, each forbidden edit, the mount table and the sweep; or, under policy forbidden, the login. */
 import type { Config, Target } from '../../core/config.ts';
-import type { FleetSnapshot } from '../../core/inventory.ts';
-import { checkId, type NotApplicable, type PlannedCheck } from '../../core/plan.ts';
+import { type NotApplicable, type PlannedCheck, plannedCheck } from '../../core/run-plan.ts';
+import { catalogue } from '../../probes/edits.ts';
 import { traitsOf } from '../../providers/registry.ts';
 import { listingCheck, planEmptyFleet } from '../per-host.ts';
-import { catalogue, CONTROLS } from '../../probes/edits.ts';
+import type { PlanInput, SuitePlan } from '../suite.ts';
 
 const suite = 'ssh-edits' as const;
 
@@ -18,7 +18,7 @@ export function plannedEdits(config: Config) {
   return catalogue({ runId: 'plan', immutablePaths: p.immutablePaths, home: '~', aggressive: p.aggressive });
 }
 
-export function planSshEdits(config: Config, inventory: FleetSnapshot[]): { checks: PlannedCheck[]; notApplicable: NotApplicable[] } {
+export function planSshEdits({ config, inventory }: PlanInput): SuitePlan {
   const checks: PlannedCheck[] = [];
   const notApplicable: NotApplicable[] = [];
   const edits = plannedEdits(config);
@@ -29,33 +29,24 @@ export function planSshEdits(config: Config, inventory: FleetSnapshot[]): { chec
       continue;
     }
     if (snap.error) {
-      checks.push(listingCheck(suite, snap.target, CONTROLS.login));
+      checks.push(listingCheck(snap.target, 'DL-SSH-001'));
       continue;
     }
     if (snap.hosts.length === 0) {
-      const empty = planEmptyFleet(suite, target, CONTROLS.login);
+      const empty = planEmptyFleet(suite, target, 'DL-SSH-001');
       if (empty.check) checks.push(empty.check);
       if (empty.notApplicable) notApplicable.push(empty.notApplicable);
       continue;
     }
     for (const host of snap.hosts) {
-      const at = (control: PlannedCheck['control'], title: string, story: string, item?: string): PlannedCheck => ({
-        id: checkId(snap.target, host.id, control, item),
-        control,
-        suite,
-        fleet: snap.target,
-        host: host.id,
-        ...(item ? { item } : {}),
-        title: `${control} ${title}`,
-        story,
-      });
+      const where = { fleet: snap.target, host: host.id };
       if (config.policy.ssh.mode === 'forbidden') {
-        checks.push(at(CONTROLS.login, 'login is refused (policy: forbidden)', 'login refused'));
+        checks.push(plannedCheck('DL-SSH-001', where));
         continue;
       }
-      for (const e of edits) checks.push(at(e.control, e.title, e.title, e.id));
-      checks.push(at(CONTROLS.mounts, 'every immutable path is on a read-only mount', 'read-only mounts'));
-      checks.push(at(CONTROLS.sweep, 'no canary of this run remains', 'nothing left behind'));
+      for (const e of edits) checks.push(plannedCheck(e.control, where, { id: e.id, what: e.title }));
+      checks.push(plannedCheck('DL-SSH-060', where));
+      checks.push(plannedCheck('DL-SSH-099', where));
     }
   }
   return { checks, notApplicable };

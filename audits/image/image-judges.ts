@@ -1,56 +1,33 @@
-/** Judges the image audit: one result per planned check, from the facts gathered per host. Pure. */
+/** Judges the image audit, one judge per control, from the facts gathered per host. Pure. */
 import { type CheckResult, json, type Judgement, text } from '../../core/check-result.ts';
-import type { FleetSnapshot } from '../../core/inventory.ts';
-import type { PlannedCheck } from '../../core/plan.ts';
-import { declaredImage, runsImage } from '../declared-image.ts';
-import { judgePerHost } from '../per-host.ts';
-import type { HostImageAudit } from './audit.ts';
-import { START_GRACE_MS, under } from './compare.ts';
-import { IMAGE_CONTROLS as C } from './plan.ts';
 import { traitsOf } from '../../providers/registry.ts';
+import { declaredImage, runsImage } from '../declared-image.ts';
+import type { Judges } from '../suite.ts';
+import { START_GRACE_MS, under } from './compare.ts';
+import type { HostImageAudit } from './image-gather.ts';
+
+type ContainerFacts = NonNullable<HostImageAudit['container']>;
 
 const list = (xs: string[], n = 20) => (xs.length > n ? `${xs.slice(0, n).join(', ')} … (${xs.length} in all)` : xs.join(', '));
 
-export function judgeImages(
-  checks: PlannedCheck[],
-  audits: HostImageAudit[],
-  inventory: FleetSnapshot[],
-  releaseName: string | undefined,
-  metadataOnly: readonly string[] = [],
-  writablePaths: readonly string[] = [],
-): CheckResult[] {
-  return judgePerHost('image audit', checks, audits, inventory, (j, a, check) => {
-    switch (check.control) {
-      case C.declaredImage:
-        return judgeDeclaredImage(j, a, releaseName);
-      case C.noFilesystemDrift:
-        return judgeDiff(j, a);
-      case C.readOnlyRoot:
-        return judgeReadOnlyRoot(j, a);
-      case C.replacedNotRestarted:
-        return judgeNotRestarted(j, a);
-      case C.noOutOfBandAccess:
-        return judgeNoExec(j, a);
-      case C.goldenManifest:
-        return judgeManifest(j, a, metadataOnly);
-      case C.amiAvailable:
-        return judgeAmi(j, a);
-      case C.launchedAfterDeploy:
-        return judgeLaunch(j, a);
-      case C.writableMounts:
-      case C.privileged:
-      case C.engineSocket:
-      case C.noNewPrivileges:
-      case C.nonRoot:
-        return judgeEngine(j, a, check.control, writablePaths);
-      case C.rootVolume:
-      case C.metadataTokens:
-        return judgeInstance(j, a, check.control);
-      default:
-        return j.broken(`the image audit has no judgement for ${check.control}`);
-    }
-  });
-}
+/** One judge per control of the image-integrity suite. */
+export const IMAGE_JUDGES: Judges<'image-integrity', HostImageAudit> = {
+  'DL-IMG-001': (j, a, _c, run) => judgeDeclaredImage(j, a, run.config.release.name),
+  'DL-IMG-002': (j, a) => judgeDiff(j, a),
+  'DL-IMG-003': (j, a) => judgeReadOnlyRoot(j, a),
+  'DL-IMG-004': (j, a) => judgeNotRestarted(j, a),
+  'DL-IMG-005': (j, a) => judgeNoExec(j, a),
+  'DL-IMG-006': (j, a, _c, run) => judgeManifest(j, a, run.config.policy.manifest.metadataOnly),
+  'DL-IMG-007': (j, a) => judgeAmi(j, a),
+  'DL-IMG-008': (j, a) => judgeLaunch(j, a),
+  'DL-IMG-010': (j, a, _c, run) => judgeWritableMounts(j, a, run.config.policy.ssh.writablePaths),
+  'DL-IMG-011': (j, a) => judgePrivileged(j, a),
+  'DL-IMG-012': (j, a) => judgeEngineSocket(j, a),
+  'DL-IMG-013': (j, a) => judgeNoNewPrivileges(j, a),
+  'DL-IMG-014': (j, a) => judgeNonRoot(j, a),
+  'DL-IMG-015': (j, a) => judgeRootVolume(j, a),
+  'DL-IMG-016': (j, a) => judgeMetadataTokens(j, a),
+};
 
 function judgeDeclaredImage(j: Judgement, a: HostImageAudit, releaseName: string | undefined): CheckResult {
   const ec2 = traitsOf(a.provider).declaredImageField === 'ami';
@@ -219,7 +196,7 @@ function judgeAmi(j: Judgement, a: HostImageAudit): CheckResult {
 
 function judgeLaunch(j: Judgement, a: HostImageAudit): CheckResult {
   j.attach(json('launch', { host: a.host, launchedAt: a.launchedAt ?? null, deployedAt: a.declared?.deployedAt ?? null, service: a.service }));
-  if (!a.declared) return j.broken(`service ${a.service ?? '(none)'} is not declared in the release: no deploy time to compare with (see ${C.declaredImage})`);
+  if (!a.declared) return j.broken(`service ${a.service ?? '(none)'} is not declared in the release: no deploy time to compare with (see DL-IMG-001)`);
   if (!a.declared.deployedAt) return j.broken(`the release declares no deployedAt for service ${a.service}`);
   if (!a.launchedAt) return j.broken(`EC2 did not report a launch time for ${a.host}`);
   if (Date.parse(a.launchedAt) >= Date.parse(a.declared.deployedAt)) return j.pass();
@@ -232,67 +209,91 @@ function judgeLaunch(j: Judgement, a: HostImageAudit): CheckResult {
 /** The paths an engine socket is mounted at, by convention or by name. */
 const SOCKET = /(^|\/)(docker|containerd|podman|crio)(\.sock)?$|\/var\/run\/docker\.sock$|\/run\/docker\.sock$/;
 
-/** What the engine says about how the container runs: its mounts, privileges and user (CIS 5.6, 5.5, 5.32, 5.26, 4.1). */
-function judgeEngine(j: Judgement, a: HostImageAudit, control: string, writablePaths: readonly string[]): CheckResult {
+/** What the engine says about how the container runs (CIS 5.6, 5.5, 5.32, 5.26, 4.1): its inspect facts, or why there are none. */
+function engineFacts(j: Judgement, a: HostImageAudit): ContainerFacts | CheckResult {
   const c = a.container;
   if (!c || c.error || !c.mountDetails) return j.broken(c?.error ?? `${a.host}: not inspected`);
   j.attach(
     json('engine', { host: a.host, mounts: c.mountDetails, privileged: c.privileged, capAdd: c.capAdd, securityOpt: c.securityOpt, user: c.user || '(root)' }),
   );
-  switch (control) {
-    case C.writableMounts: {
-      const allowed = (d: string) => writablePaths.some((w) => under(d, w));
-      const bad = c.mountDetails.filter((m) => m.rw && !allowed(m.destination));
-      if (!bad.length) return j.pass();
-      return j.fail(
-        'writable-mount',
-        `${a.host} has writable mounts outside the writable paths (${writablePaths.join(', ')}): ${bad.map((m) => `${m.destination} (${m.type} from ${m.source})`).join(', ')}`,
-      );
-    }
-    case C.privileged: {
-      const caps = (c.capAdd ?? []).map((x) => x.toUpperCase().replace(/^CAP_/, ''));
-      if (c.privileged) return j.fail('privileged', `${a.host} runs privileged: anyone root inside can remount / read-write`);
-      if (caps.includes('SYS_ADMIN') || caps.includes('ALL'))
-        return j.fail('privileged', `${a.host} has CAP_SYS_ADMIN (CapAdd: ${(c.capAdd ?? []).join(', ')}): anyone root inside can remount / read-write`);
-      return j.pass();
-    }
-    case C.engineSocket: {
-      const sock = c.mountDetails.filter((m) => SOCKET.test(m.source) || SOCKET.test(m.destination));
-      if (!sock.length) return j.pass();
-      return j.fail(
-        'engine-socket',
-        `${a.host} has the engine's socket mounted (${sock.map((m) => `${m.source} at ${m.destination}`).join(', ')}): anyone inside can start a container as root on the host`,
-      );
-    }
-    case C.noNewPrivileges: {
-      if ((c.securityOpt ?? []).some((o) => /^no-new-privileges(:true|=true)?$/.test(o))) return j.pass();
-      return j.fail(
-        'new-privileges',
-        `${a.host} runs without no-new-privileges (SecurityOpt: ${(c.securityOpt ?? []).join(', ') || 'none'}): a setuid binary inside can gain privileges`,
-      );
-    }
-    default: {
-      const user = c.user ?? '';
-      if (user && !/^(0|root)(:|$)/.test(user)) return j.pass();
-      return j.fail('runs-as-root', `${a.host} runs as ${user || 'root (no user set)'}; policy.container.nonRoot asks for a non-root user`);
-    }
-  }
+  return c;
+}
+const isResult = (x: ContainerFacts | CheckResult): x is CheckResult => 'status' in x && 'evidence' in x;
+
+function judgeWritableMounts(j: Judgement, a: HostImageAudit, writablePaths: readonly string[]): CheckResult {
+  const c = engineFacts(j, a);
+  if (isResult(c)) return c;
+  const allowed = (d: string) => writablePaths.some((w) => under(d, w));
+  const bad = c.mountDetails!.filter((m) => m.rw && !allowed(m.destination));
+  if (!bad.length) return j.pass();
+  return j.fail(
+    'writable-mount',
+    `${a.host} has writable mounts outside the writable paths (${writablePaths.join(', ')}): ${bad.map((m) => `${m.destination} (${m.type} from ${m.source})`).join(', ')}`,
+  );
 }
 
-/** What EC2 says about the instance itself: its root volume and its metadata service. */
-function judgeInstance(j: Judgement, a: HostImageAudit, control: string): CheckResult {
+function judgePrivileged(j: Judgement, a: HostImageAudit): CheckResult {
+  const c = engineFacts(j, a);
+  if (isResult(c)) return c;
+  const caps = (c.capAdd ?? []).map((x) => x.toUpperCase().replace(/^CAP_/, ''));
+  if (c.privileged) return j.fail('privileged', `${a.host} runs privileged: anyone root inside can remount / read-write`);
+  if (caps.includes('SYS_ADMIN') || caps.includes('ALL'))
+    return j.fail('privileged', `${a.host} has CAP_SYS_ADMIN (CapAdd: ${(c.capAdd ?? []).join(', ')}): anyone root inside can remount / read-write`);
+  return j.pass();
+}
+
+function judgeEngineSocket(j: Judgement, a: HostImageAudit): CheckResult {
+  const c = engineFacts(j, a);
+  if (isResult(c)) return c;
+  const sock = c.mountDetails!.filter((m) => SOCKET.test(m.source) || SOCKET.test(m.destination));
+  if (!sock.length) return j.pass();
+  return j.fail(
+    'engine-socket',
+    `${a.host} has the engine's socket mounted (${sock.map((m) => `${m.source} at ${m.destination}`).join(', ')}): anyone inside can start a container as root on the host`,
+  );
+}
+
+function judgeNoNewPrivileges(j: Judgement, a: HostImageAudit): CheckResult {
+  const c = engineFacts(j, a);
+  if (isResult(c)) return c;
+  if ((c.securityOpt ?? []).some((o) => /^no-new-privileges(:true|=true)?$/.test(o))) return j.pass();
+  return j.fail(
+    'new-privileges',
+    `${a.host} runs without no-new-privileges (SecurityOpt: ${(c.securityOpt ?? []).join(', ') || 'none'}): a setuid binary inside can gain privileges`,
+  );
+}
+
+function judgeNonRoot(j: Judgement, a: HostImageAudit): CheckResult {
+  const c = engineFacts(j, a);
+  if (isResult(c)) return c;
+  const user = c.user ?? '';
+  if (user && !/^(0|root)(:|$)/.test(user)) return j.pass();
+  return j.fail('runs-as-root', `${a.host} runs as ${user || 'root (no user set)'}; policy.container.nonRoot asks for a non-root user`);
+}
+
+/** What EC2 says about the instance itself: its description, or why there is none. */
+function instanceFacts(j: Judgement, a: HostImageAudit): NonNullable<HostImageAudit['instance']> | CheckResult {
   const i = a.instance;
   if (!i || i.error) return j.broken(i?.error ?? `${a.host}: the instance was not described`);
   j.attach(json('instance', { host: a.host, ...i }));
-  if (control === C.rootVolume) {
-    if (i.rootDeleteOnTermination === undefined)
-      return j.broken(`EC2 did not say whether the root volume (${i.rootDevice ?? 'unknown device'}) of ${a.host} is deleted on termination`);
-    if (i.rootDeleteOnTermination) return j.pass();
-    return j.fail(
-      'root-volume-kept',
-      `${a.host}'s root volume ${i.rootDevice ?? ''} is kept when the instance terminates (DeleteOnTermination false): its state outlives it`,
-    );
-  }
+  return i;
+}
+
+function judgeRootVolume(j: Judgement, a: HostImageAudit): CheckResult {
+  const i = instanceFacts(j, a);
+  if ('status' in i && 'evidence' in i) return i;
+  if (i.rootDeleteOnTermination === undefined)
+    return j.broken(`EC2 did not say whether the root volume (${i.rootDevice ?? 'unknown device'}) of ${a.host} is deleted on termination`);
+  if (i.rootDeleteOnTermination) return j.pass();
+  return j.fail(
+    'root-volume-kept',
+    `${a.host}'s root volume ${i.rootDevice ?? ''} is kept when the instance terminates (DeleteOnTermination false): its state outlives it`,
+  );
+}
+
+function judgeMetadataTokens(j: Judgement, a: HostImageAudit): CheckResult {
+  const i = instanceFacts(j, a);
+  if ('status' in i && 'evidence' in i) return i;
   if (!i.httpTokens) return j.broken(`EC2 did not report the metadata options of ${a.host}`);
   if (i.httpTokens === 'required' || i.httpEndpoint === 'disabled') return j.pass();
   return j.fail('metadata-v1', `${a.host} accepts instance metadata requests without a token (HttpTokens ${i.httpTokens}): require IMDSv2`);

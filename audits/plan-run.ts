@@ -1,28 +1,19 @@
 /**
  * The run plan, before any probing: from the config, the inventory snapshot and the selected
  * suites, every (fleet, host, control) the run owes, and every control that does not apply with
- * the reason. Each suite plans its own checks (audits/<suite>/plan.ts).
+ * the reason. Each suite plans its own checks (its `plan`, audits/<suite>/<suite>-plan.ts).
  */
-import type { Config } from '../core/config.ts';
-import type { ControlId, SuiteName } from '../core/controls.ts';
-import type { FleetSnapshot } from '../core/inventory.ts';
-import type { PlannedCheck, RunPlan } from '../core/plan.ts';
-import { planChaos } from './chaos/plan.ts';
-import { deployMode, planDeploy } from './deploy/plan.ts';
-import { planImages } from './image/plan.ts';
-import { planSshEdits } from './ssh-edits/plan.ts';
+import type { ControlId } from '../core/controls.ts';
+import type { PlannedCheck, RunPlan } from '../core/run-plan.ts';
+import type { SuiteName } from '../core/suites.ts';
+import type { PlanInput, SuiteModule } from './suite.ts';
+import { SUITE_MODULES } from './suites.ts';
 
-export function computePlan(config: Config, inventory: FleetSnapshot[], suites: readonly SuiteName[], opts: { deployBefore?: string } = {}): RunPlan {
+export function computePlan(input: PlanInput, suites: readonly SuiteName[], modules: Readonly<Record<string, SuiteModule>> = SUITE_MODULES): RunPlan {
   const plan: RunPlan = { suites: [...suites], checks: [], notApplicable: [] };
-  const off = new Map(config.policy.disabledControls.map((d) => [d.control, d.reason]));
-  const planners: Record<SuiteName, () => ReturnType<typeof planChaos>> = {
-    'ssh-edits': () => planSshEdits(config, inventory),
-    'image-integrity': () => planImages(config, inventory),
-    chaos: () => planChaos(config),
-    deploy: () => planDeploy(config, deployMode(config, opts.deployBefore)),
-  };
+  const off = new Map(input.config.policy.disabledControls.map((d) => [d.control, d.reason]));
   for (const suite of suites) {
-    const part = planners[suite]();
+    const part = modules[suite]!.plan(input);
     // A control switched off in the config is left out on purpose, and the plan says so, once per fleet.
     const kept = part.checks.filter((c) => !off.has(c.control));
     const dropped = new Set(part.checks.filter((c) => off.has(c.control)).map((c) => `${c.fleet}\u0000${c.control}`));

@@ -5,7 +5,7 @@
  * host: that would itself be out-of-band access, and DL-IMG-005 would flag the harness).
  *
  * Per host, the engine's event history is read BEFORE anything else touches the host.
- * Results are JSON-safe facts; audits/image/judge.ts turns them into check results.
+ * Results are JSON-safe facts; audits/image/image-judges.ts turns them into check results.
  */
 import fs from 'node:fs';
 import type { Config, ReleaseService, Target } from '../../core/config.ts';
@@ -26,7 +26,7 @@ import { SshSession } from '../../probes/ssh.ts';
 import type { AmiFacts, ContainerFacts, EventFacts, ImageSource, InstanceFacts, Provider } from '../../providers/provider.ts';
 import { sshLoginFor } from '../../providers/ssh-login.ts';
 import { classifyChanges, compareManifests, type DiffKind, type ManifestComparison, smallChangedFiles, unifiedDiff } from './compare.ts';
-import { declaredFor } from './plan.ts';
+import { declaredFor } from './image-plan.ts';
 
 /** At most this many paths are kept per list in the result (the count is always exact). */
 const MAX_LISTED = 500;

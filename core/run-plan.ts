@@ -1,10 +1,10 @@
 /**
- * The run plan: every check a run owes, computed before any probing (audits/plan.ts), and every
+ * The run plan: every check a run owes, computed before any probing (audits/plan-run.ts), and every
  * control that does not apply, with the reason. The plan is the contract: a check the plan owes
  * and no result answers is never a pass.
  */
 import { createHash } from 'node:crypto';
-import type { ControlId, SuiteName } from './controls.ts';
+import { control, type ControlId, type Severity, severityOf, type SuiteName } from './controls.ts';
 
 export interface PlannedCheck {
   /** Unique within the plan: fleet/host/control[:item]. */
@@ -20,7 +20,7 @@ export interface PlannedCheck {
   title: string;
   /** Allure story: what is tried, in a few words. */
   story: string;
-  severity?: 'blocker' | 'critical' | 'normal' | 'minor';
+  severity?: Severity;
 }
 
 export interface NotApplicable {
@@ -40,6 +40,25 @@ export interface RunPlan {
 
 export function checkId(fleet: string, host: string | undefined, control: string, item?: string): string {
   return `${fleet}/${host ?? '-'}/${control}${item ? `:${item}` : ''}`;
+}
+
+/**
+ * A planned check of a registry control: its suite, title, story and severity come from the
+ * registry; `what` names one of several checks of the control on a host (an edit, say).
+ */
+export function plannedCheck(id: ControlId, where: { fleet: string; host?: string }, item?: { id: string; what: string }): PlannedCheck {
+  const c = control(id);
+  return {
+    id: checkId(where.fleet, where.host, id, item?.id),
+    control: id,
+    suite: c.suite,
+    fleet: where.fleet,
+    ...(where.host ? { host: where.host } : {}),
+    ...(item ? { item: item.id } : {}),
+    title: `${id} ${item?.what ?? c.name}`,
+    story: item?.what ?? c.name,
+    severity: severityOf(id),
+  };
 }
 
 /** A digest of what the plan owes (ids only): shards of one run must agree on it. */

@@ -1,0 +1,18 @@
+/**
+ * Every built-in suite, by name (the names and phases are core/suites.ts's table); a suite
+ * missing here does not compile. Plans and judges are light; what a suite gathers with (SSH,
+ * the Docker client, the load generator) is loaded only when it runs.
+ */
+import type { SuiteName } from '../core/suites.ts';
+import { chaosSuite } from './chaos/chaos-suite.ts';
+import { deploySuite } from './deploy/deploy-suite.ts';
+import { imageIntegritySuite } from './image/image-suite.ts';
+import { sshEditsSuite } from './ssh-edits/ssh-edits-suite.ts';
+import type { SuiteModule } from './suite.ts';
+
+export const SUITE_MODULES: { readonly [S in SuiteName]: SuiteModule } = {
+  'ssh-edits': sshEditsSuite,
+  'image-integrity': imageIntegritySuite,
+  chaos: chaosSuite,
+  deploy: deploySuite,
+};

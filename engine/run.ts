@@ -1,0 +1,214 @@
+/**
+ * A run, as a sequence of steps: config (invalid: exit 2, nothing touched), identity and
+ * folders, snapshot, plan, phases (audits, which only read; chaos, which kills; deploy, which
+ * replaces; never at once), record, verdict, evidence. Each suite's judgements become typed
+ * results in the results folder as soon as it is judged; the verdict is computed from those and
+ * the plan alone. The CLI (cli/run.ts) parses options and prints; nothing here parses argv.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { KillBudget } from '../audits/chaos/budget.ts';
+import { computePlan, shardChecks } from '../audits/plan-run.ts';
+import { runSuite, type SuiteModule } from '../audits/suite.ts';
+import { SUITE_MODULES } from '../audits/suites.ts';
+import { loadConfig } from '../config/load.ts';
+import type { CheckRecord } from '../core/check-record.ts';
+import type { Config } from '../core/config.ts';
+import { errorMessage, InternalError, UsageError } from '../core/errors.ts';
+import type { FleetSnapshot } from '../core/inventory.ts';
+import { ensureOwnedParent, prepareOwnedDirs } from '../core/owned-dir.ts';
+import { harnessVersion, OUTPUT, REPO_ROOT } from '../core/paths.ts';
+import { type PlannedCheck, planHash, type RunPlan } from '../core/run-plan.ts';
+import { type DeploySnapshot, newRunId, progress } from '../core/run.ts';
+import { schemaProblems } from '../core/schema-check.ts';
+import { newSeed } from '../core/seed.ts';
+import { type Phase, PHASES, phaseOf, SUITES, type SuiteName } from '../core/suites.ts';
+import { snapshotFleets } from '../providers/snapshot.ts';
+import { type EvidenceBundle, evidenceState, fileSha256, inputsOf, keyFingerprint, publicKeyOf, writeEvidence } from '../reports/evidence.ts';
+import { mergeRecords, type PhaseEnd, type RunRecord, type Shard, writeRunRecord } from '../reports/run-record.ts';
+import { type Verdict, verdictOf, writeVerdict } from '../reports/verdict.ts';
+import { recordSuite } from './record.ts';
+
+export interface RunRequest {
+  configFile?: string;
+  suites: readonly SuiteName[];
+  /** --seed wins over chaos.seed; without either a seed is drawn. */
+  seed?: number;
+  runId?: string;
+  shard: Shard | null;
+  resultsDir?: string;
+  /** A `driftless snapshot` file: the deploy is judged from it (observed mode). */
+  before?: string;
+  /** The suites' modules (tests run a suite of their own through the whole engine). */
+  modules?: Readonly<Record<string, SuiteModule>>;
+}
+
+/** What the run tells the person at the terminal, step by step (cli/run.ts prints it). */
+export interface RunObserver {
+  started(o: { runId: string; seed: number; seedFrom: RunRecord['seedFrom']; configFile: string }): void;
+  snapshot(inventory: FleetSnapshot[]): void;
+  planned(o: { plan: RunPlan; owed: number; shard: Shard | null }): void;
+  phase(o: { phase: Phase; suites: SuiteName[] | null }): void;
+  recorded(o: { suite: SuiteName; records: number; error?: string }): void;
+}
+
+export interface RunOutcome {
+  runId: string;
+  resultsDir: string;
+  shard: Shard | null;
+  records: CheckRecord[];
+  verdict: Verdict;
+  evidence: EvidenceBundle;
+  verdictFile: string;
+}
+
+export async function runEngine(req: RunRequest, observe: RunObserver): Promise<RunOutcome> {
+  // 1. config: an invalid one is exit 2 before anything is touched.
+  const config = loadConfig(req.configFile);
+  if (req.before !== undefined && !req.suites.includes('deploy'))
+    throw new UsageError(`--before ${req.before}: judges a deploy, so it needs the deploy suite (--suite deploy, or no --suite)`);
+  const deployBefore = req.before !== undefined ? readSnapshot(req.before, config.source.file) : undefined;
+
+  // 2. identity and folders: from this command only, never from the environment.
+  const runId = req.runId ?? newRunId();
+  const seedFrom: RunRecord['seedFrom'] = req.seed !== undefined ? 'cli' : config.chaos.seed !== undefined ? 'config' : 'random';
+  const seed = req.seed ?? config.chaos.seed ?? newSeed();
+  const startedAt = new Date().toISOString();
+  const resultsDir = path.resolve(req.resultsDir ?? OUTPUT.results());
+  // Results of an earlier run never mix with this one's; only a folder driftless made is emptied.
+  prepareOwnedDirs([{ dir: req.resultsDir ?? resultsDir, what: 'the results folder', option: '--results-dir' }]);
+  observe.started({ runId, seed, seedFrom, configFile: config.source.file });
+
+  // 3. snapshot, 4. plan: every owed check, before anything is probed.
+  const inventory = await snapshotFleets(config);
+  observe.snapshot(inventory);
+  const selected = SUITES.filter((s) => req.suites.includes(s));
+  const modules = req.modules ?? SUITE_MODULES;
+  const plan = computePlan({ config, inventory, ...(req.before ? { deployBefore: req.before } : {}) }, selected, modules);
+  const planProblems = schemaProblems('plan', plan);
+  if (planProblems.length) throw new InternalError(`internal: the run plan does not match schemas/plan.schema.json: ${planProblems.slice(0, 5).join('; ')}`);
+  const owedChecks = shardChecks(plan, req.shard);
+  observe.planned({ plan, owed: owedChecks.length, shard: req.shard });
+  const record: RunRecord = {
+    runId,
+    seed,
+    seedFrom,
+    ...(config.chaos.seed !== undefined ? { configSeed: config.chaos.seed } : {}),
+    startedAt,
+    harnessVersion: harnessVersion(),
+    config: config.source,
+    fleets: inventory.map((f) => ({ name: f.target, provider: f.provider, hosts: f.hosts.length })),
+    inventory,
+    release: Object.fromEntries(
+      Object.entries(config.release.services).map(([k, v]) => [k, { ...(v.digest ? { digest: v.digest } : {}), ...(v.ami ? { ami: v.ami } : {}) }]),
+    ),
+    planHash: planHash(plan),
+    plan,
+    shard: req.shard,
+    owed: owedChecks.map((c) => c.id),
+    dryRun: config.chaos.dryRun && selected.includes('chaos'),
+  };
+  writeRunRecord(resultsDir, record);
+
+  // 5. phases, each suite recorded as soon as it is judged.
+  const budget = new KillBudget(config.safety.maxKills);
+  const records: CheckRecord[] = [];
+  const phases: PhaseEnd[] = [];
+  for (const phase of PHASES) {
+    const mine = selected.filter((s) => phaseOf(s) === phase);
+    if (mine.length === 0) continue;
+    // A phase that owes nothing (every check not applicable, with its reason in the plan) is not started.
+    const owed = (s: SuiteName) => owedChecks.filter((c) => c.suite === s);
+    const active = mine.filter((s) => owed(s).length > 0);
+    observe.phase({ phase, suites: active.length ? active : null });
+    if (!active.length) continue;
+    const done = await Promise.all(
+      active.map(async (s) => {
+        const t0 = new Date().toISOString();
+        const outcome = await runSuite(modules[s]!, {
+          runId,
+          seed,
+          startedAt,
+          config,
+          inventory,
+          owed: owed(s),
+          budget,
+          reloadRelease: () => loadConfig(req.configFile).release,
+          ...(deployBefore ? { deployBefore } : {}),
+          progress: (line) => progress(s, line),
+        });
+        try {
+          const written = await recordSuite({ runId, startedAt, config, resultsDir }, s, owed(s), outcome.results, {
+            startedAt: t0,
+            finishedAt: new Date().toISOString(),
+          });
+          records.push(...written);
+          observe.recorded({ suite: s, records: written.length });
+          return { error: outcome.error, recorded: 'ok' };
+        } catch (err) {
+          const why = `could not write the ${s} results: ${errorMessage(err)}`;
+          observe.recorded({ suite: s, records: 0, error: why });
+          return { error: outcome.error, recorded: why };
+        }
+      }),
+    );
+    const failed = done.map((d) => d.error).filter(Boolean);
+    const notRecorded = done.map((d) => d.recorded).filter((r) => r !== 'ok');
+    phases.push({ phase, recorded: notRecorded.length ? notRecorded.join('; ') : 'ok', audits: failed.length ? failed.join('; ') : 'ok' });
+  }
+
+  // 6. record the end, 7. the verdict from the typed results and the plan, 8. the evidence.
+  writeRunRecord(resultsDir, {
+    ...record,
+    finished: {
+      at: new Date().toISOString(),
+      phases,
+      ...(selected.includes('chaos')
+        ? { kills: { maxKills: budget.max, spent: budget.spent, ...(config.chaos.dryRun ? { wouldKill: budget.wouldKill } : {}) } }
+        : {}),
+    },
+  });
+  const finished = JSON.parse(fs.readFileSync(path.join(resultsDir, 'driftless-run.json'), 'utf8')) as RunRecord;
+  const signingKey = config.report?.signingKey;
+  const verdict: Verdict = {
+    ...verdictOf(records, mergeRecords([{ dir: resultsDir, record: finished }], false)),
+    evidence: evidenceState(signingKey ? { signed: true, keyFingerprint: keyFingerprint(publicKeyOf(signingKey)) } : { signed: false }),
+  };
+  writeVerdict(path.join(resultsDir, 'verdict.json'), verdict);
+  ensureOwnedParent(path.dirname(OUTPUT.verdict()));
+  writeVerdict(OUTPUT.verdict(), verdict);
+  const evidence = sealResults(resultsDir, config, runId, record.planHash, verdict);
+  return { runId, resultsDir, shard: req.shard, records, verdict, evidence, verdictFile: OUTPUT.verdict() };
+}
+
+/** Last: the evidence bundle over every file of the results folder (signed when the config has a key). */
+function sealResults(resultsDir: string, config: Config, runId: string, hash: string, verdict: Verdict): EvidenceBundle {
+  const lockfile = path.join(REPO_ROOT, 'package-lock.json');
+  return writeEvidence(resultsDir, {
+    kind: 'results',
+    runIds: [runId],
+    harness: { version: harnessVersion(), lockfileSha256: fileSha256(lockfile) },
+    inputs: inputsOf(config, lockfile),
+    planHashes: [hash],
+    verdict: { verdict: verdict.verdict, exitCode: verdict.exitCode },
+    ...(config.report?.signingKey ? { signingKey: config.report.signingKey } : {}),
+  });
+}
+
+/** The --before snapshot (driftless snapshot -o file): refused with the reason if it is not one. */
+function readSnapshot(file: string, configFile: string): DeploySnapshot {
+  let snap: DeploySnapshot;
+  try {
+    snap = JSON.parse(fs.readFileSync(file, 'utf8')) as DeploySnapshot;
+  } catch (err) {
+    throw new UsageError(`--before ${file}: cannot read it as a snapshot (${(err as Error).message}); take one with driftless snapshot -o ${file}`);
+  }
+  if (snap?.version !== 1 || !Array.isArray(snap.fleets) || Number.isNaN(Date.parse(snap.takenAt))) {
+    throw new UsageError(`--before ${file}: not a driftless snapshot (version, takenAt, fleets); take one with driftless snapshot -o ${file}`);
+  }
+  if (snap.config?.file !== configFile)
+    process.stderr.write(`driftless: note: --before ${file} was taken with ${snap.config?.file}, this run uses ${configFile}\n`);
+  return snap;
+}
+
+export type { PlannedCheck };

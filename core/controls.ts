@@ -47,6 +47,8 @@ export type ControlId = (typeof CONTROLS)[number]['id'];
 export type ControlsOf<S extends SuiteName> = Extract<(typeof CONTROLS)[number], { suite: S }>['id'];
 
 const byId = new Map<string, Control>(CONTROLS.map((c) => [c.id, c]));
+/** Controls added at run time (a team's own checks; a test's fixture), after the built-in ones. */
+const added: Control[] = [];
 
 export function control(id: ControlId): Control {
   return byId.get(id)!;
@@ -57,7 +59,27 @@ export function isControlId(id: string): id is ControlId {
 }
 
 export function controlsOf(suite: SuiteName): Control[] {
-  return CONTROLS.filter((c) => c.suite === suite);
+  return [...CONTROLS, ...added].filter((c) => c.suite === suite);
+}
+
+/** Adds controls to the registry for this process; an id that is already there is refused. */
+export function registerControls(controls: readonly Control[]): void {
+  for (const c of controls) {
+    if (byId.has(c.id)) throw new Error(`control ${c.id} is already in the registry`);
+    byId.set(c.id, c);
+    added.push(c);
+  }
+}
+
+/** Removes controls added with registerControls (tests clean up after themselves). */
+export function unregisterControls(ids: readonly string[]): void {
+  for (const id of ids) {
+    const i = added.findIndex((c) => c.id === id);
+    if (i >= 0) {
+      added.splice(i, 1);
+      byId.delete(id);
+    }
+  }
 }
 
 export function severityOf(id: ControlId): Severity {

@@ -63,6 +63,16 @@ export function traitsOf(kind: ProviderKind): KindTraits {
   return PROVIDER_KINDS[kind] as unknown as KindTraits;
 }
 
+const made = new WeakMap<Config, Map<string, Promise<Provider>>>();
+
+/** One provider per target of a loaded config: the snapshot, the suites and chaos share it (and its engine connection). */
 export function providerFor(target: Target, config: Config): Promise<Provider> {
-  return traitsOf(target.provider).make(target as never, config);
+  let mine = made.get(config);
+  if (!mine) made.set(config, (mine = new Map()));
+  let p = mine.get(target.name);
+  if (!p || config.targets.find((t) => t.name === target.name) !== target) {
+    p = traitsOf(target.provider).make(target as never, config);
+    mine.set(target.name, p);
+  }
+  return p;
 }

@@ -1,5 +1,6 @@
 /** The checks the SSH edit suite owes: per host, each forbidden edit, the mount table and the sweep; or, under policy forbidden, the login. */
 import type { Config, Target } from '../../core/config.ts';
+import { type ControlId, controlsOf } from '../../core/controls.ts';
 import { type NotApplicable, type PlannedCheck, plannedCheck } from '../../core/run-plan.ts';
 import { catalogue } from '../../probes/edits.ts';
 import { traitsOf } from '../../providers/registry.ts';
@@ -22,6 +23,10 @@ export function planSshEdits({ config, inventory }: PlanInput): SuitePlan {
   const checks: PlannedCheck[] = [];
   const notApplicable: NotApplicable[] = [];
   const edits = plannedEdits(config);
+  const byEdit = new Set<string>([...catalogue({ runId: 'plan', immutablePaths: ['/'], home: '~', aggressive: true }).map((e) => e.control), 'DL-SSH-001']);
+  const hostControls = controlsOf(suite)
+    .filter((c) => c.scope === 'host' && !byEdit.has(c.id))
+    .map((c) => c.id as ControlId);
   for (const snap of inventory) {
     const target = config.targets.find((t) => t.name === snap.target)!;
     if (!sshTargets(target)) {
@@ -45,8 +50,8 @@ export function planSshEdits({ config, inventory }: PlanInput): SuitePlan {
         continue;
       }
       for (const e of edits) checks.push(plannedCheck(e.control, where, { id: e.id, what: e.title }));
-      checks.push(plannedCheck('DL-SSH-060', where));
-      checks.push(plannedCheck('DL-SSH-099', where));
+      // Every other per-host control of the suite (the mount table, the sweep, any added later): once per host.
+      for (const id of hostControls) checks.push(plannedCheck(id, where));
     }
   }
   return { checks, notApplicable };

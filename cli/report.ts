@@ -2,25 +2,28 @@
  * `driftless report [--results dir]... [--out dir] [--single-file] [--config file | --signing-key file]`:
  * the verdict from the typed results of every folder, the Allure report, and its signed evidence bundle.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../core/config.ts';
 import { ConfigInvalidError } from '../core/errors.ts';
 import { OUTPUT } from '../core/paths.ts';
-import { EVIDENCE_FILE } from '../reports/evidence.ts';
+import { EVIDENCE_FILE, fileSha256 } from '../reports/evidence.ts';
 import { buildReport, SINGLE_FILE_BUDGET_BYTES } from '../reports/report.ts';
+import { readRunRecord } from '../reports/run-record.ts';
 import { verdictLines } from '../reports/terminal.ts';
 import { flag, type Parsed, str, strs } from './parsed.ts';
 
 export async function reportCommand(p: Parsed): Promise<number> {
-  const config = configOf(str(p, 'config'));
+  const inputs = (strs(p, 'results') ?? [OUTPUT.results()]).map((d) => path.resolve(d));
+  const config = configOf(str(p, 'config'), inputs);
   const signingKey = str(p, 'signing-key') ? path.resolve(str(p, 'signing-key')!) : config?.report?.signingKey;
   const outArg = str(p, 'out');
   if (outArg !== undefined && !outArg.trim())
     throw new ConfigInvalidError('--out "": an empty path names the current directory, which driftless will not empty; name a folder');
   const out = path.resolve(outArg ?? OUTPUT.report());
   const r = await buildReport({
-    inputs: (strs(p, 'results') ?? [OUTPUT.results()]).map((d) => path.resolve(d)),
+    inputs,
     out,
     ...(flag(p, 'single-file') ? { singleFileDir: outArg ? path.join(path.dirname(out), `${path.basename(out)}-single`) : OUTPUT.singleFile() } : {}),
     verdictFile: OUTPUT.verdict(),
@@ -48,15 +51,25 @@ export async function reportCommand(p: Parsed): Promise<number> {
 }
 
 /**
- * The config, for report.signingKey and the report's owner, tags and links. A config named with
- * --config must load (exit 2 otherwise); the default config is only consulted if it loads: a
- * report job without the lab's keys is then unsigned, and says so.
+ * The config, for report.signingKey and the report's owner, tags and links: the one named with
+ * --config (it must load: exit 2 otherwise); else the config the runs themselves used, as their
+ * run records name it (when it is still there with the same sha256); else the default config if
+ * it loads. Without a key the report is UNSIGNED, and says so in its title, verdict and environment.
  */
-function configOf(file: string | undefined): Config | undefined {
-  try {
-    return loadConfig(file);
-  } catch (err) {
-    if (file || !(err instanceof ConfigInvalidError)) throw err;
-    return undefined;
+function configOf(file: string | undefined, inputs: string[]): Config | undefined {
+  if (file) return loadConfig(file);
+  const used = new Set<string>();
+  for (const dir of inputs) {
+    const r = readRunRecord(dir);
+    if ('record' in r && fs.existsSync(r.record.config.file) && fileSha256(r.record.config.file) === r.record.config.sha256) used.add(r.record.config.file);
   }
+  const candidates = used.size === 1 ? [...used] : [undefined];
+  for (const c of candidates) {
+    try {
+      return loadConfig(c);
+    } catch (err) {
+      if (!(err instanceof ConfigInvalidError)) throw err;
+    }
+  }
+  return undefined;
 }

@@ -103,7 +103,6 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   });
   writeMatrixResults(o.staging, matrices(owed, byCheck, verdict), verdict);
   writeAllureMetadata(o.staging, merged, verdict, sealed);
-  fs.rmSync(path.join(o.staging, OWNED_MARKER), { force: true });
 
   ensureOwnedParent(path.dirname(o.out));
   allure(['generate', '--clean', '-o', o.out, o.staging]);

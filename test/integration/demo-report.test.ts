@@ -140,7 +140,8 @@ describe('one typed results pipeline', () => {
   });
 
   test("editing the report's Allure files changes neither the verdict nor the exit code of the next report", async () => {
-    const data = path.join(reportDir, 'data', 'test-cases');
+    const edited_ = copyOf(reportDir, 'edited-report');
+    const data = path.join(edited_, 'data', 'test-cases');
     let edited = 0;
     for (const f of fs.readdirSync(data)) {
       const file = path.join(data, f);
@@ -150,9 +151,9 @@ describe('one typed results pipeline', () => {
         edited++;
       }
     }
-    for (const f of fs.readdirSync(path.join(reportDir, 'history'))) fs.writeFileSync(path.join(reportDir, 'history', f), '[]');
+    for (const f of fs.readdirSync(path.join(edited_, 'history'))) fs.writeFileSync(path.join(edited_, 'history', f), '[]');
     assert.ok(edited > 0, 'failed results were edited to passed');
-    const again = await driftless(['report', '--results', results, '--out', reportDir]);
+    const again = await driftless(['report', '--results', results, '--out', edited_]);
     assert.equal(again.code, report.code, again.stdout + again.stderr);
     const v = JSON.parse(fs.readFileSync(path.join(outputDir(), 'verdict.json'), 'utf8')) as Verdict;
     assert.deepEqual(v.violations, verdict.violations);

@@ -159,7 +159,10 @@ describe('a deploy that does not succeed is broken, never judged', () => {
     }
     assert.match(r.cli.stderr, /deploying with token \[secret redacted\]/);
     const dir = path.join(tmp, 'results-failing');
-    const all = fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+    const all = fs
+      .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+      .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
     assert.ok(
       all.some((t) => t.includes('registry unreachable')),
       'the command output is attached',

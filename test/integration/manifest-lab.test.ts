@@ -131,7 +131,7 @@ describe('driftless manifest (CLI)', () => {
       [['manifest', 'driftless-lab/no-such-image:nope', '-o', out], /no such image "driftless-lab\/no-such-image:nope"/],
       [['manifest', path.join(tmp, 'no-such-dir'), '-o', out], /no such directory/],
       [['manifest', IMAGES.cattle], /needs an output file: -o/],
-      [['manifest', '-o', out], /needs exactly one image or rootfs directory/],
+      [['manifest', '-o', out], /manifest takes exactly one argument \(<image \| rootfs dir>\), got 0/],
       [['manifest', IMAGES.cattle, '-o', path.join(tmp, 'missing-dir', 'm.json')], /cannot write/],
       [['manifest', IMAGES.cattle, '-o', out, '--paths', 'etc'], /must be an absolute path/],
       [['manifest', IMAGES.cattle, '-o', out, '--bogus'], /Unknown option '--bogus'/],

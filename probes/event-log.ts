@@ -7,14 +7,27 @@
  * recording has a gap, so that history is not complete.
  */
 import fs from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
 import { errorMessage } from '../core/errors.ts';
 import { type EngineEvent, TMP_LABEL, toEvent } from './docker.ts';
 import { sleep } from './net.ts';
 
-interface ParsedLog {
+/** One container's event as kept from the log: its action's name and the slim event (not the raw line). */
+interface LoggedEvent {
+  sec: number;
+  /** "exec_create" of "exec_create: sh -c …". */
+  action: string;
+  event: EngineEvent;
+}
+
+export interface ParsedLog {
   /** Bytes read so far: the log is append-only, so each look reads only what was added since. */
   offset: number;
+  /** The file read (a log replaced under the same name is read again from its start). */
+  ino: number;
+  /** Holds the bytes of a character split across two reads. */
+  decoder: StringDecoder;
   /** A last line without its newline yet (the recorder mid-write). */
   partial: string;
   /** The last whole line did not parse: torn if nothing follows it, corrupt if something does. */
@@ -23,26 +36,91 @@ interface ParsedLog {
   starts: number[];
   /** Seconds of the first line of any kind: the log covers nothing before it. */
   firstSec?: number;
-  byContainer: Map<string, Array<{ sec: number; raw: Record<string, unknown> }>>;
+  byContainer: Map<string, LoggedEvent[]>;
   /** Unreadable lines with lines after them: the log was damaged, so it proves nothing. */
   badLines: number;
 }
+
+/** The log is read this many bytes at a time, never whole (a log of a busy engine grows past what one string can hold). */
+export const CHUNK_BYTES = 1 << 20;
 
 const cache = new Map<string, ParsedLog>();
 
 const secondsOf = (e: Record<string, unknown>) => (e.timeNano ? Number(e.timeNano) / 1e9 : Number(e.time ?? 0));
 
-/** The bytes of `file` from `offset` to its current end. */
-function readFrom(file: string, offset: number): { text: string; end: number } {
+const emptyLog = (ino: number): ParsedLog => ({
+  offset: 0,
+  ino,
+  decoder: new StringDecoder('utf8'),
+  partial: '',
+  pendingBad: false,
+  starts: [],
+  byContainer: new Map(),
+  badLines: 0,
+});
+
+/** Reads `file` from `from` to its current end, `chunkBytes` at a time, handing each chunk's bytes to `onChunk`. */
+function readChunks(file: string, from: number, chunkBytes: number, onChunk: (bytes: Buffer) => void): number {
   const fd = fs.openSync(file, 'r');
   try {
     const end = fs.fstatSync(fd).size;
-    const buf = Buffer.alloc(Math.max(0, end - offset));
-    if (buf.length) fs.readSync(fd, buf, 0, buf.length, offset);
-    return { text: buf.toString('utf8'), end };
+    const buf = Buffer.alloc(Math.max(1, Math.min(chunkBytes, end - from)));
+    let at = from;
+    while (at < end) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, end - at), at);
+      if (n <= 0) break;
+      at += n;
+      onChunk(buf.subarray(0, n));
+    }
+    return at;
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function addLine(log: ParsedLog, line: string): void {
+  if (!line.trim()) return;
+  if (log.pendingBad) log.badLines++;
+  log.pendingBad = false;
+  let e: Record<string, unknown>;
+  try {
+    e = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    log.pendingBad = true; // a torn last line is skipped; one with lines after it is damage
+    return;
+  }
+  const sec = secondsOf(e);
+  log.firstSec ??= sec;
+  if (e.driftless === 'recorder-start') {
+    log.starts.push(sec);
+    return;
+  }
+  const id = String(e.id ?? (e.Actor as { ID?: string } | undefined)?.ID ?? '');
+  if (!id) return;
+  const list = log.byContainer.get(id) ?? [];
+  list.push({ sec, action: String(e.Action ?? e.status ?? '').split(':')[0]!, event: toEvent(e) });
+  log.byContainer.set(id, list);
+}
+
+/** Brings `log` up to the file's current end, line by line, a chunk at a time. */
+function readMore(log: ParsedLog, file: string, chunkBytes: number): void {
+  log.offset = readChunks(file, log.offset, chunkBytes, (bytes) => {
+    const text = log.decoder.write(bytes);
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+      addLine(log, log.partial + text.slice(start, nl));
+      log.partial = '';
+      start = nl + 1;
+    }
+    log.partial += text.slice(start);
+  });
+}
+
+/** The whole log parsed afresh, `chunkBytes` at a time (the cache-free reader, for tests). */
+export function parseEventLog(file: string, chunkBytes = CHUNK_BYTES): ParsedLog {
+  const log = emptyLog(fs.statSync(file).ino);
+  readMore(log, file, chunkBytes);
+  return log;
 }
 
 /**
@@ -50,39 +128,14 @@ function readFrom(file: string, offset: number): { text: string; end: number } {
  * look (a fleet of a thousand hosts must not re-read a growing log once per host).
  */
 function parse(file: string): ParsedLog {
+  const st = fs.statSync(file);
   let log = cache.get(file);
-  if (!log || fs.statSync(file).size < log.offset) {
+  if (!log || st.size < log.offset || st.ino !== log.ino) {
     // first look, or the file was truncated or replaced: from the start
-    log = { offset: 0, partial: '', pendingBad: false, starts: [], byContainer: new Map(), badLines: 0 };
+    log = emptyLog(st.ino);
     cache.set(file, log);
   }
-  const { text, end } = readFrom(file, log.offset);
-  log.offset = end;
-  const lines = (log.partial + text).split('\n');
-  log.partial = lines.pop()!;
-  for (const line of lines) {
-    if (!line.trim()) continue;
-    if (log.pendingBad) log.badLines++;
-    log.pendingBad = false;
-    let e: Record<string, unknown>;
-    try {
-      e = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      log.pendingBad = true; // a torn last line is skipped; one with lines after it is damage
-      continue;
-    }
-    const sec = secondsOf(e);
-    log.firstSec ??= sec;
-    if (e.driftless === 'recorder-start') {
-      log.starts.push(sec);
-      continue;
-    }
-    const id = String(e.id ?? (e.Actor as { ID?: string } | undefined)?.ID ?? '');
-    if (!id) continue;
-    const list = log.byContainer.get(id) ?? [];
-    list.push({ sec, raw: e });
-    log.byContainer.set(id, list);
-  }
+  readMore(log, file, CHUNK_BYTES);
   return log;
 }
 
@@ -98,8 +151,8 @@ export interface RecordedHistory {
 export function recordedHistory(file: string, containerId: string, createdSec: number, actions: string[]): RecordedHistory {
   const log = parse(file);
   const mine = log.byContainer.get(containerId) ?? [];
-  const events = mine.filter((e) => actions.some((a) => String(e.raw.Action ?? e.raw.status ?? '').split(':')[0] === a)).map((e) => toEvent(e.raw));
-  const created = mine.some((e) => String(e.raw.Action ?? e.raw.status) === 'create');
+  const events = mine.filter((e) => actions.includes(e.action)).map((e) => e.event);
+  const created = mine.some((e) => e.event.action === 'create');
   if (log.badLines) {
     return { complete: false, why: `the recorded log ${file} has ${log.badLines} unreadable lines among its records: a damaged log proves nothing`, events };
   }
@@ -144,9 +197,18 @@ export async function recorderIsLive(docker: Docker, file: string, image: string
     return { ok: false, why: `could not check that the event log ${file} is being recorded: ${errorMessage(err)}` };
   }
   const t0 = Date.now();
+  // Only the bytes appended since the last look are scanned, with the end of the previous look
+  // kept so that an id split across two reads is still found (ids are ASCII: latin1 is exact).
+  let tail = '';
+  let found = false;
   for (;;) {
     try {
-      if (readFrom(file, offset).text.includes(id)) return { ok: true };
+      offset = readChunks(file, offset, CHUNK_BYTES, (bytes) => {
+        const text = tail + bytes.toString('latin1');
+        found ||= text.includes(id);
+        tail = text.slice(-(id.length - 1));
+      });
+      if (found) return { ok: true };
     } catch (err) {
       return { ok: false, why: `could not read the event log ${file}: ${errorMessage(err)}` };
     }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { recordedHistory } from '../../probes/event-log.ts';
+import { parseEventLog, recordedHistory } from '../../probes/event-log.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-eventlog-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -91,5 +91,28 @@ describe('recorded history of one container', () => {
     const h = recordedHistory(f, ID, 110, ACTIONS);
     assert.equal(h.complete, false);
     assert.match(h.why!, /has 1 unreadable lines among its records: a damaged log proves nothing/);
+  });
+});
+
+describe('reading the log as a stream', () => {
+  test('a log larger than the chunk size, with lines and a multi-byte character split across chunks, parses exactly as one whole read', () => {
+    const lines = [marker(100), ev('create', 110)];
+    // Commands with multi-byte characters (é is 2 bytes, 🚀 is 4), so some chunk boundary falls inside one.
+    for (let i = 0; i < 40; i++) lines.push(ev(`exec_create: sh -c echo ${'é'.repeat(i % 7)}🚀 ${i}`, 120 + i, ID, { execID: `e${i}` }));
+    lines.push(ev('create', 200, 'd'.repeat(64)));
+    const f = log(lines);
+    fs.appendFileSync(f, '{"status":"exec_cre'); // and a last line the recorder is still writing
+    const size = fs.statSync(f).size;
+    const whole = parseEventLog(f, size + 1);
+    for (const chunk of [1, 7, 64, 333, 4096]) {
+      assert.ok(chunk < size);
+      const { decoder: _d, ...streamed } = parseEventLog(f, chunk);
+      const { decoder: _w, ...w } = whole;
+      assert.deepEqual(streamed, w, `chunk ${chunk}`);
+    }
+    const execs = [...whole.byContainer.get(ID)!].filter((e) => e.action === 'exec_create');
+    assert.equal(execs.length, 40);
+    assert.equal(execs[13]!.event.command, `sh -c echo ${'é'.repeat(6)}🚀 13`);
+    assert.equal(whole.partial, '{"status":"exec_cre');
   });
 });

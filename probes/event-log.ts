@@ -3,8 +3,11 @@
  * `docker events --format '{{json .}}'` give them; lab/images/infra/event-recorder.py writes one).
  * The engine keeps only its last 256 events in memory; a log recorded continuously since before a
  * container was created still holds that container's whole history. The recorder writes a marker
- * {"driftless": "recorder-start"} each time it starts: a marker after the creation means the
- * recording has a gap, so that history is not complete.
+ * {"driftless": "recorder-start"} each time it starts, and a heartbeat {"driftless": "heartbeat",
+ * "interval": 5} every `interval` seconds while its stream is open. A marker after the creation, or
+ * a stretch of more than twice the interval without a heartbeat (a recorder stopped, frozen or
+ * replaced by something that writes none), means the recording has a gap, so that history is not
+ * complete; a log with no heartbeats at all (`docker events >> file`) proves nothing of the kind.
  */
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
@@ -39,7 +42,25 @@ export interface ParsedLog {
   byContainer: Map<string, LoggedEvent[]>;
   /** Unreadable lines with lines after them: the log was damaged, so it proves nothing. */
   badLines: number;
+  /** Heartbeat lines seen. */
+  heartbeats: number;
+  /** The first and the latest beat (heartbeat or marker: the recorder was recording then). */
+  firstBeat?: Beat;
+  lastBeat?: Beat;
+  /** Stretches between consecutive beats longer than twice the interval, in file order. */
+  gaps: Array<{ from: number; to: number; interval: number }>;
+  /** The latest time of any line: the log covers up to here. */
+  lastSec?: number;
 }
+
+interface Beat {
+  sec: number;
+  /** The interval the recorder stated (markers of older recorders state none). */
+  interval?: number;
+}
+
+/** The heartbeat interval assumed where a beat states none (event-recorder.py's). */
+export const DEFAULT_HEARTBEAT_SECONDS = 5;
 
 /** The log is read this many bytes at a time, never whole (a log of a busy engine grows past what one string can hold). */
 export const CHUNK_BYTES = 1 << 20;
@@ -57,7 +78,20 @@ const emptyLog = (ino: number): ParsedLog => ({
   starts: [],
   byContainer: new Map(),
   badLines: 0,
+  heartbeats: 0,
+  gaps: [],
 });
+
+/** A beat: the recorder was alive and its stream open at `sec`. */
+function addBeat(log: ParsedLog, beat: Beat): void {
+  const prev = log.lastBeat;
+  if (prev) {
+    const interval = beat.interval ?? prev.interval ?? DEFAULT_HEARTBEAT_SECONDS;
+    if (beat.sec - prev.sec > 2 * interval) log.gaps.push({ from: prev.sec, to: beat.sec, interval });
+  }
+  log.firstBeat ??= beat;
+  log.lastBeat = beat;
+}
 
 /** Reads `file` from `from` to its current end, `chunkBytes` at a time, handing each chunk's bytes to `onChunk`. */
 function readChunks(file: string, from: number, chunkBytes: number, onChunk: (bytes: Buffer) => void): number {
@@ -91,8 +125,12 @@ function addLine(log: ParsedLog, line: string): void {
   }
   const sec = secondsOf(e);
   log.firstSec ??= sec;
-  if (e.driftless === 'recorder-start') {
-    log.starts.push(sec);
+  log.lastSec = Math.max(log.lastSec ?? sec, sec);
+  if (e.driftless !== undefined) {
+    const interval = Number(e.interval) > 0 ? Number(e.interval) : undefined;
+    if (e.driftless === 'recorder-start') log.starts.push(sec);
+    if (e.driftless === 'heartbeat') log.heartbeats++;
+    if (e.driftless === 'recorder-start' || e.driftless === 'heartbeat') addBeat(log, { sec, ...(interval ? { interval } : {}) });
     return;
   }
   const id = String(e.id ?? (e.Actor as { ID?: string } | undefined)?.ID ?? '');
@@ -157,22 +195,61 @@ export function recordedHistory(file: string, containerId: string, createdSec: n
     return { complete: false, why: `the recorded log ${file} has ${log.badLines} unreadable lines among its records: a damaged log proves nothing`, events };
   }
   if (!created) {
-    const from = log.firstSec !== undefined ? `it starts at ${new Date(log.firstSec * 1000).toISOString()}` : 'it is empty';
+    const from = log.firstSec !== undefined ? `it starts at ${iso(log.firstSec)}` : 'it is empty';
     return {
       complete: false,
       why: `the recorded log ${file} does not hold the container's creation (${from}): start the recorder before the hosts are created`,
       events,
     };
   }
-  const gap = log.starts.find((s) => s > createdSec + 1);
-  if (gap !== undefined) {
+  const restart = log.starts.find((s) => s > createdSec + 1);
+  if (restart !== undefined) {
     return {
       complete: false,
-      why: `the event recorder restarted at ${new Date(gap * 1000).toISOString()}, after the container was created: events while it was down may be missing`,
+      why: `the event recorder restarted at ${iso(restart)}, after the container was created: events while it was down may be missing`,
+      events,
+    };
+  }
+  if (!log.heartbeats) {
+    return {
+      complete: false,
+      why:
+        `the recorded log ${file} has no heartbeats, so nothing shows it was recorded without a gap ` +
+        '(a plain `docker events >> file` writes none, and does not replay what it missed while it was down): ' +
+        `record it with lab/images/infra/event-recorder.py <file> [socket] under a service manager, which writes a heartbeat every ${DEFAULT_HEARTBEAT_SECONDS} s`,
+      events,
+    };
+  }
+  const gap = heartbeatGap(log, createdSec);
+  if (gap) {
+    return {
+      complete: false,
+      why:
+        `the recorded log ${file} has no heartbeat from ${iso(gap.from)} to ${iso(gap.to)} (${Math.round(gap.to - gap.from)} s, more than twice its ${gap.interval} s interval), ` +
+        'after the container was created: events in that time may be missing (was its recorder stopped or frozen?)',
       events,
     };
   }
   return { complete: true, events };
+}
+
+const iso = (sec: number) => new Date(sec * 1000).toISOString();
+
+/**
+ * The first stretch without a beat that reaches past the creation: between two beats, from the
+ * creation to the first beat (none before it), or from the last beat to the log's end.
+ */
+function heartbeatGap(log: ParsedLog, createdSec: number): { from: number; to: number; interval: number } | undefined {
+  const first = log.firstBeat!;
+  const last = log.lastBeat!;
+  const head = first.interval ?? DEFAULT_HEARTBEAT_SECONDS;
+  if (first.sec - createdSec > 2 * head) return { from: createdSec, to: first.sec, interval: head };
+  const between = log.gaps.find((g) => g.to > createdSec);
+  if (between) return between;
+  const tail = last.interval ?? DEFAULT_HEARTBEAT_SECONDS;
+  const end = log.lastSec ?? last.sec;
+  if (end - last.sec > 2 * tail) return { from: last.sec, to: end, interval: tail };
+  return undefined;
 }
 
 /**

@@ -6,6 +6,7 @@ import Docker from 'dockerode';
 import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { EngineUnavailableError, ProviderError } from '../core/errors.ts';
+import { bufferReachesBack, type Coverage } from './engine-events.ts';
 import { TMP_LABEL } from './tmp-label.ts';
 
 export interface EngineTarget {
@@ -140,12 +141,12 @@ export async function containerEvents(docker: Docker, id: string, since: number,
 export const ENGINE_EVENT_BUFFER = 256;
 
 /**
- * Whether the engine still holds every event between two times: only if it holds fewer than its
- * buffer's 256 of any kind since then (at 256 or more, older ones may have been dropped).
+ * Whether the engine still holds every event since `since` (seconds): its whole buffer is read
+ * (since the epoch, up to now, every kind of event) and its oldest event must be at or before
+ * `since` (probes/engine-events.ts). Call it after reading the window's events.
  */
-export async function engineCoversSince(docker: Docker, since: number, until: number): Promise<{ covers: boolean; events: number }> {
-  const n = (await rawEvents(docker, since, until, {}, 'the engine')).length;
-  return { covers: n < ENGINE_EVENT_BUFFER, events: n };
+export async function engineReachesBack(docker: Docker, since: number): Promise<Coverage> {
+  return bufferReachesBack(await rawEvents(docker, 1, Math.floor(Date.now() / 1000), {}, 'the engine'), since);
 }
 
 async function rawEvents(

@@ -14,8 +14,7 @@ import {
   connectEngine,
   containerChanges,
   containerEvents,
-  ENGINE_EVENT_BUFFER,
-  engineCoversSince,
+  engineReachesBack,
   containersWithLabels,
   type Engine,
   type EngineEvent,
@@ -195,15 +194,14 @@ export class DockerProvider implements Provider {
     const window = { since: new Date(since * 1000).toISOString(), until: new Date(until * 1000).toISOString() };
     let events: EventFacts;
     try {
-      const [lifecycle, execs] = await Promise.all([
-        containerEvents(docker, info.Id, since, until, ['create', 'start']),
-        containerEvents(docker, info.Id, since, until, ['exec_create', 'exec_start']),
-      ]);
+      // One query, so one snapshot of the engine's buffer: the create event it holds vouches for
+      // the execs read with it (two queries could see the create, then lose execs in between).
+      const history = await containerEvents(docker, info.Id, since, until, ['create', 'start', 'exec_create', 'exec_start']);
       events = {
         ...window,
-        complete: lifecycle.some((e) => e.action === 'create'),
-        starts: lifecycle.filter((e) => e.action === 'start'),
-        execs,
+        complete: history.some((e) => e.action === 'create'),
+        starts: history.filter((e) => e.action === 'start'),
+        execs: history.filter((e) => e.action.startsWith('exec_')),
       };
       // The engine's 256-event buffer no longer reaches back: the recorded log may.
       if (!events.complete && this.spec.eventLog) events = await this.fromEventLog(docker, info.Id, info.Image, since, events);
@@ -266,13 +264,6 @@ export class DockerProvider implements Provider {
     const docker = await this.engine();
     const from = Math.floor(since.getTime() / 1000);
     const to = Math.ceil(until.getTime() / 1000) + 1;
-    // No record of a change is proof of none only if the engine still holds the whole window.
-    const cover = await engineCoversSince(docker, from, to);
-    if (!cover.covers) {
-      throw new ProviderError(
-        `the engine saw ${cover.events} events since ${since.toISOString()} and keeps only its last ${ENGINE_EVENT_BUFFER}: in-place changes in that window cannot be ruled out (judge sooner after the deploy, or keep the window short)`,
-      );
-    }
     const per = await Promise.all(
       instanceIds.map(async (id) =>
         (await containerEvents(docker, id, from, to, ['exec_create', 'extract-to-dir', 'restart', 'start', 'update', 'die'])).map((e) => ({
@@ -283,6 +274,14 @@ export class DockerProvider implements Provider {
         })),
       ),
     );
+    // No record of a change is proof of none only if the engine still held the whole window while
+    // it was read: asked after, since its buffer only moves forward.
+    const cover = await engineReachesBack(docker, from);
+    if (!cover.covers) {
+      throw new ProviderError(
+        `${cover.why}: in-place changes since ${since.toISOString()} cannot be ruled out (judge sooner after the deploy, or keep the window short)`,
+      );
+    }
     return per.flat().sort((a, b) => a.time.localeCompare(b.time));
   }
 

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { EngineUnavailableError, ProviderError } from '../core/errors.ts';
 import { bufferReachesBack, type Coverage } from './engine-events.ts';
-import { TMP_LABEL } from './tmp-label.ts';
+import { TMP_LABEL, tmpLabels } from './tmp-label.ts';
 
 export interface EngineTarget {
   socketPath?: string;
@@ -208,7 +208,7 @@ export function toEvent(e: Record<string, unknown>): EngineEvent {
   };
 }
 
-export { TMP_LABEL };
+export { TMP_LABEL, tmpLabels };
 
 /** The first regular file in a tar stream (what the engine's archive endpoint returns for one path). */
 export async function firstFileOfTar(tar: NodeJS.ReadableStream | Buffer): Promise<Buffer | undefined> {
@@ -245,13 +245,14 @@ export function imageFileReader(
   return {
     read: async (file) => {
       const docker = await engine();
-      created ??= docker.createContainer({
-        Image: image,
-        Entrypoint: ['true'],
-        Cmd: [],
-        Labels: { [TMP_LABEL.key]: TMP_LABEL.value },
-        HostConfig: { NetworkMode: 'none' },
-      });
+      created ??= (async () =>
+        docker.createContainer({
+          Image: image,
+          Entrypoint: ['true'],
+          Cmd: [],
+          Labels: tmpLabels((await docker.getImage(image).inspect()).Config?.Labels),
+          HostConfig: { NetworkMode: 'none' },
+        }))();
       const stream = (await (await created).getArchive({ path: file })) as NodeJS.ReadableStream;
       return firstFileOfTar(stream);
     },

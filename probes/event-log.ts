@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
 import { errorMessage } from '../core/errors.ts';
-import { type EngineEvent, TMP_LABEL, toEvent } from './docker.ts';
+import { type EngineEvent, tmpLabels, toEvent } from './docker.ts';
 import { sleep } from './net.ts';
 
 /** One container's event as kept from the log: its action's name and the slim event (not the raw line). */
@@ -265,7 +265,7 @@ export async function recorderIsLive(docker: Docker, file: string, image: string
     const c = await docker.createContainer({
       Image: image,
       Cmd: ['true'],
-      Labels: { [TMP_LABEL.key]: 'event-log-check' },
+      Labels: tmpLabels((await docker.getImage(image).inspect()).Config?.Labels, 'event-log-check'),
       HostConfig: { NetworkMode: 'none' },
     });
     id = c.id;

@@ -23,6 +23,7 @@ import {
   inspectContainer,
   killContainer,
   repoDigestsOf,
+  TMP_LABEL,
 } from '../../probes/docker.ts';
 import { recordedHistory, type RecordedHistory, recorderIsLive } from '../../probes/event-log.ts';
 import { manifestOfImage } from '../../probes/manifest.ts';
@@ -53,6 +54,16 @@ export function dockerFleetOf(target: DockerTarget, optInLabel: string | undefin
     ...(target.desiredCapacity ? { desired: target.desiredCapacity } : {}),
     ...(d.eventLog ? { eventLog: d.eventLog } : {}),
   };
+}
+
+/**
+ * Whether a container with these labels is a host of the fleet selected by `selector`: it carries
+ * every selector label, and it is not one of driftless's own temporary containers (a manifest
+ * scan, an image file read, a liveness check), whatever labels it inherited from its image.
+ */
+export function isFleetHost(labels: Record<string, string> | undefined, selector: Record<string, string>): boolean {
+  const l = labels ?? {};
+  return !(TMP_LABEL.key in l) && Object.entries(selector).every(([k, v]) => l[k] === v);
 }
 
 /** The largest desired capacity a member was created with (label driftless.fleet.desired). */
@@ -111,7 +122,7 @@ export class DockerProvider implements Provider {
   async lookup(host: Host): Promise<Host | undefined> {
     const now = await this.toHost(await this.engine(), host.instanceId);
     // Still one of this fleet's? Its selector labels must still match.
-    return now && Object.entries(this.spec.labels).every(([k, v]) => now.labels[k] === v) ? now : undefined;
+    return now && isFleetHost(now.labels, this.spec.labels) ? now : undefined;
   }
 
   async list(): Promise<Host[]> {
@@ -122,7 +133,7 @@ export class DockerProvider implements Provider {
     } catch (err) {
       throw new ProviderError(`listing containers of fleet "${this.fleet}" failed: ${errorMessage(err)}`, { cause: err });
     }
-    const hosts = await Promise.all(rows.map((c) => this.toHost(docker, c.Id)));
+    const hosts = await Promise.all(rows.filter((c) => isFleetHost(c.Labels, this.spec.labels)).map((c) => this.toHost(docker, c.Id)));
     const found = hosts.filter((h): h is Host => h !== undefined).sort((a, b) => a.id.localeCompare(b.id));
     // The first listing fixes the desired capacity: config, else creation labels, else this size.
     this.desired ??= this.spec.desired ?? declaredDesired(found) ?? found.filter((h) => h.state === 'running').length;

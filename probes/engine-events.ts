@@ -44,3 +44,37 @@ export function bufferReachesBack(held: readonly TimedEvent[], sinceSec: number)
       : `the engine holds no events at all (was it restarted?), so nothing since ${start} can be vouched for`,
   };
 }
+
+/** A container's health check as its inspect gives it (Config.Healthcheck, Config.Shell). */
+export interface HealthcheckConfig {
+  Test?: string[] | null;
+}
+
+/**
+ * The command text of this container's health check as the engine writes it into the exec events
+ * it logs for each probe: "exec_create: " + entrypoint + " " + args joined by spaces (moby's
+ * daemon/health.go; CMD-SHELL runs under Config.Shell, else /bin/sh -c). Undefined: no health
+ * check that execs (none, NONE, or an unknown type).
+ */
+export function healthCheckCommand(healthcheck: HealthcheckConfig | null | undefined, shell?: string[] | null): string | undefined {
+  const test = healthcheck?.Test ?? [];
+  let cmd: string[];
+  if (test[0] === 'CMD') cmd = test.slice(1);
+  else if (test[0] === 'CMD-SHELL') cmd = [...(shell?.length ? shell : ['/bin/sh', '-c']), ...test.slice(1)];
+  else return undefined;
+  if (!cmd.length) return undefined;
+  return `${cmd[0]} ${cmd.slice(1).join(' ')}`;
+}
+
+/**
+ * The exec events of a container split into the engine's own health-check probes and everything
+ * else. The engine does not mark a probe's exec (Docker 20.10 and moby master alike: the event
+ * carries only the execID), so a probe is recognised by its command text being exactly the
+ * container's health-check command; any other exec, and any event whose text was cut short,
+ * stays out-of-band access.
+ */
+export function splitHealthChecks<E extends { action: string }>(execs: readonly E[], healthCommand: string | undefined): { execs: E[]; healthChecks: E[] } {
+  if (healthCommand === undefined) return { execs: [...execs], healthChecks: [] };
+  const probe = new Set([`exec_create: ${healthCommand}`, `exec_start: ${healthCommand}`]);
+  return { execs: execs.filter((e) => !probe.has(e.action)), healthChecks: execs.filter((e) => probe.has(e.action)) };
+}

@@ -139,6 +139,7 @@ function judgeNoExec(j: Judgement, a: HostImageAudit): CheckResult {
       host: a.host,
       history: { since: ev.since, until: ev.until, complete: ev.complete, source: ev.source ?? 'the engine', ...(ev.logGap ? { logGap: ev.logGap } : {}) },
       execs: ev.execs,
+      ...(ev.healthChecks ? { healthChecksSetAside: ev.healthChecks } : {}),
     }),
   );
   const creates = ev.execs.filter((e) => e.action.startsWith('exec_create'));

@@ -25,6 +25,7 @@ import {
   repoDigestsOf,
   TMP_LABEL,
 } from '../../probes/docker.ts';
+import { healthCheckCommand, splitHealthChecks } from '../../probes/engine-events.ts';
 import { recordedHistory, type RecordedHistory, recorderIsLive } from '../../probes/event-log.ts';
 import { manifestOfImage } from '../../probes/manifest.ts';
 import { sleep } from '../../probes/net.ts';
@@ -64,6 +65,14 @@ export function dockerFleetOf(target: DockerTarget, optInLabel: string | undefin
 export function isFleetHost(labels: Record<string, string> | undefined, selector: Record<string, string>): boolean {
   const l = labels ?? {};
   return !(TMP_LABEL.key in l) && Object.entries(selector).every(([k, v]) => l[k] === v);
+}
+
+/** The container's health-check probes moved out of its execs (they are the engine's, not access). */
+function withoutHealthChecks(events: EventFacts, command: string | undefined): EventFacts {
+  const split = splitHealthChecks(events.execs, command);
+  if (!split.healthChecks.length) return events;
+  const times = split.healthChecks.map((e) => e.time).sort();
+  return { ...events, execs: split.execs, healthChecks: { command: command!, count: split.healthChecks.length, first: times[0]!, last: times.at(-1)! } };
 }
 
 /** The largest desired capacity a member was created with (label driftless.fleet.desired). */
@@ -219,6 +228,7 @@ export class DockerProvider implements Provider {
     } catch (err) {
       events = { error: `could not read the engine's events for ${host.id}: ${errorMessage(err)}`, ...window, complete: false, starts: [], execs: [] };
     }
+    events = withoutHealthChecks(events, healthCheckCommand(info.Config.Healthcheck, (info.Config as { Shell?: string[] }).Shell));
     let changes: { error?: string; list: Array<{ Path: string; Kind: number }> };
     try {
       changes = { list: await containerChanges(docker, info.Id) };

@@ -110,7 +110,7 @@ export interface DockerTarget {
     host?: string;
     port?: number;
     /**
-     * A file the engine's container events are recorded into continuously, one JSON object a line (`docker events --format '{{json .}}' >> file` under a service manager, or lab/images/infra/event-recorder.py, which also marks its restarts). The engine keeps only its last 256 events, so on a busy engine DL-IMG-005 (no docker exec since creation) can only be proven from such a log. Relative to this config file.
+     * A file the engine's container events are recorded into continuously, one JSON object a line, by lab/images/infra/event-recorder.py under a service manager (it marks its restarts and writes a heartbeat every 5 s; a plain `docker events >> file` writes none, and a log without heartbeats is never taken as complete). The engine keeps only its last 256 events, so on a busy engine DL-IMG-005 (no docker exec since creation) can only be proven from such a log. Relative to this config file.
      */
     eventLog?: string;
     labels: LabelMap1;

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { TMP_LABEL } from './tmp-label.ts';
+import { TMP_LABEL, tmpLabels } from './tmp-label.ts';
 import { errorMessage, ManifestStreamError, UsageError } from '../core/errors.ts';
 import { buildManifest, ENTRY_ERRORS, makeEntry, type Manifest, MANIFEST_DEFAULTS, normalizeScope, type RawEntry } from './manifest-format.ts';
 import { parseManifestStream, remoteManifestCommand } from './manifest-stream.ts';
@@ -243,8 +243,11 @@ export async function manifestOfImage(
 ): Promise<Manifest> {
   normalizeScope(paths, excludes); // bad input fails before anything is created
   let imageId: string;
+  let imageLabels: Record<string, string> | undefined;
   try {
-    imageId = (await docker.getImage(imageRef).inspect()).Id;
+    const img = await docker.getImage(imageRef).inspect();
+    imageId = img.Id;
+    imageLabels = img.Config?.Labels ?? undefined;
   } catch (err) {
     if (statusCode(err) === 404)
       throw new UsageError(`no such image "${imageRef}" on the Docker engine: build or pull it first (\`docker images\` lists what is there)`);
@@ -255,7 +258,7 @@ export async function manifestOfImage(
     Entrypoint: ['sleep'],
     Cmd: ['600'],
     User: '0',
-    Labels: { [TMP_LABEL.key]: TMP_LABEL.value },
+    Labels: tmpLabels(imageLabels), // the image's own labels cleared: no fleet lists it as a host
     HostConfig: { NetworkMode: 'host', ReadonlyRootfs: true, AutoRemove: true },
   });
   try {

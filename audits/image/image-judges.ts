@@ -116,6 +116,7 @@ function judgeNoExec(j: Judgement, a: HostImageAudit): CheckResult {
       host: a.host,
       history: { since: ev.since, until: ev.until, complete: ev.complete, source: ev.source ?? 'the engine', ...(ev.logGap ? { logGap: ev.logGap } : {}) },
       execs: ev.execs,
+      ...(ev.healthChecks ? { healthChecksSetAside: ev.healthChecks } : {}),
     }),
   );
   const creates = ev.execs.filter((e) => e.action.startsWith('exec_create'));
@@ -137,8 +138,8 @@ function judgeNoExec(j: Judgement, a: HostImageAudit): CheckResult {
     return j.broken(
       `the engine's event log no longer reaches back to the creation of ${a.host} (Docker keeps only its last 256 events in memory): ` +
         `that nobody ran docker exec in it cannot be proven (the oldest of its events the engine still holds is after its creation at ${ev.since}). ` +
-        "Fix: record the engine's events continuously from before the hosts are created (`docker events --format '{{json .}}' >> file` under a service manager, " +
-        'or lab/images/infra/event-recorder.py) and name the file in targets[].docker.eventLog, ' +
+        "Fix: record the engine's events continuously from before the hosts are created with lab/images/infra/event-recorder.py under a service manager " +
+        '(it writes the heartbeats that prove the log has no gap; a plain `docker events >> file` does not) and name the file in targets[].docker.eventLog, ' +
         'or switch DL-IMG-005 off with a reason in policy.disabledControls',
     );
   }

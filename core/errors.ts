@@ -166,6 +166,20 @@ export class SshError extends HarnessError {
   }
 }
 
+/** A step of an SSH session did not finish by its deadline; the connection was torn down. */
+export class SshTimeoutError extends SshError {
+  static override readonly code: string = 'DL_SSH_TIMEOUT';
+  static override readonly when: string = 'an SSH login, channel open or command did not finish by its deadline (the connection is closed)';
+  constructor(
+    readonly host: string,
+    readonly operation: 'login' | 'channel open' | 'command',
+    readonly timeoutMs: number,
+    message: string,
+  ) {
+    super('timeout', message);
+  }
+}
+
 /** A victim handed to the kill loop that the safety rules do not allow (not opted in, other fleet). */
 export class IneligibleVictimError extends HarnessError {
   static override readonly code: string = 'DL_CHAOS_INELIGIBLE_VICTIM';
@@ -230,6 +244,7 @@ export const ERROR_CLASSES = [
   ProviderError,
   ThrottlingExhaustedError,
   SshError,
+  SshTimeoutError,
   IneligibleVictimError,
   RateNotSustainedError,
   ManifestStreamError,

@@ -1,14 +1,17 @@
 /**
  * SSH sessions to audited hosts (ssh2). Fails closed: a host key that is not pinned, or differs
- * from the pinned one, ends the connection before authentication. Every command has a timeout
- * and the connection keeps alive, so a hung host costs bounded time.
+ * from the pinned one, ends the connection before authentication. Every step has a deadline: the
+ * login (connect, key exchange, authentication) and each channel open within connectTimeoutMs,
+ * each command within commandTimeoutMs, closing within connectTimeoutMs. A step past its deadline
+ * fails with SshTimeoutError and the connection is torn down, so a stalled host costs bounded time.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import { Client, type ConnectConfig } from 'ssh2';
-import { SshError } from '../core/errors.ts';
+import { SshError, SshTimeoutError } from '../core/errors.ts';
 import { fingerprintOfBlob } from './hostkey.ts';
 
-export { SshError };
+export { SshError, SshTimeoutError };
 export type { SshFailureKind } from '../core/errors.ts';
 
 export interface SshTarget {
@@ -41,6 +44,10 @@ export interface CommandResult {
 }
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 15_000;
+
+const whereOf = (t: SshTarget) => `${t.name} (${t.host}:${t.port})`;
 
 function readIdentity(t: SshTarget): Buffer | undefined {
   if (!t.identityFile) return undefined;
@@ -53,32 +60,49 @@ function readIdentity(t: SshTarget): Buffer | undefined {
 }
 
 export class SshSession {
+  /** Set once close() or a timeout started ending the connection. */
+  private closing: Promise<void> | undefined;
+  private gone = false;
+
   private constructor(
     private readonly client: Client,
+    /** Ours, so it can be destroyed: ssh2's destroy() does nothing once end() was called. */
+    private readonly sock: net.Socket,
     readonly target: SshTarget,
     readonly hostKey: string,
-  ) {}
+  ) {
+    client.once('close', () => (this.gone = true));
+  }
 
   static connect(t: SshTarget): Promise<SshSession> {
     const privateKey = readIdentity(t);
+    const deadline = t.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
       const client = new Client();
+      const sock = net.connect({ host: t.host, port: t.port });
+      // ssh2 reports socket errors itself; this only keeps one that comes before it listens (or
+      // after a failed connect() call) from crashing the process.
+      sock.on('error', () => {});
       let presented = '';
       let settled = false;
       // Key exchange done: a close after this is the server ending authentication (a refusal);
       // a close before it proves nothing about logins (a proxy, a crash, a tarpit).
       let keyExchanged = false;
-      const fail = (err: SshError) => {
+      const fail = (err: SshError, graceMs = err instanceof SshTimeoutError ? 0 : deadline) => {
         if (settled) return;
         settled = true;
-        client.end();
+        clearTimeout(timer);
+        void endConnection(client, sock, graceMs);
         reject(err);
       };
+      // One deadline of our own for the whole login; ssh2's readyTimeout is a second guard.
+      const timer = setTimeout(() => fail(loginTimeout(t, deadline)), deadline);
       const cfg: ConnectConfig = {
+        sock,
         host: t.host,
         port: t.port,
         username: t.user,
-        readyTimeout: t.connectTimeoutMs ?? 10_000,
+        readyTimeout: deadline,
         keepaliveInterval: 5_000,
         keepaliveCountMax: 3,
         hostVerifier: (key: Buffer) => {
@@ -89,8 +113,10 @@ export class SshSession {
         ...(t.agent ? { agent: t.agent } : {}),
       };
       client.on('ready', () => {
+        if (settled) return;
         settled = true;
-        resolve(new SshSession(client, t, presented));
+        clearTimeout(timer);
+        resolve(new SshSession(client, sock, t, presented));
       });
       client.on('error', (err: Error & { level?: string; code?: string }) => fail(classifyConnectError(t, err, presented)));
       client.on('handshake', () => (keyExchanged = true));
@@ -107,52 +133,113 @@ export class SshSession {
       try {
         client.connect(cfg);
       } catch (err) {
-        fail(classifyConnectError(t, err as Error, presented));
+        fail(classifyConnectError(t, err as Error, presented), 0);
       }
     });
   }
 
-  /** Runs one command; resolves with its exit code and output, never rejects on a non-zero exit. */
-  exec(command: string, timeoutMs = this.target.commandTimeoutMs ?? 15_000): Promise<CommandResult> {
+  /**
+   * Runs one command; resolves with its exit code and output, never rejects on a non-zero exit.
+   * Two deadlines: the channel must open and the command start within connectTimeoutMs (a server
+   * may never confirm either), then the command must end within `timeoutMs`. Past either, the
+   * connection is torn down (a half-open channel leaves it in an unknown state) and the call
+   * rejects with SshTimeoutError.
+   */
+  exec(command: string, timeoutMs?: number): Promise<CommandResult> {
+    const t = this.target;
+    const where = whereOf(t);
+    const openMs = t.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const runMs = timeoutMs ?? t.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const runSetting = timeoutMs === undefined ? ' (ssh.commandTimeoutMs)' : '';
     const t0 = Date.now();
     return new Promise((resolve, reject) => {
-      this.client.exec(command, (err, stream) => {
-        if (err) return reject(new SshError('closed', `${this.target.name}: could not start a command: ${err.message}`, { cause: err }));
-        let stdout = '';
-        let stderr = '';
-        let done = false;
-        const timer = setTimeout(() => {
-          if (done) return;
-          done = true;
-          stream.close();
-          reject(new SshError('timeout', `${this.target.name}: command did not finish within ${timeoutMs} ms: ${command}`));
-        }, timeoutMs);
-        stream.on('data', (b: Buffer) => {
-          if (stdout.length < MAX_OUTPUT) stdout += b.toString();
-        });
-        stream.stderr.on('data', (b: Buffer) => {
-          if (stderr.length < MAX_OUTPUT) stderr += b.toString();
-        });
-        stream.on('close', (code: number | null, signal?: string) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          if (code === undefined || (code === null && !signal)) {
-            return reject(new SshError('closed', `${this.target.name} closed the connection while running: ${command}`));
+      let done = false;
+      const finish = (err: SshError | undefined, result?: CommandResult) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(result!);
+      };
+      const timeout = (operation: 'channel open' | 'command', ms: number, message: string) => {
+        if (done) return;
+        this.teardown();
+        finish(new SshTimeoutError(where, operation, ms, `${message}: the connection was closed; command: ${command}`));
+      };
+      let timer = setTimeout(
+        () => timeout('channel open', openMs, `${where} did not open a channel and start a command within ${openMs} ms (ssh.connectTimeoutMs)`),
+        openMs,
+      );
+      try {
+        this.client.exec(command, (err, stream) => {
+          if (done) {
+            stream?.close();
+            return;
           }
-          resolve({ command, exitCode: code, ...(signal ? { signal } : {}), stdout, stderr, durationMs: Date.now() - t0 });
+          if (err) return finish(new SshError('closed', `${t.name}: could not start a command: ${err.message}`, { cause: err }));
+          clearTimeout(timer);
+          timer = setTimeout(() => timeout('command', runMs, `${where}: the command did not finish within ${runMs} ms${runSetting}`), runMs);
+          let stdout = '';
+          let stderr = '';
+          stream.on('data', (b: Buffer) => {
+            if (stdout.length < MAX_OUTPUT) stdout += b.toString();
+          });
+          stream.stderr.on('data', (b: Buffer) => {
+            if (stderr.length < MAX_OUTPUT) stderr += b.toString();
+          });
+          stream.on('close', (code: number | null, signal?: string) => {
+            if (code === undefined || (code === null && !signal)) {
+              return finish(new SshError('closed', `${t.name} closed the connection while running: ${command}`));
+            }
+            finish(undefined, { command, exitCode: code, ...(signal ? { signal } : {}), stdout, stderr, durationMs: Date.now() - t0 });
+          });
         });
-      });
+      } catch (err) {
+        // ssh2 throws when the connection is already gone
+        finish(new SshError('closed', `${t.name}: could not start a command: ${(err as Error).message}`, { cause: err }));
+      }
     });
   }
 
-  close(): void {
-    this.client.end();
+  /**
+   * Ends the session: a polite disconnect, and the socket destroyed if the server has not hung up
+   * within connectTimeoutMs. Never rejects (nothing is left to fail); resolves once closed.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.gone ? Promise.resolve() : endConnection(this.client, this.sock, this.target.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    return this.closing;
+  }
+
+  /** A step went past its deadline: no goodbye, the socket goes now. */
+  private teardown(): void {
+    this.closing = endConnection(this.client, this.sock, 0);
   }
 }
 
+/** Says goodbye and waits up to `graceMs` for the server to hang up, then destroys the socket. */
+function endConnection(client: Client, sock: net.Socket, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (sock.destroyed) return resolve();
+    sock.once('close', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    const force = setTimeout(() => sock.destroy(), graceMs);
+    if (graceMs > 0) client.end();
+  });
+}
+
+function loginTimeout(t: SshTarget, ms: number): SshTimeoutError {
+  return new SshTimeoutError(
+    whereOf(t),
+    'login',
+    ms,
+    `${whereOf(t)} did not complete the SSH handshake within ${ms} ms (the login: connect, key exchange and authentication; ssh.connectTimeoutMs)`,
+  );
+}
+
 function classifyConnectError(t: SshTarget, err: Error & { level?: string; code?: string }, presented: string): SshError {
-  const where = `${t.name} (${t.host}:${t.port})`;
+  const where = whereOf(t);
   const msg = err.message ?? String(err);
   if (/host key verification failed|Host denied/i.test(msg) || (presented && !t.pinned.includes(presented)) || (t.revoked ?? []).includes(presented)) {
     if ((t.revoked ?? []).includes(presented)) {
@@ -191,7 +278,7 @@ function classifyConnectError(t: SshTarget, err: Error & { level?: string; code?
     return new SshError('auth-denied', `${where} denied authentication for user "${t.user}" (publickey)`);
   }
   if (err.level === 'client-timeout' || /Timed out while waiting for handshake/i.test(msg)) {
-    return new SshError('timeout', `${where} did not complete the SSH handshake within ${t.connectTimeoutMs ?? 10_000} ms`);
+    return loginTimeout(t, t.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
   }
   if (err.code && ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT'].includes(err.code)) {
     return new SshError('unreachable', `${where} is unreachable (${err.code})`);

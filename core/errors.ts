@@ -152,6 +152,8 @@ export type SshFailureKind =
   /** the server ended the connection after key exchange (during authentication) */
   | 'closed'
   | 'closed-before-key-exchange'
+  /** a command printed more than ssh.maxOutputMiB: it was stopped */
+  | 'output-too-large'
   | 'protocol';
 
 export class SshError extends HarnessError {

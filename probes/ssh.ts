@@ -32,6 +32,8 @@ export interface SshTarget {
   certAuthority?: boolean;
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /** Most bytes a command may print on stdout (and, apart, on stderr); more fails the command. */
+  maxOutputBytes?: number;
 }
 
 export interface CommandResult {
@@ -43,7 +45,9 @@ export interface CommandResult {
   durationMs: number;
 }
 
-const MAX_OUTPUT = 4 * 1024 * 1024;
+const MiB = 1024 * 1024;
+/** About 350,000 files of manifest stream (~190 bytes a file); ssh.maxOutputMiB raises it. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * MiB;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 15_000;
 
@@ -143,7 +147,8 @@ export class SshSession {
    * Two deadlines: the channel must open and the command start within connectTimeoutMs (a server
    * may never confirm either), then the command must end within `timeoutMs`. Past either, the
    * connection is torn down (a half-open channel leaves it in an unknown state) and the call
-   * rejects with SshTimeoutError.
+   * rejects with SshTimeoutError. Output past maxOutputBytes on either stream stops the command
+   * and rejects: a truncated output must never be judged as if it were whole.
    */
   exec(command: string, timeoutMs?: number): Promise<CommandResult> {
     const t = this.target;
@@ -151,6 +156,7 @@ export class SshSession {
     const openMs = t.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const runMs = timeoutMs ?? t.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     const runSetting = timeoutMs === undefined ? ' (ssh.commandTimeoutMs)' : '';
+    const maxBytes = t.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     const t0 = Date.now();
     return new Promise((resolve, reject) => {
       let done = false;
@@ -179,18 +185,31 @@ export class SshSession {
           if (err) return finish(new SshError('closed', `${t.name}: could not start a command: ${err.message}`, { cause: err }));
           clearTimeout(timer);
           timer = setTimeout(() => timeout('command', runMs, `${where}: the command did not finish within ${runMs} ms${runSetting}`), runMs);
-          let stdout = '';
-          let stderr = '';
-          stream.on('data', (b: Buffer) => {
-            if (stdout.length < MAX_OUTPUT) stdout += b.toString();
-          });
-          stream.stderr.on('data', (b: Buffer) => {
-            if (stderr.length < MAX_OUTPUT) stderr += b.toString();
-          });
+          // Raw bytes, decoded once at the end: a UTF-8 character may straddle two chunks.
+          const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+          const size = { stdout: 0, stderr: 0 };
+          const take = (which: 'stdout' | 'stderr') => (b: Buffer) => {
+            if (done) return;
+            size[which] += b.length;
+            if (size[which] > maxBytes) {
+              stream.close();
+              return finish(
+                new SshError(
+                  'output-too-large',
+                  `${where}: the output of the command passed ${+(maxBytes / MiB).toFixed(2)} MiB (ssh.maxOutputMiB) on ${which} and was stopped: ` +
+                    `output cut off is never judged; raise ssh.maxOutputMiB in this host's target; command: ${command}`,
+                ),
+              );
+            }
+            out[which].push(b);
+          };
+          stream.on('data', take('stdout'));
+          stream.stderr.on('data', take('stderr'));
           stream.on('close', (code: number | null, signal?: string) => {
             if (code === undefined || (code === null && !signal)) {
               return finish(new SshError('closed', `${t.name} closed the connection while running: ${command}`));
             }
+            const [stdout, stderr] = [Buffer.concat(out.stdout).toString('utf8'), Buffer.concat(out.stderr).toString('utf8')];
             finish(undefined, { command, exitCode: code, ...(signal ? { signal } : {}), stdout, stderr, durationMs: Date.now() - t0 });
           });
         });

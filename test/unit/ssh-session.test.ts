@@ -5,7 +5,10 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { SshError, SshTimeoutError } from '../../core/errors.ts';
+import type { Target } from '../../core/config.ts';
+import type { SnapshotHost } from '../../core/inventory.ts';
 import { SshSession } from '../../probes/ssh.ts';
+import { sshLoginFor } from '../../providers/ssh-login.ts';
 import { startSshServer, type TestSshServer, type TestSshServerOptions } from '../helpers/ssh-server.ts';
 
 let server: TestSshServer | undefined;
@@ -99,4 +102,77 @@ describe('every remote operation has a deadline', () => {
     assert.ok(Date.now() - t0 < 1500, `close took ${Date.now() - t0} ms`);
     assert.equal(sockets(), before - 1, 'our socket is gone');
   });
+});
+
+describe('command output', () => {
+  const later = () => new Promise((r) => setTimeout(r, 30));
+
+  test('a UTF-8 name split across two chunks, mid-character, decodes whole', { timeout: 5000 }, async () => {
+    const name = Buffer.from('/etc/café-ü\n', 'utf8');
+    const cut = name.indexOf(0xc3) + 1; // between the two bytes of é
+    const s = await start({
+      auth: 'accept',
+      session: async (stream) => {
+        stream.write(name.subarray(0, cut));
+        stream.stderr.write(name.subarray(0, cut));
+        await later(); // two CHANNEL_DATA packets, so two 'data' events on our side
+        stream.write(name.subarray(cut));
+        stream.stderr.write(name.subarray(cut));
+        stream.exit(0);
+        stream.end();
+      },
+    });
+    const session = await SshSession.connect(s.target());
+    const r = await session.exec('find /etc');
+    assert.equal(r.stdout, '/etc/café-ü\n');
+    assert.equal(r.stderr, '/etc/café-ü\n');
+    await session.close();
+  });
+
+  test('output over 4 MiB is taken whole', { timeout: 8000 }, async () => {
+    const line = Buffer.from(`${'x'.repeat(63)}\n`);
+    const size = 6 * 1024 * 1024;
+    const s = await start({
+      auth: 'accept',
+      session: (stream) => {
+        stream.write(Buffer.concat(Array.from({ length: size / line.length }, () => line)));
+        stream.exit(0);
+        stream.end();
+      },
+    });
+    const session = await SshSession.connect(s.target());
+    const r = await session.exec('find /');
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.stdout.length, size);
+    assert.ok(r.stdout.endsWith('x\n'));
+    await session.close();
+  });
+
+  test('output past ssh.maxOutputMiB fails the command, naming the setting', { timeout: 5000 }, async () => {
+    const s = await start({
+      auth: 'accept',
+      session: (stream) => {
+        stream.write(Buffer.alloc(3 * 1024 * 1024, 'y'));
+        stream.exit(0);
+        stream.end();
+      },
+    });
+    const session = await SshSession.connect(s.target({ maxOutputBytes: 1024 * 1024 }));
+    const err = await session.exec('find /').then(
+      () => assert.fail('expected the output limit'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof SshError);
+    assert.equal(err.kind, 'output-too-large');
+    assert.match(err.message, /^test-host \(127\.0\.0\.1:\d+\): the output of the command passed 1 MiB \(ssh\.maxOutputMiB\).*find \//);
+    await session.close();
+  });
+});
+
+test('ssh.maxOutputMiB in the config becomes the session limit', () => {
+  const host = { id: 'h1', ssh: { host: '127.0.0.1', port: 22 } } as SnapshotHost;
+  const target = { name: 'web', provider: 'docker', ssh: { user: 'audit', identityFile: '/k', maxOutputMiB: 2 } } as unknown as Target;
+  const login = sshLoginFor(host, target);
+  assert.ok(!('error' in login));
+  assert.equal(login.maxOutputBytes, 2 * 1024 * 1024);
 });

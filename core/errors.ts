@@ -145,7 +145,10 @@ export type SshFailureKind =
   | 'host-key-mismatch'
   | 'host-key-unknown'
   | 'host-key-revoked'
+  /** the server offers at least one authentication method and rejected ours: not a refusal */
   | 'auth-denied'
+  /** the server offers no authentication method at all: every login is refused */
+  | 'auth-refused'
   | 'unreachable'
   | 'timeout'
   | 'identity'
@@ -159,12 +162,15 @@ export type SshFailureKind =
 export class SshError extends HarnessError {
   static override readonly code: string = 'DL_SSH';
   static override readonly when: string = 'an SSH session could not be used (kind: host-key-mismatch, auth-denied, unreachable, timeout, closed, ...)';
+  /** The authentication methods the server said can continue, when it said (auth-denied, auth-refused). */
+  readonly offeredMethods?: string[];
   constructor(
     readonly kind: SshFailureKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; offeredMethods?: string[] },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.offeredMethods) this.offeredMethods = options.offeredMethods;
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { Client, type ConnectConfig } from 'ssh2';
+import { type AuthenticationType, type AuthHandlerMiddleware, Client, type ConnectConfig } from 'ssh2';
 import { SshError, SshTimeoutError } from '../core/errors.ts';
 import { fingerprintOfBlob } from './hostkey.ts';
 
@@ -92,6 +92,7 @@ export class SshSession {
       // Key exchange done: a close after this is the server ending authentication (a refusal);
       // a close before it proves nothing about logins (a proxy, a crash, a tarpit).
       let keyExchanged = false;
+      const auth = authentication(!!privateKey, !!t.agent);
       const fail = (err: SshError, graceMs = err instanceof SshTimeoutError ? 0 : deadline) => {
         if (settled) return;
         settled = true;
@@ -115,6 +116,7 @@ export class SshSession {
         },
         ...(privateKey ? { privateKey, ...(t.passphrase ? { passphrase: t.passphrase } : {}) } : {}),
         ...(t.agent ? { agent: t.agent } : {}),
+        authHandler: auth.handler,
       };
       client.on('ready', () => {
         if (settled) return;
@@ -122,12 +124,14 @@ export class SshSession {
         clearTimeout(timer);
         resolve(new SshSession(client, sock, t, presented));
       });
-      client.on('error', (err: Error & { level?: string; code?: string }) => fail(classifyConnectError(t, err, presented)));
+      client.on('error', (err: Error & { level?: string; code?: string }) => fail(classifyConnectError(t, err, presented, auth)));
       client.on('handshake', () => (keyExchanged = true));
       client.on('close', () =>
         fail(
           keyExchanged
-            ? new SshError('closed', `${t.name} (${t.host}:${t.port}) closed the connection during authentication`)
+            ? auth.offered?.length
+              ? authDenied(t, auth) // it rejected our credentials, then hung up
+              : new SshError('closed', `${whereOf(t)} closed the connection during authentication`)
             : new SshError(
                 'closed-before-key-exchange',
                 `${t.name} (${t.host}:${t.port}) closed the connection before the SSH key exchange: nothing about logins can be told`,
@@ -137,7 +141,7 @@ export class SshSession {
       try {
         client.connect(cfg);
       } catch (err) {
-        fail(classifyConnectError(t, err as Error, presented), 0);
+        fail(classifyConnectError(t, err as Error, presented, auth), 0);
       }
     });
   }
@@ -257,7 +261,52 @@ function loginTimeout(t: SshTarget, ms: number): SshTimeoutError {
   );
 }
 
-function classifyConnectError(t: SshTarget, err: Error & { level?: string; code?: string }, presented: string): SshError {
+interface Authentication {
+  handler: AuthHandlerMiddleware;
+  /** What the server's last authentication failure said can continue (undefined: none came yet). */
+  offered: string[] | undefined;
+  /** The methods we presented (besides "none"). */
+  tried: string[];
+}
+
+/**
+ * Tries "none" first (its failure is where the server lists the methods it offers), then each
+ * method we have that the server still offers, and stops when it offers none: then no login can
+ * succeed, whoever tries, which is the only failed login that proves logins are refused.
+ */
+function authentication(key: boolean, agent: boolean): Authentication {
+  const ours: AuthenticationType[] = ['none', ...(key ? ['publickey' as const] : []), ...(agent ? ['agent' as const] : [])];
+  const state: Authentication = {
+    offered: undefined,
+    tried: [],
+    // ssh2 takes the method returned, or false for "no more" (lib/client.js, tryNextAuth); its
+    // types only know the callback form.
+    handler: ((left: AuthenticationType[] | null): AuthenticationType | false => {
+      if (left) state.offered = left.filter((m) => m !== 'none'); // null before the first attempt
+      if (state.offered?.length === 0) return false;
+      for (let m = ours.shift(); m; m = ours.shift()) {
+        const wire = m === 'agent' ? 'publickey' : m;
+        if (m === 'none' || !state.offered || state.offered.includes(wire)) {
+          if (m !== 'none') state.tried.push(m);
+          return m;
+        }
+      }
+      return false;
+    }) as unknown as AuthHandlerMiddleware,
+  };
+  return state;
+}
+
+function authDenied(t: SshTarget, auth: Authentication): SshError {
+  const offers = auth.offered ? `it offers ${auth.offered.join(', ')}` : 'it did not say which methods it offers';
+  return new SshError(
+    'auth-denied',
+    `${whereOf(t)} denied authentication for user "${t.user}": our credentials were rejected (we tried ${auth.tried.join(', ') || 'nothing it offers'}; ${offers}): check ssh.user and the key`,
+    auth.offered ? { offeredMethods: auth.offered } : {},
+  );
+}
+
+function classifyConnectError(t: SshTarget, err: Error & { level?: string; code?: string }, presented: string, auth: Authentication): SshError {
   const where = whereOf(t);
   const msg = err.message ?? String(err);
   if (/host key verification failed|Host denied/i.test(msg) || (presented && !t.pinned.includes(presented)) || (t.revoked ?? []).includes(presented)) {
@@ -294,7 +343,10 @@ function classifyConnectError(t: SshTarget, err: Error & { level?: string; code?
     return new SshError('identity', `identity file ${t.identityFile} could not be used (${msg}): check the key and its passphrase`);
   }
   if (err.level === 'client-authentication' || /All configured authentication methods failed/i.test(msg)) {
-    return new SshError('auth-denied', `${where} denied authentication for user "${t.user}" (publickey)`);
+    if (auth.offered?.length === 0) {
+      return new SshError('auth-refused', `${where} offers no authentication method to user "${t.user}": it refuses every login`, { offeredMethods: [] });
+    }
+    return authDenied(t, auth);
   }
   if (err.level === 'client-timeout' || /Timed out while waiting for handshake/i.test(msg)) {
     return loginTimeout(t, t.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);

@@ -89,8 +89,9 @@ export class SshSession {
       sock.on('error', () => {});
       let presented = '';
       let settled = false;
-      // Key exchange done: a close after this is the server ending authentication (a refusal);
-      // a close before it proves nothing about logins (a proxy, a crash, a tarpit).
+      // Key exchange done: a close after this, before the server offered any method, is the
+      // server ending authentication (a refusal); a close before it proves nothing about logins
+      // (a proxy, a crash, a tarpit).
       let keyExchanged = false;
       const auth = authentication(!!privateKey, !!t.agent);
       const fail = (err: SshError, graceMs = err instanceof SshTimeoutError ? 0 : deadline) => {
@@ -132,10 +133,7 @@ export class SshSession {
             ? auth.offered?.length
               ? authDenied(t, auth) // it rejected our credentials, then hung up
               : new SshError('closed', `${whereOf(t)} closed the connection during authentication`)
-            : new SshError(
-                'closed-before-key-exchange',
-                `${t.name} (${t.host}:${t.port}) closed the connection before the SSH key exchange: nothing about logins can be told`,
-              ),
+            : new SshError('closed-before-key-exchange', `${whereOf(t)} closed the connection before the SSH key exchange: nothing about logins can be told`),
         ),
       );
       try {

@@ -73,6 +73,10 @@ export interface SshAuth {
   knownHostsFile?: string;
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /**
+   * Most output (MiB, stdout and stderr each) a command over SSH may print, default 64 (a manifest scan prints about 190 bytes a file). More fails the check as broken: a cut-off output is never judged.
+   */
+  maxOutputMiB?: number;
 }
 export interface StaticHost {
   id: string;

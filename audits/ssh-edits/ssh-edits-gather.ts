@@ -18,8 +18,10 @@ export interface LoginResult {
   uid?: number;
   home?: string;
   hostKey?: string;
-  /** Why login failed: host-key-mismatch, auth-denied, unreachable, ... */
+  /** Why login failed: host-key-mismatch, auth-denied, auth-refused, unreachable, ... */
   kind?: string;
+  /** The authentication methods the server offered, when it said (auth-denied, auth-refused). */
+  offeredMethods?: string[];
   message?: string;
   durationMs: number;
 }
@@ -57,7 +59,13 @@ async function auditHost(host: SnapshotHost, target: Target, policy: SshPolicy, 
     session = await SshSession.connect(st);
   } catch (err) {
     const e = err as SshError;
-    res.login = { ok: false, kind: e.kind ?? 'protocol', message: e.message, durationMs: Date.now() - t0 };
+    res.login = {
+      ok: false,
+      kind: e.kind ?? 'protocol',
+      message: e.message,
+      ...(e.offeredMethods ? { offeredMethods: e.offeredMethods } : {}),
+      durationMs: Date.now() - t0,
+    };
     return res;
   }
   let home = '/';

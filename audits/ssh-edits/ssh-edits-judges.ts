@@ -45,13 +45,21 @@ function judgeMounts(j: Judgement, a: HostAudit, policy: Policy): CheckResult {
 
 function judgeLogin(j: Judgement, a: HostAudit): CheckResult {
   j.attach(json('login', a.login));
-  if (!a.login.ok && a.login.kind !== 'auth-denied' && a.login.kind !== 'closed') return j.broken(a.login.message ?? 'login failed for an unknown reason');
   if (a.login.ok)
     return j.fail(
       'mutable-host',
       `ALLOWED: ${a.host} accepted a login as ${a.login.user} (uid ${a.login.uid}): any login is a violation under policy "forbidden"`,
     );
-  return j.pass();
+  // Proven refused: the server offers no authentication method, or hung up during authentication
+  // before offering one. A server that offers one and rejected ours may only not know our key.
+  if (a.login.kind === 'auth-refused' || a.login.kind === 'closed') return j.pass();
+  if (a.login.kind === 'auth-denied') {
+    return j.broken(
+      `our credentials were rejected by ${a.host}, which offers ${a.login.offeredMethods?.join(', ') || '(methods not said)'}: not proof that logins are refused ` +
+        `(a wrong ssh.user or a stale key looks the same); only a server that offers no method proves it — ${a.login.message}`,
+    );
+  }
+  return j.broken(a.login.message ?? 'login failed for an unknown reason');
 }
 
 function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {

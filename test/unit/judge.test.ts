@@ -205,9 +205,15 @@ describe('SSH login under policy forbidden', () => {
     assert.equal(r.status, 'broken');
   });
 
-  test('authentication denied, or the connection ended during authentication: refused, passed', () => {
-    assert.equal(judge(login('auth-denied')).status, 'passed');
+  test('no authentication method offered, or the connection ended during authentication: refused, passed', () => {
+    assert.equal(judge(login('auth-refused')).status, 'passed');
     assert.equal(judge(login('closed')).status, 'passed');
+  });
+
+  test('our credentials rejected by a server that offers a method: broken, naming the methods, never passed', () => {
+    const r = judge({ ...login('auth-denied'), login: { ...login('auth-denied').login, offeredMethods: ['publickey'] } });
+    assert.equal(r.status, 'broken');
+    assert.match(r.message!, /our credentials were rejected by h1, which offers publickey: not proof that logins are refused/);
   });
 
   test('unreachable and timeouts are broken', () => {

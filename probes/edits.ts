@@ -7,6 +7,7 @@
  * EACCES, EPERM).
  */
 import type { ControlId } from '../core/controls.ts';
+import { UsageError } from '../core/errors.ts';
 import { shQuote } from './shell.ts';
 
 export interface Edit {
@@ -43,8 +44,25 @@ export const CONTROLS = {
 /** Files whose append-open proves writability without changing a byte. */
 export const CRITICAL_FILES = ['/etc/passwd', '/etc/shadow', '/etc/ssh/sshd_config', '/opt/app/entrypoint.sh'];
 
+/** What --run-id allows: a canary name built from it cannot contain the separator below. */
+const RUN_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
 export function canaryName(runId: string): string {
+  if (!RUN_ID.test(runId)) throw new UsageError(`run id "${runId}": canary names need 1 to 100 letters, digits, '.', '_' or '-'`);
   return `.driftless-canary-${runId}`;
+}
+
+/**
+ * The canary a mode change writes: "@" is not a run id character, so no other run's canary can
+ * have this name (a "-mode" suffix would be run "<id>-mode"'s own canary).
+ */
+export function modeCanaryName(runId: string): string {
+  return `${canaryName(runId)}@mode`;
+}
+
+/** Every name this run writes, and nothing else: the sweep matches these exactly. */
+export function canaryNames(runId: string): string[] {
+  return [canaryName(runId), modeCanaryName(runId)];
 }
 
 /** `~` and `~/x` in policy paths mean the login user's home. */
@@ -80,7 +98,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
     });
   }
   const modeDir = '/usr/bin';
-  const mf = `${modeDir}/${name}-mode`;
+  const mf = `${modeDir}/${modeCanaryName(opts.runId)}`;
   edits.push({
     id: `chmod:${modeDir}`,
     control: CONTROLS.chmod,
@@ -116,14 +134,15 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
 }
 
 /**
- * The sweep: every entry in `dirs` named with this run's canary name is removed and checked
- * gone (DL:GONE), or named as left behind (DL:LEFT). Run at the end of every host's audit, on a
- * new connection when the audit's own broke.
+ * The sweep: every entry in `dirs` with one of this run's canary names (exactly: no glob, so a
+ * concurrent run whose id starts with this one's is left alone) is removed and checked gone
+ * (DL:GONE), or named as left behind (DL:LEFT). Run at the end of every host's audit, on a new
+ * connection when the audit's own broke.
  */
 export function sweepCommand(runId: string, dirs: string[]): string {
-  const name = canaryName(runId);
+  const names = canaryNames(runId).map(shQuote).join(' ');
   return (
-    `for d in ${dirs.map(shQuote).join(' ')}; do for f in "$d"/${name}*; do [ -e "$f" ] || [ -L "$f" ] || continue; echo "DL:FOUND $f"; ` +
+    `for d in ${dirs.map(shQuote).join(' ')}; do for n in ${names}; do f="$d/$n"; [ -e "$f" ] || [ -L "$f" ] || continue; echo "DL:FOUND $f"; ` +
     `rm -f -- "$f" 2>/dev/null; if [ -e "$f" ] || [ -L "$f" ]; then echo "DL:LEFT $f"; else echo "DL:GONE $f"; fi; done; done; echo DL:SWEPT`
   );
 }

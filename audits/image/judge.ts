@@ -6,6 +6,7 @@ import { declaredImage, runsImage } from '../declared-image.ts';
 import { judgePerHost } from '../per-host.ts';
 import type { HostImageAudit } from './audit.ts';
 import { START_GRACE_MS, under } from './compare.ts';
+import { engineSocketMounts, userOf } from './engine-settings.ts';
 import { IMAGE_CONTROLS as C } from './plan.ts';
 import { traitsOf } from '../../providers/registry.ts';
 
@@ -229,9 +230,6 @@ function judgeLaunch(j: Judgement, a: HostImageAudit): CheckResult {
   );
 }
 
-/** The paths an engine socket is mounted at, by convention or by name. */
-const SOCKET = /(^|\/)(docker|containerd|podman|crio)(\.sock)?$|\/var\/run\/docker\.sock$|\/run\/docker\.sock$/;
-
 /** What the engine says about how the container runs: its mounts, privileges and user (CIS 5.6, 5.5, 5.32, 5.26, 4.1). */
 function judgeEngine(j: Judgement, a: HostImageAudit, control: string, writablePaths: readonly string[]): CheckResult {
   const c = a.container;
@@ -257,11 +255,12 @@ function judgeEngine(j: Judgement, a: HostImageAudit, control: string, writableP
       return j.pass();
     }
     case C.engineSocket: {
-      const sock = c.mountDetails.filter((m) => SOCKET.test(m.source) || SOCKET.test(m.destination));
+      // By what the mount is (its source), not where it is mounted: see engine-settings.ts.
+      const sock = engineSocketMounts(c.mountDetails);
       if (!sock.length) return j.pass();
       return j.fail(
         'engine-socket',
-        `${a.host} has the engine's socket mounted (${sock.map((m) => `${m.source} at ${m.destination}`).join(', ')}): anyone inside can start a container as root on the host`,
+        `${a.host} has the engine's socket mounted (${sock.map((m) => `${m.source} at ${m.destination}: ${m.why}`).join('; ')}): anyone inside can start a container as root on the host`,
       );
     }
     case C.noNewPrivileges: {
@@ -272,9 +271,9 @@ function judgeEngine(j: Judgement, a: HostImageAudit, control: string, writableP
       );
     }
     default: {
-      const user = c.user ?? '';
-      if (user && !/^(0|root)(:|$)/.test(user)) return j.pass();
-      return j.fail('runs-as-root', `${a.host} runs as ${user || 'root (no user set)'}; policy.container.nonRoot asks for a non-root user`);
+      const user = userOf(c.user); // numerically: 00, +0 and 0:0 are root too
+      if (!user.root) return j.pass();
+      return j.fail('runs-as-root', `${a.host} runs as root: ${user.why}; policy.container.nonRoot asks for a non-root user`);
     }
   }
 }

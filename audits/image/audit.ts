@@ -27,6 +27,8 @@ import type { AmiFacts, ContainerFacts, EventFacts, ImageSource, InstanceFacts, 
 import { sshLoginFor } from '../../providers/ssh-login.ts';
 import { classifyChanges, compareManifests, type DiffKind, type ManifestComparison, smallChangedFiles, unifiedDiff } from './compare.ts';
 import { declaredFor } from './plan.ts';
+import { type EngineView, proveListings, type UnlistedDir } from './unlisted.ts';
+import { runsImage } from '../declared-image.ts';
 
 /** At most this many paths are kept per list in the result (the count is always exact). */
 const MAX_LISTED = 500;
@@ -43,6 +45,8 @@ export interface ManifestAudit extends ManifestComparison {
   entries: { expected: number; actual: number };
   /** Unified diffs of small changed text files (image vs host), where both could be read. */
   textDiffs: Array<{ path: string; diff: string }>;
+  /** Directories one side could not list, each proven the image's by the engine, or not. */
+  unlisted: UnlistedDir[];
   stderr?: string;
 }
 
@@ -111,6 +115,7 @@ async function manifestOverSsh(
   target: Target,
   expected: Manifest,
   imageFile?: (file: string) => Promise<Buffer | undefined>,
+  engine?: EngineView,
 ): Promise<Omit<ManifestAudit, 'expectedSource'>> {
   const st = sshLoginFor(host, target);
   if ('error' in st) throw new ConfigInvalidError(st.error);
@@ -154,6 +159,7 @@ async function manifestOverSsh(
       removed: cmp.removed.slice(0, MAX_LISTED),
       changed: cmp.changed.slice(0, MAX_LISTED),
       couldNotRead: cmp.couldNotRead.slice(0, MAX_LISTED),
+      unlisted: proveListings(cmp.unlisted, engine),
       textDiffs,
       ...(r.stderr.trim() ? { stderr: r.stderr.slice(-2000) } : {}),
     };
@@ -162,12 +168,26 @@ async function manifestOverSsh(
   }
 }
 
-async function auditManifest(host: SnapshotHost, target: Target, images: ImageSource | undefined, golden: Golden, res: HostImageAudit): Promise<void> {
+async function auditManifest(
+  host: SnapshotHost,
+  target: Target,
+  images: ImageSource | undefined,
+  golden: Golden,
+  res: HostImageAudit,
+  engine?: Pick<EngineView, 'changes' | 'mounts'>,
+): Promise<void> {
   try {
     const { manifest, source } = await expectedManifest(res.declared, res.service, images, golden);
-    const reader = source.startsWith('image:') && images ? images.files(source.slice('image:'.length)) : undefined;
+    const goldenImage = source.startsWith('image:') ? source.slice('image:'.length) : undefined;
+    const reader = goldenImage && images ? images.files(goldenImage) : undefined;
+    // The engine's diff is against the image the container runs: a proof only if that is the golden one.
+    const view: EngineView | undefined = engine && {
+      ...engine,
+      runsGoldenImage: goldenImage !== undefined && runsImage(res.image, goldenImage),
+      image: res.image.id ?? res.image.ref ?? 'its image',
+    };
     try {
-      res.manifest = { result: { expectedSource: source, ...(await manifestOverSsh(host, target, manifest, reader?.read)) } };
+      res.manifest = { result: { expectedSource: source, ...(await manifestOverSsh(host, target, manifest, reader?.read, view)) } };
     } finally {
       await reader?.close();
     }
@@ -196,7 +216,9 @@ async function auditHost(host: SnapshotHost, target: Target, provider: Provider,
       const c = classifyChanges(facts.changes.list, { writablePaths, mounts: facts.container.mounts ?? [] });
       res.diff = { drift: c.drift.slice(0, MAX_LISTED), driftCount: c.drift.length, ignored: c.ignored.slice(0, MAX_LISTED), writablePaths };
     }
-    await auditManifest(host, target, provider.images, golden, res);
+    // Every mount point, --tmpfs ones too: the engine's diff sees into none of them.
+    const mountPoints = [...(facts.container.mounts ?? []), ...(facts.container.mountDetails ?? []).map((m) => m.destination)];
+    await auditManifest(host, target, provider.images, golden, res, { ...(facts.changes ? { changes: facts.changes } : {}), mounts: mountPoints });
   } else {
     if (facts.kind === 'ec2') {
       res.ami = facts.ami;

@@ -195,9 +195,25 @@ function judgeManifest(j: Judgement, a: HostImageAudit, metadataOnly: readonly s
     j.attach(text('drift', drift.join('\n')));
     return j.fail('manifest-drift', `${a.host} differs from its golden manifest (${m.expectedSource}): ${m.driftCount} entries: ${list(drift)}`);
   }
+  // A directory that could not be listed hides whatever was added in it: no policy vouches for
+  // that, only proof that its listing is the image's (unlisted.ts).
+  const unlisted = m.unlisted;
+  if (unlisted.length) j.attach(json('directories that could not be listed', unlisted));
+  const unproven = unlisted.filter((u) => !u.provenBy);
+  if (unproven.length) {
+    const dirs = list(
+      unproven.map((u) => `${u.path} on the ${u.side === 'actual' ? 'host' : u.side === 'expected' ? 'golden' : 'golden and host'} side (${u.notProven})`),
+      5,
+    );
+    return j.broken(
+      `${a.host}: ${unproven.length} directories could not be listed, so what was added in them cannot be seen: ${dirs}; ` +
+        'policy.manifest.metadataOnly accepts unreadable contents, never an unlisted directory: audit as a user who can list them',
+    );
+  }
   // A file whose contents could not be read was compared on metadata only: that is a pass only
   // where the policy accepted it, by name.
-  const unvouched = m.couldNotRead.filter((u) => !metadataOnly.some((p) => under(u.path, p))).map((u) => u.path);
+  const vouched = [...metadataOnly, ...unlisted.map((u) => u.path)]; // proven directories: above
+  const unvouched = m.couldNotRead.filter((u) => !vouched.some((p) => under(u.path, p))).map((u) => u.path);
   if (unvouched.length) {
     return j.broken(
       `${a.host}: ${unvouched.length} files could not be read by the login user, so their contents were not compared: ${list(unvouched)}; ` +

@@ -146,6 +146,7 @@ describe('golden manifest: files the login user cannot read', () => {
         changed: [],
         driftCount: 0,
         couldNotRead: couldNotRead.map((c) => ({ ...c, error: 'permission denied' })),
+        unlisted: [],
         textDiffs: [],
       },
     },

@@ -153,3 +153,38 @@ export function parseSweep(stdout: string): { removed: string[]; left: string[];
   const pick = (marker: string) => lines.filter((l) => l.startsWith(`${marker} `)).map((l) => l.slice(marker.length + 1));
   return { removed: pick('DL:GONE'), left: pick('DL:LEFT'), finished: lines.includes('DL:SWEPT') };
 }
+
+/**
+ * Where each path really leads on the host (`readlink -f`, in the audit's own session): a mount is
+ * judged at the resolved path, since /etc/cron.d may be a link into a read-write volume. NUL
+ * separated (a link's target is anyone's choice of bytes): `R path resolved`, or `U path` when it
+ * exists but cannot be resolved, or `A path` when a directory above it is missing.
+ */
+export function resolveCommand(paths: string[]): string {
+  return (
+    `for p in ${paths.map(shQuote).join(' ')}; do if r=$(readlink -f -- "$p" 2>/dev/null) && [ -n "$r" ]; then printf 'R\\0%s\\0%s\\0' "$p" "$r"; ` +
+    `elif [ -e "$p" ] || [ -L "$p" ]; then printf 'U\\0%s\\0\\0' "$p"; else printf 'A\\0%s\\0\\0' "$p"; fi; done; printf 'END\\0'`
+  );
+}
+
+export interface Resolution {
+  /** Path as written → the path the kernel reaches (a missing path maps to itself: nothing to follow). */
+  paths: Record<string, string>;
+  /** Paths that exist (or are links) but could not be resolved: where they lead is unknown. */
+  unresolved: string[];
+  error?: string;
+}
+
+export function parseResolve(r: { stdout: string; stderr: string; exitCode: number | null }): Resolution {
+  const f = r.stdout.split('\0');
+  const out: Resolution = { paths: {}, unresolved: [] };
+  let i = 0;
+  for (; i + 2 < f.length && f[i] !== 'END'; i += 3) {
+    const [tag, p, to] = [f[i], f[i + 1]!, f[i + 2]!];
+    if (tag === 'R') out.paths[p] = to;
+    else if (tag === 'A') out.paths[p] = p;
+    else out.unresolved.push(p);
+  }
+  if (f[i] !== 'END') out.error = `could not resolve the paths with readlink -f (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200) || 'no END marker'}`;
+  return out;
+}

@@ -6,7 +6,7 @@ import type { SshPolicy, Target } from '../../core/config.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import type { SshError } from '../../core/errors.ts';
 import type { FleetSnapshot, SnapshotHost } from '../../core/inventory.ts';
-import { catalogue, expandHome, parseSweep, sweepCommand } from '../../probes/edits.ts';
+import { catalogue, expandHome, parseResolve, parseSweep, resolveCommand, type Resolution, sweepCommand } from '../../probes/edits.ts';
 import { SshSession, type CommandResult, type SshTarget } from '../../probes/ssh.ts';
 import { sshLoginFor } from '../../providers/ssh-login.ts';
 import { classify, type EditResult } from './classify.ts';
@@ -32,6 +32,8 @@ export interface HostAudit {
   edits: EditResult[];
   /** The host's mount table, read before any edit (/proc/self/mountinfo). */
   mounts?: { list: Mount[]; error?: string };
+  /** Where each immutable, writable and edited path really leads (readlink -f), read with the mount table. */
+  resolved?: Resolution;
   /** Canaries of this run the final sweep found: removed (and checked gone), or left. */
   sweep?: { removed: string[]; left: string[]; evidence: CommandResult; onNewConnection: boolean; error?: string };
   tainted: boolean;
@@ -76,6 +78,9 @@ async function auditHost(host: SnapshotHost, target: Target, policy: SshPolicy, 
       ? { list }
       : { list, error: `could not read /proc/self/mountinfo (exit ${mi.exitCode}): ${mi.stderr.trim().slice(0, 200) || 'no output'}` };
     const edits = catalogue({ runId, immutablePaths: policy.immutablePaths, home, aggressive: policy.aggressive });
+    // A mount is judged where a path leads, not where it is written (a link into a read-write volume).
+    const paths = [...policy.immutablePaths, ...policy.writablePaths].map((p) => expandHome(p, home));
+    res.resolved = parseResolve(await session.exec(resolveCommand([...new Set([...paths, ...edits.flatMap((e) => (e.path ? [e.path] : []))])])));
     for (const edit of edits) {
       const r = classify(edit, await session.exec(edit.command));
       res.edits.push(r);

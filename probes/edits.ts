@@ -29,6 +29,9 @@ export interface Edit {
 const ctime = (watch: string, command: string) =>
   `ct() { stat -c %z -- "$1" 2>/dev/null; }; w=${shQuote(watch)}; c0=$(ct "$w"); ${command}; echo "DL:CTIME $c0|$(ct "$w")"`;
 
+/** Prints the mode `/` is mounted with (ro, rw), from the kernel's mount table. */
+const ROOT_MODE = `mode() { awk '$2 == "/" { m = $4 } END { split(m, o, ","); print o[1] }' /proc/mounts; }`;
+
 /** The registry's ids of the SSH controls (core/controls.ts). */
 export const CONTROLS = {
   login: 'DL-SSH-001',
@@ -125,7 +128,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
       path: '/',
       // The mode found is restored and checked, never assumed: a root found read-write stays so.
       command:
-        `mode() { awk '$2 == "/" { m = $4 } END { split(m, o, ","); print o[1] }' /proc/mounts; }; before=$(mode); echo "DL:MODE $before"; ` +
+        `${ROOT_MODE}; before=$(mode); echo "DL:MODE $before"; ` +
         `if [ "$before" = rw ]; then echo DL:ALREADY_RW; elif mount -o remount,rw / ; then echo DL:REMOUNTED; mount -o remount,ro / ; ` +
         `if [ "$(mode)" = "$before" ]; then echo DL:REMOVED; else echo DL:STILL_THERE; fi; else echo DL:REFUSED; fi`,
     });
@@ -152,6 +155,30 @@ export function parseSweep(stdout: string): { removed: string[]; left: string[];
   const lines = stdout.split('\n');
   const pick = (marker: string) => lines.filter((l) => l.startsWith(`${marker} `)).map((l) => l.slice(marker.length + 1));
   return { removed: pick('DL:GONE'), left: pick('DL:LEFT'), finished: lines.includes('DL:SWEPT') };
+}
+
+/**
+ * Puts `/` back read-only after an aggressive remount that was cut off or not undone (run by the
+ * sweep, on a new connection), and reports the mode before and after from the mount table.
+ */
+export function restoreRootCommand(): string {
+  return (
+    `${ROOT_MODE}; m=$(mode); echo "DL:MODE $m"; if [ "$m" != ro ]; then if mount -o remount,ro / ; then echo DL:REMOUNTED_RO; else echo DL:REFUSED; fi; fi; ` +
+    `echo "DL:MODE_AFTER $(mode)"`
+  );
+}
+
+/** Restored only when the mount table, read after, shows `/` read-only. */
+export function parseRestoreRoot(stdout: string): { before?: string; after?: string; restored: boolean } {
+  const pick = (m: string) =>
+    stdout
+      .split('\n')
+      .find((l) => l.startsWith(`${m} `))
+      ?.slice(m.length + 1)
+      .trim();
+  const before = pick('DL:MODE');
+  const after = pick('DL:MODE_AFTER');
+  return { ...(before ? { before } : {}), ...(after ? { after } : {}), restored: after === 'ro' };
 }
 
 /**

@@ -127,6 +127,22 @@ function judgeSweep(j: Judgement, a: HostAudit): CheckResult {
   if (!a.login.ok) return j.broken(`could not log in to ${a.host} to sweep: ${a.login.message}`);
   // A cut-off edit may have changed the host: it is tainted-unknown whatever the sweep says.
   if (a.taintedUnknown) j.taint();
+  // A remount the audit did not see undone: / is put back read-only by the sweep (sweep-plan.ts),
+  // and the host is tainted until the mount table shows it read-only again.
+  const root = a.rootRestore;
+  if (root) {
+    j.attach(json('root remount restored', root));
+    if (!root.restored) j.taint();
+    if (root.after === 'rw')
+      return j.fail(
+        'canary-left',
+        `${a.host}: / was left mounted read-write (${root.why}) and could not be remounted read-only: remount it by hand, and replace the host`,
+      );
+    if (!root.restored)
+      return j.broken(
+        `${a.host}: TAINTED-UNKNOWN: ${root.why}, and / could not be proven read-only again: ${root.error ?? `the mount table says ${root.after ?? 'nothing'}`}`,
+      );
+  }
   if (!a.sweep || a.sweep.error) return j.broken(`${a.host}: the sweep did not finish: ${a.sweep?.error ?? a.error}`);
   const s = a.sweep;
   j.attach(
@@ -153,7 +169,8 @@ function judgeSweep(j: Judgement, a: HostAudit): CheckResult {
   }
   if (a.taintedUnknown) {
     return j.broken(
-      `${a.host}: an edit was cut off (${a.error}): whether it changed the host is unknown (TAINTED-UNKNOWN); the sweep on a new connection found nothing of this run left`,
+      `${a.host}: an edit was cut off (${a.error}): whether it changed the host is unknown (TAINTED-UNKNOWN); the sweep on a new connection found nothing of this run left` +
+        (root ? `, and put / back read-only (checked in the mount table)` : ''),
     );
   }
   return j.pass();

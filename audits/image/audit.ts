@@ -82,6 +82,7 @@ async function expectedManifest(
   service: string | undefined,
   images: ImageSource | undefined,
   golden: Golden,
+  excludes: readonly string[],
 ): Promise<{ manifest: Manifest; source: string }> {
   if (declared?.manifest) {
     const file = declared.manifest;
@@ -106,7 +107,8 @@ async function expectedManifest(
       `the release names no manifest file for service ${service ?? '(none)'}, and this provider cannot read image ${declared.digest}`,
     );
   const digest = declared.digest;
-  if (!golden.has(digest)) golden.set(digest, images.manifest(digest, MANIFEST_DEFAULTS.paths, MANIFEST_DEFAULTS.excludes));
+  // What this deployment places in its hosts at start is its config's to say (policy.manifest.excludes).
+  if (!golden.has(digest)) golden.set(digest, images.manifest(digest, MANIFEST_DEFAULTS.paths, [...MANIFEST_DEFAULTS.excludes, ...excludes]));
   return { manifest: await golden.get(digest)!, source: `image:${digest}` };
 }
 
@@ -174,10 +176,11 @@ async function auditManifest(
   images: ImageSource | undefined,
   golden: Golden,
   res: HostImageAudit,
+  excludes: readonly string[],
   engine?: Pick<EngineView, 'changes' | 'mounts'>,
 ): Promise<void> {
   try {
-    const { manifest, source } = await expectedManifest(res.declared, res.service, images, golden);
+    const { manifest, source } = await expectedManifest(res.declared, res.service, images, golden, excludes);
     const goldenImage = source.startsWith('image:') ? source.slice('image:'.length) : undefined;
     const reader = goldenImage && images ? images.files(goldenImage) : undefined;
     // The engine's diff is against the image the container runs: a proof only if that is the golden one.
@@ -218,13 +221,16 @@ async function auditHost(host: SnapshotHost, target: Target, provider: Provider,
     }
     // Every mount point, --tmpfs ones too: the engine's diff sees into none of them.
     const mountPoints = [...(facts.container.mounts ?? []), ...(facts.container.mountDetails ?? []).map((m) => m.destination)];
-    await auditManifest(host, target, provider.images, golden, res, { ...(facts.changes ? { changes: facts.changes } : {}), mounts: mountPoints });
+    await auditManifest(host, target, provider.images, golden, res, config.policy.manifest.excludes, {
+      ...(facts.changes ? { changes: facts.changes } : {}),
+      mounts: mountPoints,
+    });
   } else {
     if (facts.kind === 'ec2') {
       res.ami = facts.ami;
       res.instance = facts.instance;
     }
-    if (res.declared?.manifest) await auditManifest(host, target, provider.images, golden, res);
+    if (res.declared?.manifest) await auditManifest(host, target, provider.images, golden, res, config.policy.manifest.excludes);
   }
 }
 

@@ -32,7 +32,7 @@ function config(over: Record<string, unknown> = {}): Config {
     release: { services: { s: { digest: DIGEST } } },
     policy: {
       ssh: { mode: 'read-only', immutablePaths: ['/etc'], writablePaths: ['/tmp'], aggressive: false, concurrency: 1 },
-      manifest: { metadataOnly: [] },
+      manifest: { excludes: [], metadataOnly: [] },
       container: { nonRoot: false },
       disabledControls: [],
     },

@@ -75,7 +75,7 @@ describe('chaos state probe', () => {
     recovered: true,
     replacements: [],
     buckets: [],
-    state: { written: [], missing: [], changed: [], unreadable: [], reads: [] },
+    state: { written: [], missing: [], changed: [], unreadable: [], reads: [], cleanup: { deleted: [], absent: [], failed: [] } },
     ...over,
   });
   const state = (o: ChaosOutcome) => judgeChaos(planChaos(config()).checks, o, config()).find((r) => r.check.endsWith('DL-CHAOS-001'))!;
@@ -93,7 +93,7 @@ describe('chaos state probe', () => {
     const r = state(
       outcome({
         stateWrites: { asked: 20, written: 19, failed: [{ key: 'k19', error: 'PUT failed: ECONNRESET' }] },
-        state: { written, missing: [], changed: [], unreadable: [], reads: [] },
+        state: { written, missing: [], changed: [], unreadable: [], reads: [], cleanup: { deleted: [], absent: [], failed: [] } },
       }),
     );
     assert.equal(r.status, 'broken');
@@ -102,14 +102,43 @@ describe('chaos state probe', () => {
   test('all written and all read back: passed; a key lost: failed', () => {
     const written = Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: 'v' }));
     assert.equal(
-      state(outcome({ stateWrites: { asked: 20, written: 20, failed: [] }, state: { written, missing: [], changed: [], unreadable: [], reads: [] } })).status,
+      state(
+        outcome({
+          stateWrites: { asked: 20, written: 20, failed: [] },
+          state: { written, missing: [], changed: [], unreadable: [], reads: [], cleanup: { deleted: [], absent: [], failed: [] } },
+        }),
+      ).status,
       'passed',
     );
     const lost = state(
-      outcome({ stateWrites: { asked: 20, written: 20, failed: [] }, state: { written, missing: ['k3'], changed: [], unreadable: [], reads: [] } }),
+      outcome({
+        stateWrites: { asked: 20, written: 20, failed: [] },
+        state: { written, missing: ['k3'], changed: [], unreadable: [], reads: [], cleanup: { deleted: [], absent: [], failed: [] } },
+      }),
     );
     assert.equal(lost.status, 'failed');
     assert.equal(lost.violation, 'state-lost');
+  });
+
+  test('state keys the probe could not delete afterwards are shown with the result', () => {
+    const written = [{ key: 'k0', value: 'v' }];
+    const r = state(
+      outcome({
+        stateWrites: { asked: 1, written: 1, failed: [] },
+        state: {
+          written,
+          missing: [],
+          changed: [],
+          unreadable: [],
+          reads: [],
+          cleanup: { deleted: [], absent: [], failed: [{ key: 'k0', error: 'DELETE answered 405' }] },
+        },
+      }),
+    );
+    assert.equal(r.status, 'passed', 'what the harness left behind is not a finding about the fleet');
+    assert.deepEqual(JSON.parse(r.evidence.find((e) => e.name === 'state keys left in the store (could not be deleted)')!.body), [
+      { key: 'k0', error: 'DELETE answered 405' },
+    ]);
   });
 
   test('no instance was killed: recovery and SLO are broken, not passed or "slow"', () => {

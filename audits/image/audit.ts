@@ -181,13 +181,14 @@ async function auditManifest(
 ): Promise<void> {
   try {
     const { manifest, source } = await expectedManifest(res.declared, res.service, images, golden, excludes);
-    const goldenImage = source.startsWith('image:') ? source.slice('image:'.length) : undefined;
-    const reader = goldenImage && images ? images.files(goldenImage) : undefined;
-    // The engine's diff is against the image the container runs: a proof only if that is the golden one.
+    const reader = source.startsWith('image:') && images ? images.files(source.slice('image:'.length)) : undefined;
+    // The engine's diff is against the image the container runs: a proof only if that is the
+    // image the release declares (which the golden manifest, taken from it or a file, describes).
+    const digest = res.declared?.digest;
     const view: EngineView | undefined = engine && {
       ...engine,
-      runsGoldenImage: goldenImage !== undefined && runsImage(res.image, goldenImage),
-      image: res.image.id ?? res.image.ref ?? 'its image',
+      runsDeclaredImage: digest !== undefined && runsImage(res.image, digest),
+      image: digest ?? res.image.id ?? 'its image',
     };
     try {
       res.manifest = { result: { expectedSource: source, ...(await manifestOverSsh(host, target, manifest, reader?.read, view)) } };

@@ -3,8 +3,9 @@
  * is left out of the comparison, so a file added there (/etc/sudoers.d/backdoor, by a login user
  * who cannot list /etc/sudoers.d) would be invisible: such a directory is never vouched for by
  * policy.manifest.metadataOnly, only by proof that its listing is the image's. The one proof
- * available is the container engine's own diff of the container against the golden image: it is
- * taken by the engine as root and lists every entry added, changed or deleted in the container.
+ * available is the container engine's own diff of the container against its image, when that is
+ * the image the release declares: taken by the engine as root, it lists every entry added, changed
+ * or deleted in the container.
  * Pure: manifests and the engine's facts in, a verdict per directory out.
  */
 import { ENTRY_ERRORS, type Manifest } from '../../probes/manifest.ts';
@@ -14,7 +15,7 @@ export type Side = 'expected' | 'actual' | 'both';
 export interface UnlistedDir {
   path: string;
   side: Side;
-  /** How its listing was proven to be the golden image's (then it is compared like any other). */
+  /** How its listing was proven to be the declared image's. */
   provenBy?: string;
   /** Why it could not be: DL-IMG-006 is then broken. */
   notProven?: string;
@@ -26,9 +27,9 @@ export interface EngineView {
   changes?: { error?: string; list: ReadonlyArray<{ Path: string; Kind: number }> };
   /** Mount points in the container: the engine's diff does not see into them. */
   mounts: readonly string[];
-  /** The golden manifest was taken from the image this container runs (not from a file). */
-  runsGoldenImage: boolean;
-  /** That image, for the evidence. */
+  /** The container runs the image the release declares, which the golden manifest describes. */
+  runsDeclaredImage: boolean;
+  /** The declared image, for the evidence. */
   image: string;
 }
 
@@ -51,8 +52,8 @@ export function proveListings(dirs: ReadonlyArray<{ path: string; side: Side }>,
   return dirs.map((d) => {
     const no = (notProven: string): UnlistedDir => ({ ...d, notProven });
     if (!engine) return no('no other means: only a container engine can prove what lies in a directory the login user cannot list');
-    if (!engine.runsGoldenImage)
-      return no(`the golden manifest is not taken from the image the container runs (${engine.image}), so the engine's diff proves nothing against it`);
+    if (!engine.runsDeclaredImage)
+      return no(`the container does not run the declared image ${engine.image}, so the engine's diff (against its own image) proves nothing`);
     if (!engine.changes || engine.changes.error) return no(`the engine's diff of the container was not taken: ${engine.changes?.error ?? 'no diff'}`);
     const mount = engine.mounts.find((m) => under(m, d.path) || under(d.path, m));
     if (mount) return no(`${mount} is a mount point in the container, and the engine's diff does not see into mounts`);

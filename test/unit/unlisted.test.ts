@@ -1,6 +1,6 @@
 /**
  * A directory the login user cannot list hides what was added in it: DL-IMG-006 is broken unless
- * the container engine's own diff proves the directory is the golden image's, whatever
+ * the container engine's own diff proves the directory is the declared image's, whatever
  * policy.manifest.metadataOnly says.
  */
 import assert from 'node:assert/strict';
@@ -62,7 +62,7 @@ function judge(engine: EngineView | undefined, provider: 'docker' | 'ssh' = 'doc
   return judgeImages([check], [a], [{ target: 'web', provider, hosts: [] }], undefined, ['/etc/sudoers.d'])[0]!;
 }
 
-const engine = (over: Partial<EngineView> = {}): EngineView => ({ changes: { list: [] }, mounts: [], runsGoldenImage: true, image: DIGEST, ...over });
+const engine = (over: Partial<EngineView> = {}): EngineView => ({ changes: { list: [] }, mounts: [], runsDeclaredImage: true, image: DIGEST, ...over });
 
 describe('a directory the login user cannot list (DL-IMG-006)', () => {
   test('the comparison names it, with the side that could not list it', () => {
@@ -82,7 +82,7 @@ describe('a directory the login user cannot list (DL-IMG-006)', () => {
     assert.match(r.message!, /the engine's diff reports changes in it: C \/etc\/sudoers\.d, A \/etc\/sudoers\.d\/backdoor/);
   });
 
-  test('a container whose engine diff shows nothing in it, running the golden image: passed, with the proof attached', () => {
+  test('a container whose engine diff shows nothing in it, running the declared image: passed, with the proof attached', () => {
     const r = judge(
       engine({
         changes: {
@@ -98,11 +98,11 @@ describe('a directory the login user cannot list (DL-IMG-006)', () => {
     assert.match(proof[0]!.provenBy!, /engine's diff of the container against sha256:a+ reports no change/);
   });
 
-  test('no proof when the engine cannot see it or does not compare with the golden image: broken', () => {
+  test('no proof when the engine cannot see it or does not run the declared image: broken', () => {
     for (const [over, why] of [
       [{ mounts: ['/etc/sudoers.d'] }, /mount point/],
       [{ mounts: ['/etc'] }, /\/etc is a mount point/],
-      [{ runsGoldenImage: false }, /not taken from the image the container runs/],
+      [{ runsDeclaredImage: false }, /does not run the declared image/],
       [{ changes: { error: 'engine timed out', list: [] } }, /diff of the container was not taken: engine timed out/],
     ] as const) {
       const r = judge(engine(over));

@@ -108,10 +108,9 @@ async function auditHost(host: SnapshotHost, target: Target, policy: SshPolicy, 
     }
   } catch (err) {
     // Cut off mid-edit: the edit may or may not have landed. The rest is not tried; the sweep
-    // below still runs, on a new connection.
+    // below still runs, on a new connection. Cut off before any edit ran: nothing was tried.
     res.error = (err as Error).message;
-    if (res.login.ok) res.taintedUnknown = true;
-    else delete res.interrupted;
+    if (res.login.ok && res.interrupted) res.taintedUnknown = true;
     session.close();
   }
   if (res.login.ok) await sweep(res, st, session, runId, [...new Set([...policy.immutablePaths.map((p) => expandHome(p, home)), '/usr/bin'])]);

@@ -230,7 +230,11 @@ export interface SshPolicy {
  */
 export interface ManifestPolicy {
   /**
-   * Paths (files, or directories and all below) whose contents the login user may be unable to read, such as /etc/shadow: compared on type, mode, owner and size only, and listed in the evidence. Any other file the login user cannot read makes DL-IMG-006 broken.
+   * Paths (files, or directories and all below) that your deployment itself places under the scanned paths when a host starts, such as keys bind-mounted into each container: left out of the golden manifest driftless takes from a declared image, and so out of every host's scan. A golden manifest file (release services[].manifest) carries its own (`driftless manifest --excludes`). Nothing is left out by default, except from image and container scans the files every container runtime writes into every container (/etc/hostname, /etc/hosts, /etc/mtab, /etc/resolv.conf).
+   */
+  excludes: string[];
+  /**
+   * Paths (files, or directories and all below) whose contents the login user may be unable to read, such as /etc/shadow: compared on type, mode, owner and size only, and listed in the evidence. Any other file the login user cannot read makes DL-IMG-006 broken. A directory the login user cannot list is never accepted this way: DL-IMG-006 is broken unless the container engine's diff proves nothing in it changed.
    */
   metadataOnly: string[];
 }

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type Docker from 'dockerode';
-import { IMAGES } from '../../lab/plan.ts';
+import { IMAGES } from '../../lab/lab-plan.ts';
 import { connectEngine } from '../../probes/docker.ts';
 import { recordedHistory } from '../../probes/event-log.ts';
 import { sleep } from '../../probes/net.ts';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type Docker from 'dockerode';
 import type { SnapshotHost } from '../../core/inventory.ts';
-import { IMAGES } from '../../lab/plan.ts';
+import { IMAGES } from '../../lab/lab-plan.ts';
 import { connectEngine, execIn } from '../../probes/docker.ts';
 import { sleep } from '../../probes/net.ts';
 import { DockerProvider } from '../../providers/docker/provider.ts';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type Docker from 'dockerode';
-import { IMAGES } from '../../lab/plan.ts';
+import { IMAGES } from '../../lab/lab-plan.ts';
 import { connectEngine, imageFileReader, TMP_LABEL } from '../../probes/docker.ts';
 import { DockerProvider } from '../../providers/docker/provider.ts';
 

@@ -230,7 +230,7 @@ describe('valid configs', () => {
         aggressive: false,
         concurrency: 8,
       },
-      manifest: { metadataOnly: [] },
+      manifest: { excludes: [], metadataOnly: [] },
       container: { nonRoot: false },
       disabledControls: [],
     });

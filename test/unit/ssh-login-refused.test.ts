@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { auditFleets } from '../../audits/ssh-edits/audit.ts';
-import { judgeSshEdits } from '../../audits/ssh-edits/judge.ts';
-import { planSshEdits } from '../../audits/ssh-edits/plan.ts';
+import { auditFleets } from '../../audits/ssh-edits/ssh-edits-gather.ts';
+import { judgeSshEdits } from '../helpers/suite-run.ts';
+import { planSshEdits } from '../../audits/ssh-edits/ssh-edits-plan.ts';
 import type { Config, SshPolicy, Target } from '../../core/config.ts';
 import type { FleetSnapshot } from '../../core/inventory.ts';
 import { SshError } from '../../core/errors.ts';
@@ -52,7 +52,7 @@ async function loginCheck(s: TestSshServer) {
   };
   const config = { targets: [target], policy: { ssh: policy } } as unknown as Config;
   const audits = await auditFleets([{ snapshot, target }], policy, 'run-1');
-  const [r] = judgeSshEdits(planSshEdits(config, [snapshot]).checks, audits, [snapshot], policy);
+  const [r] = judgeSshEdits(planSshEdits({ config, inventory: [snapshot] }).checks, audits, [snapshot], policy);
   return { result: r!, login: audits[0]!.login };
 }
 

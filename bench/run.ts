@@ -24,10 +24,10 @@ import { parseArgs } from 'node:util';
 import { imageId } from '../lab/images.ts';
 import { labUp } from '../lab/lab.ts';
 import { REPO_ROOT } from '../core/paths.ts';
-import { IMAGES } from '../lab/lab-plan.ts';
+import { IMAGES, LAB_MANIFEST_EXCLUDES } from '../lab/lab-plan.ts';
 import { connectEngine } from '../probes/docker.ts';
 import { DriftlessError, errorMessage, ExitCode, UsageError } from '../core/errors.ts';
-import { MANIFEST_DEFAULTS } from '../probes/manifest.ts';
+import { CONTAINER_RUNTIME_FILES, MANIFEST_DEFAULTS } from '../probes/manifest.ts';
 import { startFleet, stopFleet } from './fleet.ts';
 import { benchCtime } from './ctime.ts';
 import { benchHashing } from './hash.ts';
@@ -42,9 +42,11 @@ import { log, ratio } from './stats.ts';
 const PARTS = ['scale', 'peer', 'large', 'hash', 'ctime', 'load', 'recovery'] as const;
 type Part = (typeof PARTS)[number];
 
+/** The bench fleet's hosts carry the lab's binds; the excludes are the six earlier results were measured with. */
+const BENCH_EXCLUDES = [...CONTAINER_RUNTIME_FILES, ...LAB_MANIFEST_EXCLUDES];
 export const SCOPES: Record<string, HashScope> = {
-  default: { name: 'default', paths: [...MANIFEST_DEFAULTS.paths], excludes: [...MANIFEST_DEFAULTS.excludes] },
-  etc: { name: 'etc', paths: ['/etc', '/opt/app', '/usr/sbin'], excludes: [...MANIFEST_DEFAULTS.excludes] },
+  default: { name: 'default', paths: [...MANIFEST_DEFAULTS.paths], excludes: BENCH_EXCLUDES },
+  etc: { name: 'etc', paths: ['/etc', '/opt/app', '/usr/sbin'], excludes: BENCH_EXCLUDES },
 };
 
 const ints = (s: string, what: string): number[] => {

@@ -11,7 +11,7 @@ import { readChecks } from '../core/results-folder.ts';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../core/paths.ts';
 import { eventLogPath } from '../lab/lab.ts';
-import { LAB_METADATA_ONLY, makePlan } from '../lab/lab-plan.ts';
+import { LAB_MANIFEST_EXCLUDES, LAB_METADATA_ONLY, makePlan } from '../lab/lab-plan.ts';
 import { type Manifest, manifestDigest, manifestOfImage } from '../probes/manifest.ts';
 import { BENCH_LABEL, BENCH_SERVICE, type BenchFleet } from './fleet.ts';
 import { runMeasured, type TreePeak } from './proc-tree.ts';
@@ -88,7 +88,7 @@ export function writeBenchConfig(fleet: BenchFleet, golden: GoldenManifest, conc
         aggressive: false,
         concurrency,
       },
-      manifest: { metadataOnly: LAB_METADATA_ONLY },
+      manifest: { excludes: LAB_MANIFEST_EXCLUDES, metadataOnly: LAB_METADATA_ONLY },
     },
   };
   const file = path.join(dir, `driftless.bench.${provider}.${golden.scope.name}.c${concurrency}.yaml`);

@@ -73,6 +73,10 @@ export interface SshAuth {
   knownHostsFile?: string;
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /**
+   * Most output (MiB, stdout and stderr each) a command over SSH may print, default 64 (a manifest scan prints about 190 bytes a file). More fails the check as broken: a cut-off output is never judged.
+   */
+  maxOutputMiB?: number;
 }
 export interface StaticHost {
   id: string;
@@ -110,7 +114,7 @@ export interface DockerTarget {
     host?: string;
     port?: number;
     /**
-     * A file the engine's container events are recorded into continuously, one JSON object a line (`docker events --format '{{json .}}' >> file` under a service manager, or lab/images/infra/event-recorder.py, which also marks its restarts). The engine keeps only its last 256 events, so on a busy engine DL-IMG-005 (no docker exec since creation) can only be proven from such a log. Relative to this config file.
+     * A file the engine's container events are recorded into continuously, one JSON object a line, by lab/images/infra/event-recorder.py under a service manager (it marks its restarts and writes a heartbeat every 5 s; a plain `docker events >> file` writes none, and a log without heartbeats is never taken as complete). The engine keeps only its last 256 events, so on a busy engine DL-IMG-005 (no docker exec since creation) can only be proven from such a log. Relative to this config file.
      */
     eventLog?: string;
     labels: LabelMap1;
@@ -226,7 +230,11 @@ export interface SshPolicy {
  */
 export interface ManifestPolicy {
   /**
-   * Paths (files, or directories and all below) whose contents the login user may be unable to read, such as /etc/shadow: compared on type, mode, owner and size only, and listed in the evidence. Any other file the login user cannot read makes DL-IMG-006 broken.
+   * Paths (files, or directories and all below) that your deployment itself places under the scanned paths when a host starts, such as keys bind-mounted into each container: left out of the golden manifest driftless takes from a declared image, and so out of every host's scan. A golden manifest file (release services[].manifest) carries its own (`driftless manifest --excludes`). Nothing is left out by default, except from image and container scans the files every container runtime writes into every container (/etc/hostname, /etc/hosts, /etc/mtab, /etc/resolv.conf).
+   */
+  excludes: string[];
+  /**
+   * Paths (files, or directories and all below) whose contents the login user may be unable to read, such as /etc/shadow: compared on type, mode, owner and size only, and listed in the evidence. Any other file the login user cannot read makes DL-IMG-006 broken. A directory the login user cannot list is never accepted this way: DL-IMG-006 is broken unless the container engine's diff proves nothing in it changed.
    */
   metadataOnly: string[];
 }

@@ -145,24 +145,46 @@ export type SshFailureKind =
   | 'host-key-mismatch'
   | 'host-key-unknown'
   | 'host-key-revoked'
+  /** the server offers at least one authentication method and rejected ours: not a refusal */
   | 'auth-denied'
+  /** the server offers no authentication method at all: every login is refused */
+  | 'auth-refused'
   | 'unreachable'
   | 'timeout'
   | 'identity'
   /** the server ended the connection after key exchange (during authentication) */
   | 'closed'
   | 'closed-before-key-exchange'
+  /** a command printed more than ssh.maxOutputMiB: it was stopped */
+  | 'output-too-large'
   | 'protocol';
 
 export class SshError extends HarnessError {
   static override readonly code: string = 'DL_SSH';
   static override readonly when: string = 'an SSH session could not be used (kind: host-key-mismatch, auth-denied, unreachable, timeout, closed, ...)';
+  /** The authentication methods the server said can continue, when it said (auth-denied, auth-refused). */
+  readonly offeredMethods?: string[];
   constructor(
     readonly kind: SshFailureKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; offeredMethods?: string[] },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.offeredMethods) this.offeredMethods = options.offeredMethods;
+  }
+}
+
+/** A step of an SSH session did not finish by its deadline; the connection was torn down. */
+export class SshTimeoutError extends SshError {
+  static override readonly code: string = 'DL_SSH_TIMEOUT';
+  static override readonly when: string = 'an SSH login, channel open or command did not finish by its deadline (the connection is closed)';
+  constructor(
+    readonly host: string,
+    readonly operation: 'login' | 'channel open' | 'command',
+    readonly timeoutMs: number,
+    message: string,
+  ) {
+    super('timeout', message);
   }
 }
 
@@ -230,6 +252,7 @@ export const ERROR_CLASSES = [
   ProviderError,
   ThrottlingExhaustedError,
   SshError,
+  SshTimeoutError,
   IneligibleVictimError,
   RateNotSustainedError,
   ManifestStreamError,

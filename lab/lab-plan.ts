@@ -34,6 +34,13 @@ export const LABELS = {
 export type FleetName = 'cattle' | 'snowflake' | 'sticky';
 
 /**
+ * What `lab up` bind-mounts into every lab host under the scanned paths (each host's SSH host keys,
+ * the auditor's authorized key): the lab's own, so they are in the lab's config
+ * (policy.manifest.excludes), never in driftless's defaults; the tests and the bench use this list.
+ */
+export const LAB_MANIFEST_EXCLUDES = ['/etc/ssh/keys', '/etc/ssh/lab_authorized_keys'];
+
+/**
  * Files of the lab's image the unprivileged login user (audit) cannot read: the golden manifest
  * compares them on metadata only (policy.manifest.metadataOnly in the lab config; the tests and
  * the bench use this list in the configs they write).

@@ -4,6 +4,7 @@
  * and its whole process group ended so nothing it started outlives it.
  */
 import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 
 export interface CommandRun {
   argv: string[];
@@ -37,21 +38,35 @@ export function runCommand(argv: string[], opts: { cwd: string; timeoutMs: numbe
         /* already gone */
       }
     };
-    let partial = '';
-    const lines = (chunk: string) => {
-      if (!opts.onLine) return;
-      const parts = (partial + chunk).split('\n');
-      partial = parts.pop()!;
-      for (const l of parts) opts.onLine(l);
+    // One decoder and one partial line per stream: a UTF-8 character or a line may straddle two
+    // chunks, and stdout and stderr chunks interleave.
+    const reader = (append: (text: string) => void) => {
+      const decoder = new StringDecoder('utf8');
+      let partial = '';
+      const lines = (text: string, end: boolean) => {
+        if (!opts.onLine) return;
+        const parts = (partial + text).split('\n');
+        partial = parts.pop()!;
+        for (const l of parts) opts.onLine(l);
+        if (end && partial) opts.onLine(partial);
+      };
+      return {
+        data: (b: Buffer) => {
+          const text = decoder.write(b);
+          append(text);
+          lines(text, false);
+        },
+        end: () => {
+          const text = decoder.end();
+          append(text);
+          lines(text, true);
+        },
+      };
     };
-    child.stdout.on('data', (b: Buffer) => {
-      stdout = tail(stdout + b.toString());
-      lines(b.toString());
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      stderr = tail(stderr + b.toString());
-      lines(b.toString());
-    });
+    const outReader = reader((t) => (stdout = tail(stdout + t)));
+    const errReader = reader((t) => (stderr = tail(stderr + t)));
+    child.stdout.on('data', outReader.data);
+    child.stderr.on('data', errReader.data);
     let killer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -60,6 +75,8 @@ export function runCommand(argv: string[], opts: { cwd: string; timeoutMs: numbe
     }, opts.timeoutMs);
     child.on('error', (err) => (spawnError = err.message));
     child.on('close', (code, signal) => {
+      outReader.end();
+      errReader.end();
       clearTimeout(timer);
       if (killer) clearTimeout(killer);
       group('SIGKILL'); // anything it left running in its group

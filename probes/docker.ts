@@ -6,7 +6,8 @@ import Docker from 'dockerode';
 import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { EngineUnavailableError, ProviderError } from '../core/errors.ts';
-import { TMP_LABEL } from './tmp-label.ts';
+import { bufferReachesBack, type Coverage } from './engine-events.ts';
+import { TMP_LABEL, tmpLabels } from './tmp-label.ts';
 
 export interface EngineTarget {
   socketPath?: string;
@@ -140,12 +141,12 @@ export async function containerEvents(docker: Docker, id: string, since: number,
 export const ENGINE_EVENT_BUFFER = 256;
 
 /**
- * Whether the engine still holds every event between two times: only if it holds fewer than its
- * buffer's 256 of any kind since then (at 256 or more, older ones may have been dropped).
+ * Whether the engine still holds every event since `since` (seconds): its whole buffer is read
+ * (since the epoch, up to now, every kind of event) and its oldest event must be at or before
+ * `since` (probes/engine-events.ts). Call it after reading the window's events.
  */
-export async function engineCoversSince(docker: Docker, since: number, until: number): Promise<{ covers: boolean; events: number }> {
-  const n = (await rawEvents(docker, since, until, {}, 'the engine')).length;
-  return { covers: n < ENGINE_EVENT_BUFFER, events: n };
+export async function engineReachesBack(docker: Docker, since: number): Promise<Coverage> {
+  return bufferReachesBack(await rawEvents(docker, 1, Math.floor(Date.now() / 1000), {}, 'the engine'), since);
 }
 
 async function rawEvents(
@@ -207,7 +208,7 @@ export function toEvent(e: Record<string, unknown>): EngineEvent {
   };
 }
 
-export { TMP_LABEL };
+export { TMP_LABEL, tmpLabels };
 
 /** The first regular file in a tar stream (what the engine's archive endpoint returns for one path). */
 export async function firstFileOfTar(tar: NodeJS.ReadableStream | Buffer): Promise<Buffer | undefined> {
@@ -244,13 +245,14 @@ export function imageFileReader(
   return {
     read: async (file) => {
       const docker = await engine();
-      created ??= docker.createContainer({
-        Image: image,
-        Entrypoint: ['true'],
-        Cmd: [],
-        Labels: { [TMP_LABEL.key]: TMP_LABEL.value },
-        HostConfig: { NetworkMode: 'none' },
-      });
+      created ??= (async () =>
+        docker.createContainer({
+          Image: image,
+          Entrypoint: ['true'],
+          Cmd: [],
+          Labels: tmpLabels((await docker.getImage(image).inspect()).Config?.Labels),
+          HostConfig: { NetworkMode: 'none' },
+        }))();
       const stream = (await (await created).getArchive({ path: file })) as NodeJS.ReadableStream;
       return firstFileOfTar(stream);
     },

@@ -7,6 +7,7 @@
  * EACCES, EPERM).
  */
 import type { ControlId } from '../core/controls.ts';
+import { UsageError } from '../core/errors.ts';
 import { shQuote } from './shell.ts';
 
 export interface Edit {
@@ -28,11 +29,31 @@ export interface Edit {
 const ctime = (watch: string, command: string) =>
   `ct() { stat -c %z -- "$1" 2>/dev/null; }; w=${shQuote(watch)}; c0=$(ct "$w"); ${command}; echo "DL:CTIME $c0|$(ct "$w")"`;
 
+/** Prints the mode `/` is mounted with (ro, rw), from the kernel's mount table. */
+const ROOT_MODE = `mode() { awk '$2 == "/" { m = $4 } END { split(m, o, ","); print o[1] }' /proc/mounts; }`;
+
 /** Files whose append-open proves writability without changing a byte. */
 export const CRITICAL_FILES = ['/etc/passwd', '/etc/shadow', '/etc/ssh/sshd_config', '/opt/app/entrypoint.sh'];
 
+/** What --run-id allows: a canary name built from it cannot contain the separator below. */
+const RUN_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
 export function canaryName(runId: string): string {
+  if (!RUN_ID.test(runId)) throw new UsageError(`run id "${runId}": canary names need 1 to 100 letters, digits, '.', '_' or '-'`);
   return `.driftless-canary-${runId}`;
+}
+
+/**
+ * The canary a mode change writes: "@" is not a run id character, so no other run's canary can
+ * have this name (a "-mode" suffix would be run "<id>-mode"'s own canary).
+ */
+export function modeCanaryName(runId: string): string {
+  return `${canaryName(runId)}@mode`;
+}
+
+/** Every name this run writes, and nothing else: the sweep matches these exactly. */
+export function canaryNames(runId: string): string[] {
+  return [canaryName(runId), modeCanaryName(runId)];
 }
 
 /** `~` and `~/x` in policy paths mean the login user's home. */
@@ -68,7 +89,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
     });
   }
   const modeDir = '/usr/bin';
-  const mf = `${modeDir}/${name}-mode`;
+  const mf = `${modeDir}/${modeCanaryName(opts.runId)}`;
   edits.push({
     id: `chmod:${modeDir}`,
     control: 'DL-SSH-030',
@@ -95,7 +116,7 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
       path: '/',
       // The mode found is restored and checked, never assumed: a root found read-write stays so.
       command:
-        `mode() { awk '$2 == "/" { m = $4 } END { split(m, o, ","); print o[1] }' /proc/mounts; }; before=$(mode); echo "DL:MODE $before"; ` +
+        `${ROOT_MODE}; before=$(mode); echo "DL:MODE $before"; ` +
         `if [ "$before" = rw ]; then echo DL:ALREADY_RW; elif mount -o remount,rw / ; then echo DL:REMOUNTED; mount -o remount,ro / ; ` +
         `if [ "$(mode)" = "$before" ]; then echo DL:REMOVED; else echo DL:STILL_THERE; fi; else echo DL:REFUSED; fi`,
     });
@@ -104,14 +125,15 @@ export function catalogue(opts: { runId: string; immutablePaths: string[]; home:
 }
 
 /**
- * The sweep: every entry in `dirs` named with this run's canary name is removed and checked
- * gone (DL:GONE), or named as left behind (DL:LEFT). Run at the end of every host's audit, on a
- * new connection when the audit's own broke.
+ * The sweep: every entry in `dirs` with one of this run's canary names (exactly: no glob, so a
+ * concurrent run whose id starts with this one's is left alone) is removed and checked gone
+ * (DL:GONE), or named as left behind (DL:LEFT). Run at the end of every host's audit, on a new
+ * connection when the audit's own broke.
  */
 export function sweepCommand(runId: string, dirs: string[]): string {
-  const name = canaryName(runId);
+  const names = canaryNames(runId).map(shQuote).join(' ');
   return (
-    `for d in ${dirs.map(shQuote).join(' ')}; do for f in "$d"/${name}*; do [ -e "$f" ] || [ -L "$f" ] || continue; echo "DL:FOUND $f"; ` +
+    `for d in ${dirs.map(shQuote).join(' ')}; do for n in ${names}; do f="$d/$n"; [ -e "$f" ] || [ -L "$f" ] || continue; echo "DL:FOUND $f"; ` +
     `rm -f -- "$f" 2>/dev/null; if [ -e "$f" ] || [ -L "$f" ]; then echo "DL:LEFT $f"; else echo "DL:GONE $f"; fi; done; done; echo DL:SWEPT`
   );
 }
@@ -121,4 +143,63 @@ export function parseSweep(stdout: string): { removed: string[]; left: string[];
   const lines = stdout.split('\n');
   const pick = (marker: string) => lines.filter((l) => l.startsWith(`${marker} `)).map((l) => l.slice(marker.length + 1));
   return { removed: pick('DL:GONE'), left: pick('DL:LEFT'), finished: lines.includes('DL:SWEPT') };
+}
+
+/**
+ * Puts `/` back read-only after an aggressive remount that was cut off or not undone (run by the
+ * sweep, on a new connection), and reports the mode before and after from the mount table.
+ */
+export function restoreRootCommand(): string {
+  return (
+    `${ROOT_MODE}; m=$(mode); echo "DL:MODE $m"; if [ "$m" != ro ]; then if mount -o remount,ro / ; then echo DL:REMOUNTED_RO; else echo DL:REFUSED; fi; fi; ` +
+    `echo "DL:MODE_AFTER $(mode)"`
+  );
+}
+
+/** Restored only when the mount table, read after, shows `/` read-only. */
+export function parseRestoreRoot(stdout: string): { before?: string; after?: string; restored: boolean } {
+  const pick = (m: string) =>
+    stdout
+      .split('\n')
+      .find((l) => l.startsWith(`${m} `))
+      ?.slice(m.length + 1)
+      .trim();
+  const before = pick('DL:MODE');
+  const after = pick('DL:MODE_AFTER');
+  return { ...(before ? { before } : {}), ...(after ? { after } : {}), restored: after === 'ro' };
+}
+
+/**
+ * Where each path really leads on the host (`readlink -f`, in the audit's own session): a mount is
+ * judged at the resolved path, since /etc/cron.d may be a link into a read-write volume. NUL
+ * separated (a link's target is anyone's choice of bytes): `R path resolved`, or `U path` when it
+ * exists but cannot be resolved, or `A path` when a directory above it is missing.
+ */
+export function resolveCommand(paths: string[]): string {
+  return (
+    `for p in ${paths.map(shQuote).join(' ')}; do if r=$(readlink -f -- "$p" 2>/dev/null) && [ -n "$r" ]; then printf 'R\\0%s\\0%s\\0' "$p" "$r"; ` +
+    `elif [ -e "$p" ] || [ -L "$p" ]; then printf 'U\\0%s\\0\\0' "$p"; else printf 'A\\0%s\\0\\0' "$p"; fi; done; printf 'END\\0'`
+  );
+}
+
+export interface Resolution {
+  /** Path as written → the path the kernel reaches (a missing path maps to itself: nothing to follow). */
+  paths: Record<string, string>;
+  /** Paths that exist (or are links) but could not be resolved: where they lead is unknown. */
+  unresolved: string[];
+  error?: string;
+}
+
+export function parseResolve(r: { stdout: string; stderr: string; exitCode: number | null }): Resolution {
+  const f = r.stdout.split('\0');
+  const out: Resolution = { paths: {}, unresolved: [] };
+  let i = 0;
+  for (; i + 2 < f.length && f[i] !== 'END'; i += 3) {
+    const [tag, p, to] = [f[i], f[i + 1]!, f[i + 2]!];
+    if (tag === 'R') out.paths[p] = to;
+    else if (tag === 'A') out.paths[p] = p;
+    else out.unresolved.push(p);
+  }
+  if (f[i] !== 'END') out.error = `could not resolve the paths with readlink -f (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200) || 'no END marker'}`;
+  return out;
 }

@@ -87,16 +87,28 @@ export interface ManifestDiff {
 }
 
 /**
- * What a host may never change (`paths`), minus what the container runtime itself puts there at
- * start (`excludes`): Docker bind-mounts /etc/hostname, /etc/hosts, /etc/resolv.conf and links
- * /etc/mtab; the lab bind-mounts its SSH host keys and authorized keys. Allowed writable paths
- * (/run, /tmp, /var/tmp, /var/log, /home, /root) are not under any scanned path, so they never
- * show up as drift.
+ * What a host may never change (`paths`). Nothing is excluded by default: no file under them is
+ * rewritten at run time on every kind of host (on a VM or an EC2 instance /etc/hosts and
+ * /etc/resolv.conf are files anyone with root may edit, a classic redirect). What a deployment
+ * places there itself, such as the lab's bind-mounted SSH keys, belongs in its own config
+ * (policy.manifest.excludes) or `driftless manifest --excludes`. Allowed writable paths (/run,
+ * /tmp, /var/tmp, /var/log, /home, /root) are not under any scanned path, so they never show up
+ * as drift.
  */
-export const MANIFEST_DEFAULTS = {
+export const MANIFEST_DEFAULTS: { readonly paths: readonly string[]; readonly excludes: readonly string[] } = {
   paths: ['/etc', '/usr/bin', '/usr/sbin', '/usr/lib', '/opt/app', '/var/lib/dpkg', '/bin', '/sbin', '/lib'],
-  excludes: ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/etc/mtab', '/etc/ssh/keys', '/etc/ssh/lab_authorized_keys'],
-} as const;
+  excludes: [],
+};
+
+/**
+ * What every container runtime writes into every container, whatever the image: Docker's init
+ * layer and bind mounts give each its own /etc/hostname, an /etc/hosts with its own name and
+ * address, the engine's /etc/resolv.conf, and /etc/mtab as a link to /proc/mounts (containerd
+ * and Podman do the same). They are never the image's and differ from container to container,
+ * so a scan of an image (made in a container) or of a container always leaves them out. A rootfs
+ * directory or an SSH host keeps them: there they are ordinary files.
+ */
+export const CONTAINER_RUNTIME_FILES: readonly string[] = ['/etc/hostname', '/etc/hosts', '/etc/mtab', '/etc/resolv.conf'];
 
 // probes never import fixtures: the schema is found relative to this file.
 export const MANIFEST_SCHEMA_FILE = schemaFile('manifest');

@@ -8,9 +8,18 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { TMP_LABEL } from './tmp-label.ts';
+import { TMP_LABEL, tmpLabels } from './tmp-label.ts';
 import { errorMessage, ManifestStreamError, UsageError } from '../core/errors.ts';
-import { buildManifest, ENTRY_ERRORS, makeEntry, type Manifest, MANIFEST_DEFAULTS, normalizeScope, type RawEntry } from './manifest-format.ts';
+import {
+  buildManifest,
+  CONTAINER_RUNTIME_FILES,
+  ENTRY_ERRORS,
+  makeEntry,
+  type Manifest,
+  MANIFEST_DEFAULTS,
+  normalizeScope,
+  type RawEntry,
+} from './manifest-format.ts';
 import { parseManifestStream, remoteManifestCommand } from './manifest-stream.ts';
 
 export * from './manifest-format.ts';
@@ -203,15 +212,17 @@ function statusCode(err: unknown): number | undefined {
 
 /**
  * Runs the remote command inside a running container with `docker exec sh -c` as root: the same
- * observation a host gets over SSH, so image and host manifests compare like for like.
+ * observation a host gets over SSH, so image and host manifests compare like for like. The files
+ * the runtime writes into every container (CONTAINER_RUNTIME_FILES) are always left out.
  */
 export async function manifestOfContainer(
   docker: Docker,
   container: string,
   paths: readonly string[] = MANIFEST_DEFAULTS.paths,
-  excludes: readonly string[] = MANIFEST_DEFAULTS.excludes,
+  excludesAsked: readonly string[] = MANIFEST_DEFAULTS.excludes,
   root = `container:${container}`,
 ): Promise<Manifest> {
+  const excludes = [...new Set([...excludesAsked, ...CONTAINER_RUNTIME_FILES])];
   const script = remoteManifestCommand(paths, excludes);
   let r;
   try {
@@ -228,7 +239,7 @@ export async function manifestOfContainer(
 }
 
 /**
- * The golden manifest of an image: a container is created from it (entrypoint `sleep 600`, root
+ * The golden manifest of an image (less CONTAINER_RUNTIME_FILES, the scanning container's own): a container is created from it (entrypoint `sleep 600`, root
  * filesystem read-only, host network, label driftless.tmp=manifest, auto-removed), the remote
  * command runs in it with docker exec, and the container is removed in `finally`, whatever
  * happened. Chosen over `docker export` + tar hashing in Node because it observes the image
@@ -243,8 +254,11 @@ export async function manifestOfImage(
 ): Promise<Manifest> {
   normalizeScope(paths, excludes); // bad input fails before anything is created
   let imageId: string;
+  let imageLabels: Record<string, string> | undefined;
   try {
-    imageId = (await docker.getImage(imageRef).inspect()).Id;
+    const img = await docker.getImage(imageRef).inspect();
+    imageId = img.Id;
+    imageLabels = img.Config?.Labels ?? undefined;
   } catch (err) {
     if (statusCode(err) === 404)
       throw new UsageError(`no such image "${imageRef}" on the Docker engine: build or pull it first (\`docker images\` lists what is there)`);
@@ -255,7 +269,7 @@ export async function manifestOfImage(
     Entrypoint: ['sleep'],
     Cmd: ['600'],
     User: '0',
-    Labels: { [TMP_LABEL.key]: TMP_LABEL.value },
+    Labels: tmpLabels(imageLabels), // the image's own labels cleared: no fleet lists it as a host
     HostConfig: { NetworkMode: 'host', ReadonlyRootfs: true, AutoRemove: true },
   });
   try {

@@ -1,6 +1,7 @@
 /**
  * The state probe: keys written through a fleet's entrypoint before instances die, read back
- * after. Only the entrypoint's origin is ever contacted.
+ * after, then deleted (DELETE /state/<key>; what could not be deleted is reported). Only the
+ * entrypoint's origin is ever contacted.
  */
 import { randomBytes } from 'node:crypto';
 import { request as undiciRequest } from 'undici';
@@ -30,6 +31,17 @@ export interface StateProbeResult {
   unreadable: Array<{ key: string; error: string }>;
   /** Every read made: key, status, and the replica that answered when it says (X-Served-By). */
   reads: Array<{ key: string; status: number; servedBy?: string }>;
+  /** The keys deleted from the target's store once read (the probe leaves nothing behind), or why not. */
+  cleanup: StateCleanup;
+}
+
+export interface StateCleanup {
+  /** DELETE answered 2xx. */
+  deleted: string[];
+  /** DELETE answered 404: the instance that answered does not hold it (lost, or never stored). */
+  absent: string[];
+  /** Left in the store, as far as the probe can tell: the answer, or the network error. */
+  failed: Array<{ key: string; error: string }>;
 }
 
 export interface StateProbeOptions {
@@ -40,9 +52,11 @@ export interface StateProbeOptions {
   timeoutMs?: number;
   /** The response header naming the instance that answered (default x-served-by). */
   servedByHeader?: string;
+  /** More keys to delete after reading (those a write failed for: the store may have taken them). */
+  alsoDelete?: string[];
 }
 
-async function http(method: 'GET' | 'PUT', href: string, body: string | undefined, timeoutMs: number, header = 'x-served-by') {
+async function http(method: 'GET' | 'PUT' | 'DELETE', href: string, body: string | undefined, timeoutMs: number, header = 'x-served-by') {
   const res = await undiciRequest(href, {
     method,
     ...(body !== undefined ? { body, headers: { 'content-type': 'application/octet-stream' } } : {}),
@@ -112,5 +126,22 @@ export async function readStateKeys(url: string, written: StateKey[], opts: Stat
       }
     }
   }
-  return { written, missing: [...missing], changed, unreadable, reads: log };
+  const cleanup = await deleteStateKeys(url, [...new Set([...written.map((k) => k.key), ...(opts.alsoDelete ?? [])])], timeoutMs);
+  return { written, missing: [...missing], changed, unreadable, reads: log, cleanup };
+}
+
+/** DELETEs each key once, after it was read: the probe's keys never pile up in the target's store. */
+export async function deleteStateKeys(url: string, keys: string[], timeoutMs = 2000): Promise<StateCleanup> {
+  const out: StateCleanup = { deleted: [], absent: [], failed: [] };
+  for (const key of keys) {
+    try {
+      const r = await http('DELETE', targetOf(url, `/state/${key}`).href, undefined, timeoutMs);
+      if (isOk(r.status)) out.deleted.push(key);
+      else if (r.status === 404) out.absent.push(key);
+      else out.failed.push({ key, error: `DELETE answered ${r.status}` });
+    } catch (err) {
+      out.failed.push({ key, error: `DELETE failed: ${netError(err)}` });
+    }
+  }
+  return out;
 }

@@ -83,6 +83,11 @@ export interface EventFacts {
   source?: string;
   /** Why the recorded log does not prove the history complete (a gap, a recorder not running). */
   logGap?: string;
+  /**
+   * The engine's own health-check probes, set aside from `execs`: exec events whose command is
+   * exactly the container's health-check command (the engine does not mark them otherwise).
+   */
+  healthChecks?: { command: string; count: number; first: string; last: string };
 }
 
 export interface InstanceFacts {

@@ -35,5 +35,6 @@ export function sshLoginFor(host: SnapshotHost, target: Target): SshTarget | { e
     certAuthority,
     ...(auth.connectTimeoutMs ? { connectTimeoutMs: auth.connectTimeoutMs } : {}),
     ...(auth.commandTimeoutMs ? { commandTimeoutMs: auth.commandTimeoutMs } : {}),
+    ...(auth.maxOutputMiB ? { maxOutputBytes: auth.maxOutputMiB * 1024 * 1024 } : {}),
   };
 }

@@ -50,8 +50,10 @@ function judgeState(j: Judgement, o: ChaosOutcome): CheckResult {
       changed: s.changed,
       unreadable: s.unreadable,
       reads: s.reads,
+      cleanup: s.cleanup, // the keys deleted once read; `failed` were left in the target's store
     }),
   );
+  if (s.cleanup.failed.length) j.attach(json('state keys left in the store (could not be deleted)', s.cleanup.failed));
   if (s.missing.length || s.changed.length) {
     return j.fail('state-lost', `state lost — not stateless: ${s.missing.length} of ${s.written.length} keys missing, ${s.changed.length} changed`);
   }

@@ -188,6 +188,7 @@ export async function runChaos(target: Target, config: Config, seed: number, run
   out.state = await readStateKeys(target.entrypoint, written.written, {
     ...(c.stateProbe.readRequests ? { readRequests: c.stateProbe.readRequests } : {}),
     servedByHeader: c.stateProbe.servedByHeader,
+    alsoDelete: written.failed.map((f) => f.key),
   });
   out.svg = renderTimelineSvg({
     title: `${target.name}: ${c.dryRun ? 'dry run' : `${c.kinds[0] ?? 'sigkill'} ${out.victims.join(', ')}`} under ${c.load.rate} req/s`,
@@ -197,7 +198,10 @@ export async function runChaos(target: Target, config: Config, seed: number, run
     desired: healthy.length ? Math.max(...healthy.map((h) => h.healthy)) : 0,
     kills,
   });
-  say(`done: ${exp.killed.length} killed, recovered ${out.recovered}, ${out.state.missing.length} keys missing, ${out.state.changed.length} changed`);
+  say(
+    `done: ${exp.killed.length} killed, recovered ${out.recovered}, ${out.state.missing.length} keys missing, ${out.state.changed.length} changed` +
+      (out.state.cleanup.failed.length ? `; ${out.state.cleanup.failed.length} state keys could not be deleted (${out.state.cleanup.failed[0]!.error})` : ''),
+  );
   return out;
 }
 

@@ -170,7 +170,8 @@ function judgeState(j: Judgement, f: FleetWatch): CheckResult {
   const s = f.state;
   const w = f.stateWrites;
   if (!s || !w) return j.broken('the state probe did not run');
-  j.attach(json('state probe', { writes: w, missing: s.missing, changed: s.changed, unreadable: s.unreadable, reads: s.reads }));
+  j.attach(json('state probe', { writes: w, missing: s.missing, changed: s.changed, unreadable: s.unreadable, reads: s.reads, cleanup: s.cleanup }));
+  if (s.cleanup.failed.length) j.attach(json('state keys left in the store (could not be deleted)', s.cleanup.failed));
   if (s.missing.length || s.changed.length)
     return j.fail('state-lost', `state lost in the deploy: ${s.missing.length} of ${s.written.length} keys missing, ${s.changed.length} changed`);
   if (w.written < w.asked)

@@ -195,7 +195,10 @@ export async function watchDeploy(config: Config, fleets: string[], runId: strin
       const st = states.get(w.fleet);
       if (st && w.target.entrypoint) {
         f.stateWrites = { asked: c.stateProbe.keys, written: st.writes.written.length, failed: st.writes.failed };
-        f.state = await readStateKeys(w.target.entrypoint, st.writes.written, { servedByHeader: c.stateProbe.servedByHeader });
+        f.state = await readStateKeys(w.target.entrypoint, st.writes.written, {
+          servedByHeader: c.stateProbe.servedByHeader,
+          alsoDelete: st.writes.failed.map((x) => x.key),
+        });
       }
       if (w.provider.inPlaceChanges) {
         const ids = [...new Set([...w.before, ...after].map((h) => h.instanceId))];

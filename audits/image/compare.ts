@@ -4,6 +4,7 @@
  */
 import { createTwoFilesPatch } from 'diff';
 import { diffManifests, ENTRY_ERRORS, type Manifest, manifestDigest, type ManifestEntry } from '../../probes/manifest.ts';
+import { type Side, unlistedDirs } from './unlisted.ts';
 
 /**
  * A container whose current run began more than this long after it was created was started again
@@ -51,7 +52,9 @@ export interface ManifestComparison {
   changed: Array<{ path: string; fields: string[]; expected: Partial<ManifestEntry>; actual: Partial<ManifestEntry> }>;
   driftCount: number;
   /** Entries one side could not read: compared on metadata only (their contents were not). */
-  couldNotRead: Array<{ path: string; side: 'expected' | 'actual' | 'both'; error: string }>;
+  couldNotRead: Array<{ path: string; side: Side; error: string }>;
+  /** Directories one side could not list: nothing under them was compared (see unlisted.ts). */
+  unlisted: Array<{ path: string; side: Side }>;
   /** Digests over the entries both sides could read (what the comparison used). */
   comparedExpectedDigest: string;
   comparedActualDigest: string;
@@ -94,6 +97,7 @@ export function compareManifests(expected: Manifest, actual: Manifest): Manifest
     changed: d.changed.map((c) => ({ path: c.path, fields: c.fields, expected: slim(c.expected), actual: slim(c.actual) })),
     driftCount: d.added.length + d.removed.length + d.changed.length,
     couldNotRead,
+    unlisted: unlistedDirs(expected, actual),
     comparedExpectedDigest: manifestDigest(e),
     comparedActualDigest: manifestDigest(a),
   };

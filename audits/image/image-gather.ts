@@ -27,6 +27,8 @@ import type { AmiFacts, ContainerFacts, EventFacts, ImageSource, InstanceFacts, 
 import { sshLoginFor } from '../../providers/ssh-login.ts';
 import { classifyChanges, compareManifests, type DiffKind, type ManifestComparison, smallChangedFiles, unifiedDiff } from './compare.ts';
 import { declaredFor } from './image-plan.ts';
+import { type EngineView, proveListings, type UnlistedDir } from './unlisted.ts';
+import { runsImage } from '../declared-image.ts';
 
 /** At most this many paths are kept per list in the result (the count is always exact). */
 const MAX_LISTED = 500;
@@ -43,6 +45,8 @@ export interface ManifestAudit extends ManifestComparison {
   entries: { expected: number; actual: number };
   /** Unified diffs of small changed text files (image vs host), where both could be read. */
   textDiffs: Array<{ path: string; diff: string }>;
+  /** Directories one side could not list, each proven the image's by the engine, or not. */
+  unlisted: UnlistedDir[];
   stderr?: string;
 }
 
@@ -78,6 +82,7 @@ async function expectedManifest(
   service: string | undefined,
   images: ImageSource | undefined,
   golden: Golden,
+  excludes: readonly string[],
 ): Promise<{ manifest: Manifest; source: string }> {
   if (declared?.manifest) {
     const file = declared.manifest;
@@ -102,7 +107,8 @@ async function expectedManifest(
       `the release names no manifest file for service ${service ?? '(none)'}, and this provider cannot read image ${declared.digest}`,
     );
   const digest = declared.digest;
-  if (!golden.has(digest)) golden.set(digest, images.manifest(digest, MANIFEST_DEFAULTS.paths, MANIFEST_DEFAULTS.excludes));
+  // What this deployment places in its hosts at start is its config's to say (policy.manifest.excludes).
+  if (!golden.has(digest)) golden.set(digest, images.manifest(digest, MANIFEST_DEFAULTS.paths, [...MANIFEST_DEFAULTS.excludes, ...excludes]));
   return { manifest: await golden.get(digest)!, source: `image:${digest}` };
 }
 
@@ -111,6 +117,7 @@ async function manifestOverSsh(
   target: Target,
   expected: Manifest,
   imageFile?: (file: string) => Promise<Buffer | undefined>,
+  engine?: EngineView,
 ): Promise<Omit<ManifestAudit, 'expectedSource'>> {
   const st = sshLoginFor(host, target);
   if ('error' in st) throw new ConfigInvalidError(st.error);
@@ -154,6 +161,7 @@ async function manifestOverSsh(
       removed: cmp.removed.slice(0, MAX_LISTED),
       changed: cmp.changed.slice(0, MAX_LISTED),
       couldNotRead: cmp.couldNotRead.slice(0, MAX_LISTED),
+      unlisted: proveListings(cmp.unlisted, engine),
       textDiffs,
       ...(r.stderr.trim() ? { stderr: r.stderr.slice(-2000) } : {}),
     };
@@ -162,12 +170,28 @@ async function manifestOverSsh(
   }
 }
 
-async function auditManifest(host: SnapshotHost, target: Target, images: ImageSource | undefined, golden: Golden, res: HostImageAudit): Promise<void> {
+async function auditManifest(
+  host: SnapshotHost,
+  target: Target,
+  images: ImageSource | undefined,
+  golden: Golden,
+  res: HostImageAudit,
+  excludes: readonly string[],
+  engine?: Pick<EngineView, 'changes' | 'mounts'>,
+): Promise<void> {
   try {
-    const { manifest, source } = await expectedManifest(res.declared, res.service, images, golden);
+    const { manifest, source } = await expectedManifest(res.declared, res.service, images, golden, excludes);
     const reader = source.startsWith('image:') && images ? images.files(source.slice('image:'.length)) : undefined;
+    // The engine's diff is against the image the container runs: a proof only if that is the
+    // image the release declares (which the golden manifest, taken from it or a file, describes).
+    const digest = res.declared?.digest;
+    const view: EngineView | undefined = engine && {
+      ...engine,
+      runsDeclaredImage: digest !== undefined && runsImage(res.image, digest),
+      image: digest ?? res.image.id ?? 'its image',
+    };
     try {
-      res.manifest = { result: { expectedSource: source, ...(await manifestOverSsh(host, target, manifest, reader?.read)) } };
+      res.manifest = { result: { expectedSource: source, ...(await manifestOverSsh(host, target, manifest, reader?.read, view)) } };
     } finally {
       await reader?.close();
     }
@@ -196,13 +220,18 @@ async function auditHost(host: SnapshotHost, target: Target, provider: Provider,
       const c = classifyChanges(facts.changes.list, { writablePaths, mounts: facts.container.mounts ?? [] });
       res.diff = { drift: c.drift.slice(0, MAX_LISTED), driftCount: c.drift.length, ignored: c.ignored.slice(0, MAX_LISTED), writablePaths };
     }
-    await auditManifest(host, target, provider.images, golden, res);
+    // Every mount point, --tmpfs ones too: the engine's diff sees into none of them.
+    const mountPoints = [...(facts.container.mounts ?? []), ...(facts.container.mountDetails ?? []).map((m) => m.destination)];
+    await auditManifest(host, target, provider.images, golden, res, config.policy.manifest.excludes, {
+      ...(facts.changes ? { changes: facts.changes } : {}),
+      mounts: mountPoints,
+    });
   } else {
     if (facts.kind === 'ec2') {
       res.ami = facts.ami;
       res.instance = facts.instance;
     }
-    if (res.declared?.manifest) await auditManifest(host, target, provider.images, golden, res);
+    if (res.declared?.manifest) await auditManifest(host, target, provider.images, golden, res, config.policy.manifest.excludes);
   }
 }
 

@@ -4,6 +4,7 @@ import { traitsOf } from '../../providers/registry.ts';
 import { declaredImage, runsImage } from '../declared-image.ts';
 import type { Judges } from '../suite.ts';
 import { START_GRACE_MS, under } from './compare.ts';
+import { engineSocketMounts, userOf } from './engine-settings.ts';
 import type { HostImageAudit } from './image-gather.ts';
 
 type ContainerFacts = NonNullable<HostImageAudit['container']>;
@@ -116,6 +117,7 @@ function judgeNoExec(j: Judgement, a: HostImageAudit): CheckResult {
       host: a.host,
       history: { since: ev.since, until: ev.until, complete: ev.complete, source: ev.source ?? 'the engine', ...(ev.logGap ? { logGap: ev.logGap } : {}) },
       execs: ev.execs,
+      ...(ev.healthChecks ? { healthChecksSetAside: ev.healthChecks } : {}),
     }),
   );
   const creates = ev.execs.filter((e) => e.action.startsWith('exec_create'));
@@ -137,8 +139,8 @@ function judgeNoExec(j: Judgement, a: HostImageAudit): CheckResult {
     return j.broken(
       `the engine's event log no longer reaches back to the creation of ${a.host} (Docker keeps only its last 256 events in memory): ` +
         `that nobody ran docker exec in it cannot be proven (the oldest of its events the engine still holds is after its creation at ${ev.since}). ` +
-        "Fix: record the engine's events continuously from before the hosts are created (`docker events --format '{{json .}}' >> file` under a service manager, " +
-        'or lab/images/infra/event-recorder.py) and name the file in targets[].docker.eventLog, ' +
+        "Fix: record the engine's events continuously from before the hosts are created with lab/images/infra/event-recorder.py under a service manager " +
+        '(it writes the heartbeats that prove the log has no gap; a plain `docker events >> file` does not) and name the file in targets[].docker.eventLog, ' +
         'or switch DL-IMG-005 off with a reason in policy.disabledControls',
     );
   }
@@ -171,9 +173,25 @@ function judgeManifest(j: Judgement, a: HostImageAudit, metadataOnly: readonly s
     j.attach(text('drift', drift.join('\n')));
     return j.fail('manifest-drift', `${a.host} differs from its golden manifest (${m.expectedSource}): ${m.driftCount} entries: ${list(drift)}`);
   }
+  // A directory that could not be listed hides whatever was added in it: no policy vouches for
+  // that, only proof that its listing is the image's (unlisted.ts).
+  const unlisted = m.unlisted;
+  if (unlisted.length) j.attach(json('directories that could not be listed', unlisted));
+  const unproven = unlisted.filter((u) => !u.provenBy);
+  if (unproven.length) {
+    const dirs = list(
+      unproven.map((u) => `${u.path} on the ${u.side === 'actual' ? 'host' : u.side === 'expected' ? 'golden' : 'golden and host'} side (${u.notProven})`),
+      5,
+    );
+    return j.broken(
+      `${a.host}: ${unproven.length} directories could not be listed, so what was added in them cannot be seen: ${dirs}; ` +
+        'policy.manifest.metadataOnly accepts unreadable contents, never an unlisted directory: audit as a user who can list them',
+    );
+  }
   // A file whose contents could not be read was compared on metadata only: that is a pass only
   // where the policy accepted it, by name.
-  const unvouched = m.couldNotRead.filter((u) => !metadataOnly.some((p) => under(u.path, p))).map((u) => u.path);
+  const vouched = [...metadataOnly, ...unlisted.map((u) => u.path)]; // proven directories: above
+  const unvouched = m.couldNotRead.filter((u) => !vouched.some((p) => under(u.path, p))).map((u) => u.path);
   if (unvouched.length) {
     return j.broken(
       `${a.host}: ${unvouched.length} files could not be read by the login user, so their contents were not compared: ${list(unvouched)}; ` +
@@ -205,9 +223,6 @@ function judgeLaunch(j: Judgement, a: HostImageAudit): CheckResult {
     `${a.host} was launched at ${a.launchedAt}, before the release was deployed at ${a.declared.deployedAt}: not replaced on deploy`,
   );
 }
-
-/** The paths an engine socket is mounted at, by convention or by name. */
-const SOCKET = /(^|\/)(docker|containerd|podman|crio)(\.sock)?$|\/var\/run\/docker\.sock$|\/run\/docker\.sock$/;
 
 /** What the engine says about how the container runs (CIS 5.6, 5.5, 5.32, 5.26, 4.1): its inspect facts, or why there are none. */
 function engineFacts(j: Judgement, a: HostImageAudit): ContainerFacts | CheckResult {
@@ -245,11 +260,12 @@ function judgePrivileged(j: Judgement, a: HostImageAudit): CheckResult {
 function judgeEngineSocket(j: Judgement, a: HostImageAudit): CheckResult {
   const c = engineFacts(j, a);
   if (isResult(c)) return c;
-  const sock = c.mountDetails!.filter((m) => SOCKET.test(m.source) || SOCKET.test(m.destination));
+  // By what the mount is (its source), not where it is mounted: see engine-settings.ts.
+  const sock = engineSocketMounts(c.mountDetails!);
   if (!sock.length) return j.pass();
   return j.fail(
     'engine-socket',
-    `${a.host} has the engine's socket mounted (${sock.map((m) => `${m.source} at ${m.destination}`).join(', ')}): anyone inside can start a container as root on the host`,
+    `${a.host} has the engine's socket mounted (${sock.map((m) => `${m.source} at ${m.destination}: ${m.why}`).join('; ')}): anyone inside can start a container as root on the host`,
   );
 }
 
@@ -266,9 +282,9 @@ function judgeNoNewPrivileges(j: Judgement, a: HostImageAudit): CheckResult {
 function judgeNonRoot(j: Judgement, a: HostImageAudit): CheckResult {
   const c = engineFacts(j, a);
   if (isResult(c)) return c;
-  const user = c.user ?? '';
-  if (user && !/^(0|root)(:|$)/.test(user)) return j.pass();
-  return j.fail('runs-as-root', `${a.host} runs as ${user || 'root (no user set)'}; policy.container.nonRoot asks for a non-root user`);
+  const user = userOf(c.user); // numerically: 00, +0 and 0:0 are root too
+  if (!user.root) return j.pass();
+  return j.fail('runs-as-root', `${a.host} runs as root: ${user.why}; policy.container.nonRoot asks for a non-root user`);
 }
 
 /** What EC2 says about the instance itself: its description, or why there is none. */

@@ -57,18 +57,29 @@ export interface MountFinding {
  * Every immutable path must sit on a read-only mount, and no read-write mount may lie under one
  * (except under a writable path). Returns what breaks that; empty when it holds.
  */
-export function writableUnderImmutable(immutable: string[], writable: string[], mounts: Mount[]): MountFinding[] {
+export function writableUnderImmutable(immutable: string[], writable: string[], mounts: Mount[], resolved: Resolved = {}): MountFinding[] {
   const out: MountFinding[] = [];
   const brief = (m: Mount) => ({ mountPoint: m.mountPoint, source: m.source, fsType: m.fsType });
   for (const p of immutable) {
-    const m = mountOf(p, mounts);
-    if (!m) out.push({ path: p, mount: { mountPoint: '?', source: '?', fsType: '?' }, why: `${p} is on no mount the kernel lists` });
-    else if (!m.readOnly) out.push({ path: p, mount: brief(m), why: `${p} is on ${m.mountPoint} (${m.source}, ${m.fsType}), mounted read-write` });
+    // Judged where the path leads: a link into a read-write volume is that volume.
+    const rp = resolved[p] ?? p;
+    const name = rp === p ? p : `${p} (a link to ${rp})`;
+    const m = mountOf(rp, mounts);
+    if (!m) out.push({ path: p, mount: { mountPoint: '?', source: '?', fsType: '?' }, why: `${name} is on no mount the kernel lists` });
+    else if (!m.readOnly) out.push({ path: p, mount: brief(m), why: `${name} is on ${m.mountPoint} (${m.source}, ${m.fsType}), mounted read-write` });
     for (const under of mounts) {
-      if (under === m || under.readOnly || !within(under.mountPoint, p) || under.mountPoint === p) continue;
-      if (writable.some((w) => within(under.mountPoint, w))) continue;
-      out.push({ path: p, mount: brief(under), why: `${under.mountPoint} (${under.source}, ${under.fsType}) is mounted read-write under ${p}` });
+      if (under === m || under.readOnly || !within(under.mountPoint, rp) || under.mountPoint === rp) continue;
+      if (writable.some((w) => within(under.mountPoint, resolved[w] ?? w))) continue;
+      out.push({ path: p, mount: brief(under), why: `${under.mountPoint} (${under.source}, ${under.fsType}) is mounted read-write under ${name}` });
     }
   }
   return out;
+}
+
+/** Path as written → the path the kernel reaches (realpath on the host); a path not in it is taken as written. */
+export type Resolved = Readonly<Record<string, string>>;
+
+/** The mount a path really sits on: that of where it leads. */
+export function mountOfResolved(path: string, mounts: Mount[], resolved: Resolved): Mount | undefined {
+  return mountOf(resolved[path] ?? path, mounts);
 }

@@ -6,11 +6,22 @@ import type { SshPolicy, Target } from '../../core/config.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import type { SshError } from '../../core/errors.ts';
 import type { FleetSnapshot, SnapshotHost } from '../../core/inventory.ts';
-import { catalogue, expandHome, parseSweep, sweepCommand } from '../../probes/edits.ts';
+import {
+  catalogue,
+  expandHome,
+  parseResolve,
+  parseRestoreRoot,
+  parseSweep,
+  resolveCommand,
+  type Resolution,
+  restoreRootCommand,
+  sweepCommand,
+} from '../../probes/edits.ts';
 import { SshSession, type CommandResult, type SshTarget } from '../../probes/ssh.ts';
 import { sshLoginFor } from '../../providers/ssh-login.ts';
 import { classify, type EditResult } from './classify.ts';
 import { type Mount, parseMountinfo } from './mounts.ts';
+import { planSweep } from './sweep-plan.ts';
 
 export interface LoginResult {
   ok: boolean;
@@ -18,8 +29,10 @@ export interface LoginResult {
   uid?: number;
   home?: string;
   hostKey?: string;
-  /** Why login failed: host-key-mismatch, auth-denied, unreachable, ... */
+  /** Why login failed: host-key-mismatch, auth-denied, auth-refused, unreachable, ... */
   kind?: string;
+  /** The authentication methods the server offered, when it said (auth-denied, auth-refused). */
+  offeredMethods?: string[];
   message?: string;
   durationMs: number;
 }
@@ -32,6 +45,8 @@ export interface HostAudit {
   edits: EditResult[];
   /** The host's mount table, read before any edit (/proc/self/mountinfo). */
   mounts?: { list: Mount[]; error?: string };
+  /** Where each immutable, writable and edited path really leads (readlink -f), read with the mount table. */
+  resolved?: Resolution;
   /** Canaries of this run the final sweep found: removed (and checked gone), or left. */
   sweep?: { removed: string[]; left: string[]; evidence: CommandResult; onNewConnection: boolean; error?: string };
   tainted: boolean;
@@ -41,6 +56,13 @@ export interface HostAudit {
    */
   error?: string;
   taintedUnknown?: boolean;
+  /** The edit that was running when the audit was cut off. */
+  interrupted?: string;
+  /**
+   * `/` put back read-only by the sweep after an aggressive remount that was cut off or not undone
+   * (sweep-plan.ts); restored only when the mount table shows it read-only again.
+   */
+  rootRestore?: { why: string; restored: boolean; before?: string; after?: string; evidence?: CommandResult; error?: string };
 }
 
 async function auditHost(host: SnapshotHost, target: Target, policy: SshPolicy, runId: string): Promise<HostAudit> {
@@ -57,7 +79,13 @@ async function auditHost(host: SnapshotHost, target: Target, policy: SshPolicy, 
     session = await SshSession.connect(st);
   } catch (err) {
     const e = err as SshError;
-    res.login = { ok: false, kind: e.kind ?? 'protocol', message: e.message, durationMs: Date.now() - t0 };
+    res.login = {
+      ok: false,
+      kind: e.kind ?? 'protocol',
+      message: e.message,
+      ...(e.offeredMethods ? { offeredMethods: e.offeredMethods } : {}),
+      durationMs: Date.now() - t0,
+    };
     return res;
   }
   let home = '/';
@@ -76,16 +104,21 @@ async function auditHost(host: SnapshotHost, target: Target, policy: SshPolicy, 
       ? { list }
       : { list, error: `could not read /proc/self/mountinfo (exit ${mi.exitCode}): ${mi.stderr.trim().slice(0, 200) || 'no output'}` };
     const edits = catalogue({ runId, immutablePaths: policy.immutablePaths, home, aggressive: policy.aggressive });
+    // A mount is judged where a path leads, not where it is written (a link into a read-write volume).
+    const paths = [...policy.immutablePaths, ...policy.writablePaths].map((p) => expandHome(p, home));
+    res.resolved = parseResolve(await session.exec(resolveCommand([...new Set([...paths, ...edits.flatMap((e) => (e.path ? [e.path] : []))])])));
     for (const edit of edits) {
+      res.interrupted = edit.id;
       const r = classify(edit, await session.exec(edit.command));
+      delete res.interrupted;
       res.edits.push(r);
       if (r.tainted) res.tainted = true;
     }
   } catch (err) {
     // Cut off mid-edit: the edit may or may not have landed. The rest is not tried; the sweep
-    // below still runs, on a new connection.
+    // below still runs, on a new connection. Cut off before any edit ran: nothing was tried.
     res.error = (err as Error).message;
-    if (res.login.ok) res.taintedUnknown = true;
+    if (res.login.ok && res.interrupted) res.taintedUnknown = true;
     session.close();
   }
   if (res.login.ok) await sweep(res, st, session, runId, [...new Set([...policy.immutablePaths.map((p) => expandHome(p, home)), '/usr/bin'])]);
@@ -103,6 +136,7 @@ async function sweep(res: HostAudit, st: SshTarget, session: SshSession, runId: 
     const found = parseSweep(r.stdout);
     res.sweep = { removed: found.removed, left: found.left, evidence: r, onNewConnection, ...(found.finished ? {} : { error: 'the sweep did not finish' }) };
     if (found.removed.length || found.left.length) res.tainted = true;
+    await restoreRoot(res, s);
   } catch (err) {
     res.sweep = {
       removed: [],
@@ -113,6 +147,36 @@ async function sweep(res: HostAudit, st: SshTarget, session: SshSession, runId: 
     };
   } finally {
     if (s !== session) s.close();
+  }
+  if (!res.sweep?.error || res.rootRestore) return;
+  // The canary sweep could not run, so neither could the restore: the plan still says whether one was owed.
+  const plan = planSweep(res);
+  if (plan.restoreRoot || plan.cannotRestore) {
+    res.taintedUnknown = true;
+    res.rootRestore = { why: plan.restoreRoot?.why ?? plan.cannotRestore!, restored: false, error: res.sweep.error };
+  }
+}
+
+/** After the canary sweep (files first: / may be read-only again after this), puts / back read-only if the plan says so. */
+async function restoreRoot(res: HostAudit, s: SshSession): Promise<void> {
+  const plan = planSweep(res);
+  if (plan.cannotRestore) {
+    res.taintedUnknown = true;
+    res.rootRestore = { why: plan.cannotRestore, restored: false, error: plan.cannotRestore };
+    return;
+  }
+  if (!plan.restoreRoot) return;
+  const cutOff = !!res.taintedUnknown;
+  res.taintedUnknown = true; // until the mount table shows / read-only again
+  const why = plan.restoreRoot.why;
+  try {
+    const r = await s.exec(restoreRootCommand());
+    const m = parseRestoreRoot(r.stdout);
+    res.rootRestore = { why, ...m, evidence: r };
+    if (m.restored) res.taintedUnknown = cutOff; // proven read-only: only a cut-off edit keeps it unknown
+    if (m.after === 'rw') res.tainted = true; // left read-write: changed in place, for certain
+  } catch (err) {
+    res.rootRestore = { why, restored: false, error: `could not put / back read-only: ${(err as Error).message}` };
   }
 }
 

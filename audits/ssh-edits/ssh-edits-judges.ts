@@ -7,7 +7,7 @@ import { type CheckResult, json, type Judgement } from '../../core/check-result.
 import type { SshPolicy } from '../../core/config.ts';
 import { expandHome } from '../../probes/edits.ts';
 import type { Judge, Judges } from '../suite.ts';
-import { mountOf, writableUnderImmutable } from './mounts.ts';
+import { mountOf, mountOfResolved, writableUnderImmutable } from './mounts.ts';
 import type { HostAudit } from './ssh-edits-gather.ts';
 
 const TAINTED = 'TAINTED: changed in place during the audit: replace it';
@@ -33,25 +33,45 @@ function judgeMounts(j: Judgement, a: HostAudit, policy: Policy): CheckResult {
   if (!a.mounts || a.mounts.error) return j.broken(`${a.host}: ${a.mounts?.error ?? `the audit stopped before the mount table was read: ${a.error}`}`);
   const home = a.login.home ?? '/';
   const immutable = policy.immutablePaths.map((p) => expandHome(p, home));
+  // Each path's mount is the mount of where it leads (a link into a read-write volume is that volume).
+  const r = a.resolved;
+  if (!r || r.error) return j.broken(`${a.host}: where the immutable paths lead (readlink -f) is unknown: ${r?.error ?? 'not resolved'}`);
+  const unknown = immutable.filter((p) => r.unresolved.includes(p) || r.paths[p] === undefined);
+  if (unknown.length) return j.broken(`${a.host}: ${unknown.join(', ')} could not be resolved (readlink -f), so the mount they lead to is unknown`);
   const findings = writableUnderImmutable(
     immutable,
     policy.writablePaths.map((p) => expandHome(p, home)),
     a.mounts.list,
+    r.paths,
   );
-  j.attach(json('mounts', { immutablePaths: immutable.map((p) => ({ path: p, mount: mountOf(p, a.mounts!.list) })), findings, table: a.mounts.list }));
+  j.attach(
+    json('mounts', {
+      immutablePaths: immutable.map((p) => ({ path: p, resolved: r.paths[p], mount: mountOfResolved(p, a.mounts!.list, r.paths) })),
+      findings,
+      table: a.mounts.list,
+    }),
+  );
   if (findings.length) return j.fail('writable-mount', `${a.host}: immutable paths on read-write mounts: ${findings.map((f) => f.why).join('; ')}`);
   return j.pass();
 }
 
 function judgeLogin(j: Judgement, a: HostAudit): CheckResult {
   j.attach(json('login', a.login));
-  if (!a.login.ok && a.login.kind !== 'auth-denied' && a.login.kind !== 'closed') return j.broken(a.login.message ?? 'login failed for an unknown reason');
   if (a.login.ok)
     return j.fail(
       'mutable-host',
       `ALLOWED: ${a.host} accepted a login as ${a.login.user} (uid ${a.login.uid}): any login is a violation under policy "forbidden"`,
     );
-  return j.pass();
+  // Proven refused: the server offers no authentication method, or hung up during authentication
+  // before offering one. A server that offers one and rejected ours may only not know our key.
+  if (a.login.kind === 'auth-refused' || a.login.kind === 'closed') return j.pass();
+  if (a.login.kind === 'auth-denied') {
+    return j.broken(
+      `our credentials were rejected by ${a.host}, which offers ${a.login.offeredMethods?.join(', ') || '(methods not said)'}: not proof that logins are refused ` +
+        `(a wrong ssh.user or a stale key looks the same); only a server that offers no method proves it — ${a.login.message}`,
+    );
+  }
+  return j.broken(a.login.message ?? 'login failed for an unknown reason');
 }
 
 function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
@@ -61,7 +81,9 @@ function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
   }
   const r = a.edits.find((e) => e.edit.id === item);
   if (!r) return j.broken(`${a.host}: the audit stopped before this edit: ${a.error ?? 'no result'}`);
-  const mount = r.edit.path && a.mounts?.list.length ? mountOf(r.edit.path, a.mounts.list) : undefined;
+  // The mount of where the edited path leads; unknown if it could not be resolved.
+  const leadsTo = r.edit.path ? a.resolved?.paths[r.edit.path] : undefined;
+  const mount = leadsTo !== undefined && a.mounts?.list.length ? mountOf(leadsTo, a.mounts.list) : undefined;
   j.attach(
     json('evidence', {
       host: a.host,
@@ -78,6 +100,7 @@ function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
       tainted: r.tainted,
       reverted: r.reverted,
       ctime: r.ctime,
+      resolved: leadsTo ?? null,
       mount: mount ? { mountPoint: mount.mountPoint, source: mount.source, fsType: mount.fsType, readOnly: mount.readOnly } : null,
     }),
   );
@@ -95,12 +118,12 @@ function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
   if (r.edit.path && (r.errno === 'EACCES' || r.errno === 'EPERM')) {
     if (!mount)
       return j.broken(
-        `${a.host}: refused by permissions (${r.errno}), but the mount of ${r.edit.path} is unknown: a refusal by permissions cannot be told from immutability (${a.mounts?.error ?? 'no mount table'})`,
+        `${a.host}: refused by permissions (${r.errno}), but the mount of ${r.edit.path} is unknown: a refusal by permissions cannot be told from immutability (${a.mounts?.error ?? (a.mounts?.list.length ? (a.resolved?.error ?? `${r.edit.path} could not be resolved`) : 'no mount table')})`,
       );
     if (!mount.readOnly) {
       return j.fail(
         'mutable-by-privilege',
-        `${a.host}: ${r.edit.path} refused the login user by permissions only (${r.errno}) and is on ${mount.mountPoint} (${mount.source}, ${mount.fsType}), mounted read-write: mutable by a more privileged user`,
+        `${a.host}: ${r.edit.path}${leadsTo !== r.edit.path ? ` (a link to ${leadsTo})` : ''} refused the login user by permissions only (${r.errno}) and is on ${mount.mountPoint} (${mount.source}, ${mount.fsType}), mounted read-write: mutable by a more privileged user`,
       );
     }
   }
@@ -111,6 +134,22 @@ function judgeSweep(j: Judgement, a: HostAudit): CheckResult {
   if (!a.login.ok) return j.broken(`could not log in to ${a.host} to sweep: ${a.login.message}`);
   // A cut-off edit may have changed the host: it is tainted-unknown whatever the sweep says.
   if (a.taintedUnknown) j.taint();
+  // A remount the audit did not see undone: / is put back read-only by the sweep (sweep-plan.ts),
+  // and the host is tainted until the mount table shows it read-only again.
+  const root = a.rootRestore;
+  if (root) {
+    j.attach(json('root remount restored', root));
+    if (!root.restored) j.taint();
+    if (root.after === 'rw')
+      return j.fail(
+        'canary-left',
+        `${a.host}: / was left mounted read-write (${root.why}) and could not be remounted read-only: remount it by hand, and replace the host`,
+      );
+    if (!root.restored)
+      return j.broken(
+        `${a.host}: TAINTED-UNKNOWN: ${root.why}, and / could not be proven read-only again: ${root.error ?? `the mount table says ${root.after ?? 'nothing'}`}`,
+      );
+  }
   if (!a.sweep || a.sweep.error) return j.broken(`${a.host}: the sweep did not finish: ${a.sweep?.error ?? a.error}`);
   const s = a.sweep;
   j.attach(
@@ -137,7 +176,8 @@ function judgeSweep(j: Judgement, a: HostAudit): CheckResult {
   }
   if (a.taintedUnknown) {
     return j.broken(
-      `${a.host}: an edit was cut off (${a.error}): whether it changed the host is unknown (TAINTED-UNKNOWN); the sweep on a new connection found nothing of this run left`,
+      `${a.host}: an edit was cut off (${a.error}): whether it changed the host is unknown (TAINTED-UNKNOWN); the sweep on a new connection found nothing of this run left` +
+        (root ? `, and put / back read-only (checked in the mount table)` : ''),
     );
   }
   return j.pass();

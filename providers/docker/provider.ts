@@ -14,8 +14,7 @@ import {
   connectEngine,
   containerChanges,
   containerEvents,
-  ENGINE_EVENT_BUFFER,
-  engineCoversSince,
+  engineReachesBack,
   containersWithLabels,
   type Engine,
   type EngineEvent,
@@ -24,7 +23,9 @@ import {
   inspectContainer,
   killContainer,
   repoDigestsOf,
+  TMP_LABEL,
 } from '../../probes/docker.ts';
+import { healthCheckCommand, splitHealthChecks } from '../../probes/engine-events.ts';
 import { recordedHistory, type RecordedHistory, recorderIsLive } from '../../probes/event-log.ts';
 import { manifestOfImage } from '../../probes/manifest.ts';
 import { sleep } from '../../probes/net.ts';
@@ -54,6 +55,24 @@ export function dockerFleetOf(target: DockerTarget, optInLabel: string | undefin
     ...(target.desiredCapacity ? { desired: target.desiredCapacity } : {}),
     ...(d.eventLog ? { eventLog: d.eventLog } : {}),
   };
+}
+
+/**
+ * Whether a container with these labels is a host of the fleet selected by `selector`: it carries
+ * every selector label, and it is not one of driftless's own temporary containers (a manifest
+ * scan, an image file read, a liveness check), whatever labels it inherited from its image.
+ */
+export function isFleetHost(labels: Record<string, string> | undefined, selector: Record<string, string>): boolean {
+  const l = labels ?? {};
+  return !(TMP_LABEL.key in l) && Object.entries(selector).every(([k, v]) => l[k] === v);
+}
+
+/** The container's health-check probes moved out of its execs (they are the engine's, not access). */
+function withoutHealthChecks(events: EventFacts, command: string | undefined): EventFacts {
+  const split = splitHealthChecks(events.execs, command);
+  if (!split.healthChecks.length) return events;
+  const times = split.healthChecks.map((e) => e.time).sort();
+  return { ...events, execs: split.execs, healthChecks: { command: command!, count: split.healthChecks.length, first: times[0]!, last: times.at(-1)! } };
 }
 
 /** The largest desired capacity a member was created with (label driftless.fleet.desired). */
@@ -112,7 +131,7 @@ export class DockerProvider implements Provider {
   async lookup(host: Host): Promise<Host | undefined> {
     const now = await this.toHost(await this.engine(), host.instanceId);
     // Still one of this fleet's? Its selector labels must still match.
-    return now && Object.entries(this.spec.labels).every(([k, v]) => now.labels[k] === v) ? now : undefined;
+    return now && isFleetHost(now.labels, this.spec.labels) ? now : undefined;
   }
 
   async list(): Promise<Host[]> {
@@ -123,7 +142,7 @@ export class DockerProvider implements Provider {
     } catch (err) {
       throw new ProviderError(`listing containers of fleet "${this.fleet}" failed: ${errorMessage(err)}`, { cause: err });
     }
-    const hosts = await Promise.all(rows.map((c) => this.toHost(docker, c.Id)));
+    const hosts = await Promise.all(rows.filter((c) => isFleetHost(c.Labels, this.spec.labels)).map((c) => this.toHost(docker, c.Id)));
     const found = hosts.filter((h): h is Host => h !== undefined).sort((a, b) => a.id.localeCompare(b.id));
     // The first listing fixes the desired capacity: config, else creation labels, else this size.
     this.desired ??= this.spec.desired ?? declaredDesired(found) ?? found.filter((h) => h.state === 'running').length;
@@ -195,21 +214,21 @@ export class DockerProvider implements Provider {
     const window = { since: new Date(since * 1000).toISOString(), until: new Date(until * 1000).toISOString() };
     let events: EventFacts;
     try {
-      const [lifecycle, execs] = await Promise.all([
-        containerEvents(docker, info.Id, since, until, ['create', 'start']),
-        containerEvents(docker, info.Id, since, until, ['exec_create', 'exec_start']),
-      ]);
+      // One query, so one snapshot of the engine's buffer: the create event it holds vouches for
+      // the execs read with it (two queries could see the create, then lose execs in between).
+      const history = await containerEvents(docker, info.Id, since, until, ['create', 'start', 'exec_create', 'exec_start']);
       events = {
         ...window,
-        complete: lifecycle.some((e) => e.action === 'create'),
-        starts: lifecycle.filter((e) => e.action === 'start'),
-        execs,
+        complete: history.some((e) => e.action === 'create'),
+        starts: history.filter((e) => e.action === 'start'),
+        execs: history.filter((e) => e.action.startsWith('exec_')),
       };
       // The engine's 256-event buffer no longer reaches back: the recorded log may.
       if (!events.complete && this.spec.eventLog) events = await this.fromEventLog(docker, info.Id, info.Image, since, events);
     } catch (err) {
       events = { error: `could not read the engine's events for ${host.id}: ${errorMessage(err)}`, ...window, complete: false, starts: [], execs: [] };
     }
+    events = withoutHealthChecks(events, healthCheckCommand(info.Config.Healthcheck, (info.Config as { Shell?: string[] }).Shell));
     let changes: { error?: string; list: Array<{ Path: string; Kind: number }> };
     try {
       changes = { list: await containerChanges(docker, info.Id) };
@@ -266,13 +285,6 @@ export class DockerProvider implements Provider {
     const docker = await this.engine();
     const from = Math.floor(since.getTime() / 1000);
     const to = Math.ceil(until.getTime() / 1000) + 1;
-    // No record of a change is proof of none only if the engine still holds the whole window.
-    const cover = await engineCoversSince(docker, from, to);
-    if (!cover.covers) {
-      throw new ProviderError(
-        `the engine saw ${cover.events} events since ${since.toISOString()} and keeps only its last ${ENGINE_EVENT_BUFFER}: in-place changes in that window cannot be ruled out (judge sooner after the deploy, or keep the window short)`,
-      );
-    }
     const per = await Promise.all(
       instanceIds.map(async (id) =>
         (await containerEvents(docker, id, from, to, ['exec_create', 'extract-to-dir', 'restart', 'start', 'update', 'die'])).map((e) => ({
@@ -283,6 +295,14 @@ export class DockerProvider implements Provider {
         })),
       ),
     );
+    // No record of a change is proof of none only if the engine still held the whole window while
+    // it was read: asked after, since its buffer only moves forward.
+    const cover = await engineReachesBack(docker, from);
+    if (!cover.covers) {
+      throw new ProviderError(
+        `${cover.why}: in-place changes since ${since.toISOString()} cannot be ruled out (judge sooner after the deploy, or keep the window short)`,
+      );
+    }
     return per.flat().sort((a, b) => a.time.localeCompare(b.time));
   }
 

@@ -153,7 +153,7 @@ describe('traps on the host', () => {
 
   test('cut off with a canary of this run on the host: the sweep on the new connection removes it and the engine sees it gone', async () => {
     // The FIFO of the test above is still in place: the audit is cut off again.
-    const canary = `/etc/.driftless-canary-${RUN}-cutoff-left-planted`; // named as the run cutoff-left names its canaries
+    const canary = `/etc/.driftless-canary-${RUN}-cutoff-left`; // exactly the canary name of the run cutoff-left (the sweep matches no other)
     await inHost(
       docker,
       hosts.fifo.name,

@@ -1,7 +1,7 @@
 /**
  * DL-IMG-005 under churn, against the real lab and engine. The engine keeps only its last 256
  * events; after 300 more the creation of the lab's hosts is gone from it. With the lab's recorded
- * log (targets[].docker.eventLog, written by dl-recorder since before the hosts were created)
+ * log (targets[].docker.eventLog, written with its heartbeats by dl-recorder since before the hosts were created)
  * the check is still valid: cattle passes and the snowflake's `docker exec` is still caught.
  * Without the log it is broken, naming the 256-event limit and the fix; with the recorder
  * stopped it is broken too, saying the log is not being recorded.

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { labUp, type LabUpResult } from '../../lab/lab.ts';
-import { IMAGES, LAB_METADATA_ONLY, LABELS, labDir } from '../../lab/lab-plan.ts';
+import { IMAGES, LAB_MANIFEST_EXCLUDES, LAB_METADATA_ONLY, LABELS, labDir } from '../../lab/lab-plan.ts';
 import { connectEngine } from '../../probes/docker.ts';
 import { type Verdict } from '../../reports/verdict.ts';
 import { readRecords, type Rec } from '../helpers/records.ts';
@@ -88,7 +88,11 @@ describe('engine controls (CIS Docker v1.6.0): negative controls in the lab, cat
       'engine',
       {
         targets: [fleet('cattle'), fleet('snowflake', 'root'), fleet('sticky')],
-        policy: { ssh: { immutablePaths: ['/etc'] }, manifest: { metadataOnly: LAB_METADATA_ONLY }, container: { nonRoot: true } },
+        policy: {
+          ssh: { immutablePaths: ['/etc'] },
+          manifest: { excludes: LAB_MANIFEST_EXCLUDES, metadataOnly: LAB_METADATA_ONLY },
+          container: { nonRoot: true },
+        },
       },
       ['--suite', 'image-integrity'],
     );

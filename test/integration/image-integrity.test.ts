@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type Docker from 'dockerode';
 import { labUp, SNOWFLAKE_DRIFT } from '../../lab/lab.ts';
-import { IMAGES, LAB_METADATA_ONLY, LABELS, labDir, makePlan } from '../../lab/lab-plan.ts';
+import { IMAGES, LAB_MANIFEST_EXCLUDES, LAB_METADATA_ONLY, LABELS, labDir, makePlan } from '../../lab/lab-plan.ts';
 import { connectEngine } from '../../probes/docker.ts';
 import { httpGet, sleep, sshBanner } from '../../probes/net.ts';
 import { readRecords, type Rec } from '../helpers/records.ts';
@@ -143,7 +143,7 @@ before(async () => {
     release: { file: path.join(lab, 'release.json') },
     policy: {
       ssh: { mode: 'read-only', immutablePaths: ['/etc', '/usr/bin', '/opt/app'], writablePaths: ['/tmp', '/run'], concurrency: 8 },
-      manifest: { metadataOnly: LAB_METADATA_ONLY },
+      manifest: { excludes: LAB_MANIFEST_EXCLUDES, metadataOnly: LAB_METADATA_ONLY },
     },
   };
   const file = path.join(tmp, 'driftless.config.json');

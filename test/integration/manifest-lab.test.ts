@@ -12,9 +12,19 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Docker from 'dockerode';
 import { connectEngine } from '../../probes/docker.ts';
-import { diffManifests, type Manifest, manifestDigest, manifestOfContainer, manifestOfImage, TMP_LABEL, validateManifest } from '../../probes/manifest.ts';
+import {
+  CONTAINER_RUNTIME_FILES,
+  diffManifests,
+  type Manifest,
+  MANIFEST_DEFAULTS,
+  manifestDigest,
+  manifestOfContainer,
+  manifestOfImage,
+  TMP_LABEL,
+  validateManifest,
+} from '../../probes/manifest.ts';
 import { labUp, SNOWFLAKE_DRIFT } from '../../lab/lab.ts';
-import { IMAGES, LABELS } from '../../lab/lab-plan.ts';
+import { IMAGES, LAB_MANIFEST_EXCLUDES, LABELS } from '../../lab/lab-plan.ts';
 import { driftless } from '../helpers/cli.ts';
 
 let docker: Docker;
@@ -55,9 +65,9 @@ after(async () => {
 
 describe('image vs running host', () => {
   test('cattle: the image and a running cattle host have the same manifest (no drift)', async () => {
-    const image = await manifestOfImage(docker, IMAGES.cattle);
+    const image = await manifestOfImage(docker, IMAGES.cattle, MANIFEST_DEFAULTS.paths, LAB_MANIFEST_EXCLUDES);
     const host = await runningCattle();
-    const running = await manifestOfContainer(docker, host);
+    const running = await manifestOfContainer(docker, host, MANIFEST_DEFAULTS.paths, LAB_MANIFEST_EXCLUDES);
     assert.match(image.root, /^image:driftless-lab\/web:cattle@sha256:[0-9a-f]{64}$/);
     assert.ok(image.entries.length > 1000, `the image manifest has only ${image.entries.length} entries`);
     for (const p of ['/etc/passwd', '/usr/bin/python3', '/opt/app/server.py', '/var/lib/dpkg/status', '/usr/sbin/sshd'])
@@ -72,8 +82,8 @@ describe('image vs running host', () => {
   });
 
   test('snowflake: the hand-applied hotfix is exactly one changed entry; the writable bind mount one added directory; nothing else', async () => {
-    const image = await manifestOfImage(docker, IMAGES.snowflake);
-    const running = await manifestOfContainer(docker, SNOWFLAKE_DRIFT.host);
+    const image = await manifestOfImage(docker, IMAGES.snowflake, MANIFEST_DEFAULTS.paths, LAB_MANIFEST_EXCLUDES);
+    const running = await manifestOfContainer(docker, SNOWFLAKE_DRIFT.host, MANIFEST_DEFAULTS.paths, LAB_MANIFEST_EXCLUDES);
     const d = diffManifests(image, running);
     // the mount point of dl-snowflake-1's writable bind (the negative control of DL-IMG-010)
     assert.deepEqual(
@@ -108,6 +118,11 @@ describe('driftless manifest (CLI)', () => {
     assert.equal(r.code, 0, r.stderr);
     const m = JSON.parse(fs.readFileSync(out, 'utf8')) as Manifest;
     assert.deepEqual(validateManifest(m), { ok: true, errors: [] });
+    assert.deepEqual(
+      m.excludes,
+      [...CONTAINER_RUNTIME_FILES].sort(),
+      "by default only what the runtime writes into every container is left out (the scan's own container)",
+    );
     assert.ok(fs.readFileSync(out, 'utf8').includes('\n  "entries": [\n'), 'pretty-printed');
     assert.equal(r.stdout.trim(), `wrote ${out}: ${m.entries.length} entries, filesystem digest ${manifestDigest(m)}`);
   });

@@ -171,7 +171,7 @@ describe('checks beyond the schema', () => {
   test('schema problems come first; file checks run only on a config that has the right shape', () => {
     const f = write(config({ targets: sshTarget('\n      user: audit\n      identityFile: keys/missing\n      color: blue') }));
     assert.deepEqual(problems(f), [
-      `${f}: /targets/0/ssh: unknown key "color" (allowed: user, identityFile, agent, passphraseEnv, knownHostsFile, connectTimeoutMs, commandTimeoutMs)`,
+      `${f}: /targets/0/ssh: unknown key "color" (allowed: user, identityFile, agent, passphraseEnv, knownHostsFile, connectTimeoutMs, commandTimeoutMs, maxOutputMiB)`,
     ]);
   });
 });
@@ -230,7 +230,7 @@ describe('valid configs', () => {
         aggressive: false,
         concurrency: 8,
       },
-      manifest: { metadataOnly: [] },
+      manifest: { excludes: [], metadataOnly: [] },
       container: { nonRoot: false },
       disabledControls: [],
     });

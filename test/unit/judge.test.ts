@@ -33,7 +33,7 @@ function config(over: Record<string, unknown> = {}): Config {
     release: { services: { s: { digest: DIGEST } } },
     policy: {
       ssh: { mode: 'read-only', immutablePaths: ['/etc'], writablePaths: ['/tmp'], aggressive: false, concurrency: 1 },
-      manifest: { metadataOnly: [] },
+      manifest: { excludes: [], metadataOnly: [] },
       container: { nonRoot: false },
       disabledControls: [],
     },
@@ -76,7 +76,7 @@ describe('chaos state probe', () => {
     recovered: true,
     replacements: [],
     buckets: [],
-    state: { written: [], missing: [], changed: [], unreadable: [], reads: [] },
+    state: { written: [], missing: [], changed: [], unreadable: [], reads: [], cleanup: { deleted: [], absent: [], failed: [] } },
     ...over,
   });
   const state = (o: ChaosOutcome) =>
@@ -97,7 +97,7 @@ describe('chaos state probe', () => {
     const r = state(
       outcome({
         stateWrites: { asked: 20, written: 19, failed: [{ key: 'k19', error: 'PUT failed: ECONNRESET' }] },
-        state: { written, missing: [], changed: [], unreadable: [], reads: [] },
+        state: { written, missing: [], changed: [], unreadable: [], reads: [], cleanup: { deleted: [], absent: [], failed: [] } },
       }),
     );
     assert.equal(r.status, 'broken');
@@ -106,14 +106,43 @@ describe('chaos state probe', () => {
   test('all written and all read back: passed; a key lost: failed', () => {
     const written = Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: 'v' }));
     assert.equal(
-      state(outcome({ stateWrites: { asked: 20, written: 20, failed: [] }, state: { written, missing: [], changed: [], unreadable: [], reads: [] } })).status,
+      state(
+        outcome({
+          stateWrites: { asked: 20, written: 20, failed: [] },
+          state: { written, missing: [], changed: [], unreadable: [], reads: [], cleanup: { deleted: [], absent: [], failed: [] } },
+        }),
+      ).status,
       'passed',
     );
     const lost = state(
-      outcome({ stateWrites: { asked: 20, written: 20, failed: [] }, state: { written, missing: ['k3'], changed: [], unreadable: [], reads: [] } }),
+      outcome({
+        stateWrites: { asked: 20, written: 20, failed: [] },
+        state: { written, missing: ['k3'], changed: [], unreadable: [], reads: [], cleanup: { deleted: [], absent: [], failed: [] } },
+      }),
     );
     assert.equal(lost.status, 'failed');
     assert.equal(lost.violation, 'state-lost');
+  });
+
+  test('state keys the probe could not delete afterwards are shown with the result', () => {
+    const written = [{ key: 'k0', value: 'v' }];
+    const r = state(
+      outcome({
+        stateWrites: { asked: 1, written: 1, failed: [] },
+        state: {
+          written,
+          missing: [],
+          changed: [],
+          unreadable: [],
+          reads: [],
+          cleanup: { deleted: [], absent: [], failed: [{ key: 'k0', error: 'DELETE answered 405' }] },
+        },
+      }),
+    );
+    assert.equal(r.status, 'passed', 'what the harness left behind is not a finding about the fleet');
+    assert.deepEqual(JSON.parse(r.evidence.find((e) => e.name === 'state keys left in the store (could not be deleted)')!.body), [
+      { key: 'k0', error: 'DELETE answered 405' },
+    ]);
   });
 
   test('no instance was killed: recovery and SLO are broken, not passed or "slow"', () => {
@@ -150,6 +179,7 @@ describe('golden manifest: files the login user cannot read', () => {
         changed: [],
         driftCount: 0,
         couldNotRead: couldNotRead.map((c) => ({ ...c, error: 'permission denied' })),
+        unlisted: [],
         textDiffs: [],
       },
     },
@@ -205,9 +235,15 @@ describe('SSH login under policy forbidden', () => {
     assert.equal(r.status, 'broken');
   });
 
-  test('authentication denied, or the connection ended during authentication: refused, passed', () => {
-    assert.equal(judge(login('auth-denied')).status, 'passed');
+  test('no authentication method offered, or the connection ended during authentication: refused, passed', () => {
+    assert.equal(judge(login('auth-refused')).status, 'passed');
     assert.equal(judge(login('closed')).status, 'passed');
+  });
+
+  test('our credentials rejected by a server that offers a method: broken, naming the methods, never passed', () => {
+    const r = judge({ ...login('auth-denied'), login: { ...login('auth-denied').login, offeredMethods: ['publickey'] } });
+    assert.equal(r.status, 'broken');
+    assert.match(r.message!, /our credentials were rejected by h1, which offers publickey: not proof that logins are refused/);
   });
 
   test('unreachable and timeouts are broken', () => {

@@ -10,13 +10,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import type { Config } from '../../core/config.ts';
+import { LAB_MANIFEST_EXCLUDES } from '../../lab/lab-plan.ts';
 import {
   buildManifest,
+  CONTAINER_RUNTIME_FILES,
   diffManifests,
   ENTRY_ERRORS,
   type Manifest,
   type ManifestEntry,
   ManifestStreamError,
+  MANIFEST_DEFAULTS,
   manifestDigest,
   manifestOfDirectory,
   manifestOfDirectoryViaShell,
@@ -338,5 +343,29 @@ describe('schema and digest', () => {
     fs.writeFileSync(path.join(root, 'etc/app.conf'), 'listen 127.0.0.2\n'); // same size, one byte
     assert.notEqual(manifestDigest(await local(root)), manifestDigest(a));
     assert.notEqual(manifestDigest({ ...a, excludes: [] }), manifestDigest(a), 'the scope is part of the digest');
+  });
+});
+
+describe('default scope', () => {
+  test("nothing is left out of a rootfs directory by default: /etc/hosts and the lab's key paths are compared", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-manifest-defaults-'));
+    tmpRoots.push(root);
+    fs.mkdirSync(path.join(root, 'etc', 'ssh', 'keys'), { recursive: true });
+    for (const f of ['etc/hosts', 'etc/resolv.conf', 'etc/hostname', 'etc/ssh/lab_authorized_keys', 'etc/ssh/keys/k'])
+      fs.writeFileSync(path.join(root, f), 'x\n');
+    const m = await manifestOfDirectory(root);
+    assert.deepEqual(m.excludes, []);
+    for (const p of ['/etc/hosts', '/etc/resolv.conf', '/etc/hostname', '/etc/ssh/lab_authorized_keys', '/etc/ssh/keys/k'])
+      assert.ok(
+        m.entries.some((e) => e.path === p),
+        `${p} is compared`,
+      );
+  });
+
+  test("the lab's own binds are excluded by the lab's config, and only container scans leave out the runtime's files", () => {
+    assert.deepEqual(MANIFEST_DEFAULTS.excludes, []);
+    assert.deepEqual([...CONTAINER_RUNTIME_FILES].sort(), ['/etc/hostname', '/etc/hosts', '/etc/mtab', '/etc/resolv.conf']);
+    const lab = parseYaml(fs.readFileSync(path.join(REPO_ROOT, 'driftless.config.yaml'), 'utf8')) as Config;
+    assert.deepEqual(lab.policy.manifest.excludes, LAB_MANIFEST_EXCLUDES);
   });
 });

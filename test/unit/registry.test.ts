@@ -32,7 +32,7 @@ test('every planned check names a registered control of its own suite', () => {
     release: { services: { s: { digest: 'sha256:' + 'a'.repeat(64), ami: 'ami-12345678', manifest: '/m.json' } } },
     policy: {
       ssh: { mode: 'read-only', immutablePaths: ['/etc'], writablePaths: ['/tmp'], aggressive: true, concurrency: 1 },
-      manifest: { metadataOnly: [] },
+      manifest: { excludes: [], metadataOnly: [] },
       container: { nonRoot: false },
       disabledControls: [],
     },

@@ -79,6 +79,35 @@ describe('matching and expiry', () => {
     assert.ok(waiverFor([w({})], { control: 'DL-IMG-005', fleet: 'any', host: 'any' }), 'no fleet, no host: every host');
   });
 
+  test('a glob with many stars against a long name that does not match is decided at once (no backtracking regex)', () => {
+    // A 12-star glob compiled to a regex took about 1 s per check at 30 characters, and grows
+    // with the name's length to the 12th power: a waiver file must not be able to stall a run.
+    for (const [pattern, name] of [
+      ['a*'.repeat(12) + 'b', 'a'.repeat(32)],
+      ['a*'.repeat(12) + 'b', 'a'.repeat(10_000)],
+      ['*-'.repeat(12) + 'z', 'web-'.repeat(2_500)],
+    ] as const) {
+      const t0 = performance.now();
+      assert.equal(waiverFor([w({ host: pattern })], { control: 'DL-IMG-005', fleet: 'f', host: name }), undefined);
+      const ms = performance.now() - t0;
+      assert.ok(ms < 50, `${pattern} against ${name.length} characters took ${ms.toFixed(0)} ms`);
+    }
+    assert.ok(waiverFor([w({ host: 'a*'.repeat(12) + 'b' })], { control: 'DL-IMG-005', fleet: 'f', host: 'a'.repeat(40) + 'b' }), 'and it still matches');
+  });
+
+  test('only * is a wildcard: every other character, regex syntax included, is literal', () => {
+    const m = (host: string, name: string) => !!waiverFor([w({ host })], { control: 'DL-IMG-005', fleet: 'f', host: name });
+    assert.ok(m('*', ''), '* matches the empty run');
+    assert.ok(m('web-*', 'web-'));
+    assert.ok(m('*.eu-*', 'db.eu-west'));
+    assert.ok(!m('*.eu-*', 'dbxeu-west'), '. is literal');
+    assert.ok(m('[a]*', '[a]1') && !m('[a]*', 'a1'), 'brackets are literal');
+    assert.ok(m('{a,b}', '{a,b}') && !m('{a,b}', 'a'), 'braces are literal');
+    assert.ok(m('a\\*', 'a\\x') && !m('a\\*', 'ax'), 'a backslash is literal, not an escape');
+    assert.ok(m('**', 'x/y'), 'a star matches / too (names, not paths)');
+    assert.ok(!m('web', 'web-1') && !m('web', 'a-web'), 'anchored at both ends');
+  });
+
   test('a waiver holds through its expiry day (UTC) and has expired from the next midnight', () => {
     assert.equal(isExpired(w({}), new Date('2026-12-31T23:59:59.999Z')), false);
     assert.equal(isExpired(w({}), new Date('2027-01-01T00:00:00.000Z')), true);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The lab's web service: GET /health, PUT/GET /state/<key>.
+"""The lab's web service: GET /health, PUT/GET/DELETE /state/<key>.
 
 State lives in Redis when STATE_BACKEND=redis (cattle: any replica serves any key), or in this
 process's memory (snowflake: a restart loses it)."""
@@ -61,6 +61,9 @@ class Redis:
     def set(self, key, value):
         self._cmd("SET", key, value)
 
+    def delete(self, key):
+        return self._cmd("DEL", key) == b"1"
+
     def ping(self):
         return self._cmd("PING") == b"PONG"
 
@@ -74,6 +77,9 @@ class Memory:
 
     def set(self, key, value):
         self.d[key] = value
+
+    def delete(self, key):
+        return self.d.pop(key, None) is not None
 
     def ping(self):
         return True
@@ -128,6 +134,19 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:
             return self._send(503, {"error": str(e)})
         self._send(200, {"stored": key, "host": HOST})
+
+    def do_DELETE(self):
+        # The state probe removes its keys once read: nothing of an audit piles up in the store.
+        if not self.path.startswith("/state/"):
+            return self._send(404, {"error": "not found"})
+        key = self.path[len("/state/"):]
+        try:
+            existed = store.delete("state:" + key)
+        except Exception as e:
+            return self._send(503, {"error": str(e)})
+        if not existed:
+            return self._send(404, {"error": "no such key", "key": key, "host": HOST})
+        self._send(200, {"deleted": key, "host": HOST})
 
 
 class Server(ThreadingHTTPServer):

@@ -14,9 +14,11 @@ export function computePlan(input: PlanInput, suites: readonly SuiteName[], modu
   const off = new Map(input.config.policy.disabledControls.map((d) => [d.control, d.reason]));
   for (const suite of suites) {
     const part = modules[suite]!.plan(input);
-    // A control switched off in the config is left out on purpose, and the plan says so, once per fleet.
-    const kept = part.checks.filter((c) => !off.has(c.control));
-    const dropped = new Set(part.checks.filter((c) => off.has(c.control)).map((c) => `${c.fleet}\u0000${c.control}`));
+    // A control switched off in the config is left out on purpose, and the plan says so, once per
+    // fleet. Whether a fleet can be listed and has hosts is not a control: it is always owed.
+    const switchedOff = (c: PlannedCheck) => off.has(c.control) && c.item !== 'inventory' && c.item !== 'empty';
+    const kept = part.checks.filter((c) => !switchedOff(c));
+    const dropped = new Set(part.checks.filter(switchedOff).map((c) => `${c.fleet}\u0000${c.control}`));
     plan.checks.push(...kept);
     plan.notApplicable.push(...part.notApplicable);
     for (const key of dropped) {

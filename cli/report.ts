@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../core/config.ts';
-import { ConfigInvalidError } from '../core/errors.ts';
+import { ConfigInvalidError, UsageError } from '../core/errors.ts';
 import { OUTPUT } from '../core/paths.ts';
 import { EVIDENCE_FILE, fileSha256 } from '../reports/evidence.ts';
 import { buildReport, SINGLE_FILE_BUDGET_BYTES } from '../reports/report.ts';
@@ -20,7 +20,7 @@ export async function reportCommand(p: Parsed): Promise<number> {
   const signingKey = str(p, 'signing-key') ? path.resolve(str(p, 'signing-key')!) : config?.report?.signingKey;
   const outArg = str(p, 'out');
   if (outArg !== undefined && !outArg.trim())
-    throw new ConfigInvalidError('--out "": an empty path names the current directory, which driftless will not empty; name a folder');
+    throw new UsageError('--out "": an empty path names the current directory, which driftless will not empty; name a folder');
   const out = path.resolve(outArg ?? OUTPUT.report());
   const r = await buildReport({
     inputs,

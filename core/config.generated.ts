@@ -37,6 +37,7 @@ export interface ConfigFile {
   deploy?: Deploy;
   safety: Safety;
   report?: Report;
+  run?: Run;
 }
 /**
  * Static hosts reached over SSH.
@@ -363,4 +364,17 @@ export interface Report {
    * An Ed25519 private key (PKCS#8 PEM, relative to this config file) that signs the evidence bundle of every run and report (`driftless verify` checks it). `lab up` makes one for the lab. Without it, runs are unsigned and say so.
    */
   signingKey?: string;
+  /**
+   * `driftless report` merges results folders of different runs (sharded audits, then chaos) only when they started within this many hours of each other, and used the same config, release file and waiver file (by hash); last week's chaos folder never merges with tonight's audits.
+   */
+  maxRunSpreadHours: number;
+}
+/**
+ * The run as a whole.
+ */
+export interface Run {
+  /**
+   * The whole run's deadline: what has not finished by then is not run (exit 3, each check named) and the run ends with its verdict; every remote operation has its own, shorter deadline besides.
+   */
+  deadlineMinutes: number;
 }

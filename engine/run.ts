@@ -41,6 +41,8 @@ export interface RunRequest {
   before?: string;
   /** The suites' modules (tests run a suite of their own through the whole engine). */
   modules?: Readonly<Record<string, SuiteModule>>;
+  /** Overrides run.deadlineMinutes (tests). */
+  deadlineMs?: number;
 }
 
 /** What the run tells the person at the terminal, step by step (cli/run.ts prints it). */
@@ -68,6 +70,12 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
   if (req.before !== undefined && !req.suites.includes('deploy'))
     throw new UsageError(`--before ${req.before}: judges a deploy, so it needs the deploy suite (--suite deploy, or no --suite)`);
   const deployBefore = req.before !== undefined ? readSnapshot(req.before, config.source.file) : undefined;
+  const selected = SUITES.filter((s) => req.suites.includes(s));
+  const modules = req.modules ?? SUITE_MODULES;
+  refuseShardedExperiments(req, config, selected, modules);
+  const deadlineMinutes = config.run?.deadlineMinutes ?? 120;
+  const deadlineAt = Date.now() + (req.deadlineMs ?? deadlineMinutes * 60_000);
+  const deadlineWhy = `the run's deadline passed (run.deadlineMinutes ${deadlineMinutes}; what had not finished was not run)`;
 
   // 2. identity and folders: from this command only, never from the environment.
   const runId = req.runId ?? newRunId();
@@ -82,8 +90,6 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
   // 3. snapshot, 4. plan: every owed check, before anything is probed.
   const inventory = await snapshotFleets(config);
   observe.snapshot(inventory);
-  const selected = SUITES.filter((s) => req.suites.includes(s));
-  const modules = req.modules ?? SUITE_MODULES;
   const plan = computePlan({ config, inventory, ...(req.before ? { deployBefore: req.before } : {}) }, selected, modules);
   const planProblems = schemaProblems('plan', plan);
   if (planProblems.length) throw new InternalError(`internal: the run plan does not match schemas/plan.schema.json: ${planProblems.slice(0, 5).join('; ')}`);
@@ -107,6 +113,7 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
     shard: req.shard,
     owed: owedChecks.map((c) => c.id),
     dryRun: config.chaos.dryRun && selected.includes('chaos'),
+    inputs: inputHashes(config),
   };
   writeRunRecord(resultsDir, record);
 
@@ -122,21 +129,34 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
     const active = mine.filter((s) => owed(s).length > 0);
     observe.phase({ phase, suites: active.length ? active : null });
     if (!active.length) continue;
+    if (Date.now() >= deadlineAt) {
+      // Never started: its checks have no result, so the verdict names each as not run.
+      phases.push({ phase, recorded: `not started: ${deadlineWhy}`, audits: 'ok' });
+      continue;
+    }
     const done = await Promise.all(
       active.map(async (s) => {
         const t0 = new Date().toISOString();
-        const outcome = await runSuite(modules[s]!, {
-          runId,
-          seed,
-          startedAt,
-          config,
-          inventory,
-          owed: owed(s),
-          budget,
-          reloadRelease: () => loadConfig(req.configFile).release,
-          ...(deployBefore ? { deployBefore } : {}),
-          progress: (line) => progress(s, line),
-        });
+        const outcome = await beforeDeadline(
+          deadlineAt,
+          runSuite(modules[s]!, {
+            runId,
+            seed,
+            startedAt,
+            config,
+            inventory,
+            owed: owed(s),
+            budget,
+            reloadRelease: () => loadConfig(req.configFile).release,
+            ...(deployBefore ? { deployBefore } : {}),
+            progress: (line) => progress(s, line),
+          }),
+        );
+        if (outcome === 'deadline') {
+          progress(s, `stopped waiting: ${deadlineWhy}`);
+          observe.recorded({ suite: s, records: 0, error: deadlineWhy });
+          return { error: undefined, recorded: `the ${s} suite had not finished: ${deadlineWhy}` };
+        }
         try {
           const written = await recordSuite({ runId, startedAt, config, resultsDir }, s, owed(s), outcome.results, {
             startedAt: t0,
@@ -179,6 +199,37 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
   writeVerdict(OUTPUT.verdict(), verdict);
   const evidence = sealResults(resultsDir, config, runId, record.planHash, verdict);
   return { runId, resultsDir, shard: req.shard, records, verdict, evidence, verdictFile: OUTPUT.verdict() };
+}
+
+/** Resolves to the promise's value, or 'deadline' once the run's deadline has passed (the work is abandoned). */
+function beforeDeadline<T>(at: number, work: Promise<T>): Promise<T | 'deadline'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), Math.max(0, at - Date.now()))));
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A sharded run never kills or deploys: several shards would each spend safety.maxKills and each
+ * run deploy.command. Chaos and deploy run once, unsharded, after the audit shards; refused here,
+ * before anything is listed or touched.
+ */
+function refuseShardedExperiments(req: RunRequest, config: Config, selected: SuiteName[], modules: Readonly<Record<string, SuiteModule>>): void {
+  if (!req.shard) return;
+  const experiments = selected.filter((s) => phaseOf(s) !== 'audit' && modules[s]!.plan({ config, inventory: [] }).checks.length > 0);
+  if (experiments.length === 0) return;
+  throw new UsageError(
+    `--shard ${req.shard.index}/${req.shard.total} with ${experiments.join(' and ')}: every shard would spend its own safety.maxKills and run the deploy again. ` +
+      'Shard the audits only (--suite ssh-edits --suite image-integrity), and run chaos and deploy once, unsharded, after them (examples/ci/nightly.yml)',
+  );
+}
+
+/** The hashes of the release and waiver files: runs merged into one report must share them. */
+function inputHashes(config: Config): RunRecord['inputs'] {
+  const waivers = config.waivers ? path.resolve(path.dirname(config.source.file), config.waivers) : undefined;
+  return {
+    release: config.release.file ? fileSha256(config.release.file) : null,
+    waivers: waivers ? fileSha256(waivers) : null,
+  };
 }
 
 /** Last: the evidence bundle over every file of the results folder (signed when the config has a key). */

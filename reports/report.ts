@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CheckRecord } from '../core/check-record.ts';
 import type { Config } from '../core/config.ts';
-import { ProviderError, RunContextError } from '../core/errors.ts';
+import { ProviderError, RunContextError, UsageError } from '../core/errors.ts';
 import { ensureOwnedParent, OWNED_MARKER, resetOwnedDir, whyNotOwned } from '../core/owned-dir.ts';
 import { harnessVersion, REPO_ROOT } from '../core/paths.ts';
 import { readChecks } from '../core/results-folder.ts';
@@ -72,15 +72,16 @@ function readAll(inputs: string[]): { records: CheckRecord[]; dirOf: Map<CheckRe
 }
 
 export async function buildReport(o: ReportOptions): Promise<ReportResult> {
+  // Only folders driftless made are replaced: refused first, before anything is read or written.
+  for (const [dir, what] of [[o.out, '--out: the report folder'], ...(o.singleFileDir ? [[o.singleFileDir, 'the single-file report folder']] : [])] as const) {
+    const why = whyNotOwned(dir, what);
+    if (why) throw new UsageError(why);
+  }
   // Every folder named must be there, be one run's, and have finished: what is not is named.
-  const merged = mergeRecords(o.inputs.map(readRunRecord));
+  const merged = mergeRecords(o.inputs.map(readRunRecord), true, { maxRunSpreadHours: o.report?.maxRunSpreadHours ?? 24 });
   if (merged.refused.length) throw new RunContextError(`refusing to merge these results:\n${merged.refused.join('\n')}`);
   const inputs = o.inputs.filter((d) => fs.existsSync(d));
   if (inputs.length === 0) throw new RunContextError(`no results folder exists of ${o.inputs.join(', ')}: run \`driftless run\` first`);
-  for (const [dir, what] of [[o.out, '--out: the report folder'], ...(o.singleFileDir ? [[o.singleFileDir, 'the single-file report folder']] : [])] as const) {
-    const why = whyNotOwned(dir, what);
-    if (why) throw new RunContextError(why);
-  }
   const sealed = checkSealedInputs(inputs, o.signingKey);
 
   // The verdict, from the typed results and the run records alone.

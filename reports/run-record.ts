@@ -53,6 +53,8 @@ export interface RunRecord {
   owed: string[];
   /** chaos.dryRun: nothing was killed, so the chaos checks cannot pass. */
   dryRun: boolean;
+  /** The sha256 of the release file and the waiver file the run used (null: none): runs of one report must share them. */
+  inputs: { release: string | null; waivers: string | null };
   /** Set when the run ended normally: absent means it crashed or was interrupted. */
   finished?: { at: string; phases: PhaseEnd[]; kills?: KillsOfRun };
 }
@@ -94,7 +96,7 @@ export interface MergedRecords {
  * config and owe different checks. `whole`: each run's results must answer its whole plan (a
  * report); otherwise only what the folders owe (a shard's own verdict, before the merge).
  */
-export function mergeRecords(reads: RecordRead[], whole = true): MergedRecords {
+export function mergeRecords(reads: RecordRead[], whole = true, opts: { maxRunSpreadHours?: number } = {}): MergedRecords {
   const out: MergedRecords = { runs: [], owed: new Map(), incomplete: [], refused: [] };
   const byRun = new Map<string, Array<{ dir: string; record: RunRecord }>>();
   for (const r of reads) {
@@ -109,10 +111,26 @@ export function mergeRecords(reads: RecordRead[], whole = true): MergedRecords {
         out.refused.push(`${dir} owes a different plan than ${folders[0]!.dir} for run ${runId}: its shards saw different fleets`);
       if (record.config.sha256 !== first.config.sha256) out.refused.push(`${dir} ran run ${runId} with another config than ${folders[0]!.dir}`);
     }
-    if (out.runs.length > 1 && first.config.sha256 !== out.runs[0]!.config.sha256) {
-      out.refused.push(
-        `run ${runId} used another config (sha256 ${first.config.sha256.slice(0, 12)}) than run ${out.runs[0]!.runId} (${out.runs[0]!.config.sha256.slice(0, 12)}): runs of one report must share one config`,
-      );
+    const base = out.runs[0]!;
+    if (out.runs.length > 1) {
+      if (first.config.sha256 !== base.config.sha256)
+        out.refused.push(
+          `run ${runId} used another config (sha256 ${first.config.sha256.slice(0, 12)}) than run ${base.runId} (${base.config.sha256.slice(0, 12)}): runs of one report must share one config`,
+        );
+      for (const what of ['release', 'waivers'] as const) {
+        const a = first.inputs?.[what] ?? null;
+        const b = base.inputs?.[what] ?? null;
+        if (a !== b)
+          out.refused.push(
+            `run ${runId} used another ${what === 'release' ? 'release file' : 'waiver file'} (sha256 ${a?.slice(0, 12) ?? 'none'}) than run ${base.runId} (${b?.slice(0, 12) ?? 'none'}): runs of one report must judge the same release with the same waivers`,
+          );
+      }
+      const spread = Math.abs(Date.parse(first.startedAt) - Date.parse(base.startedAt)) / 3_600_000;
+      const max = opts.maxRunSpreadHours ?? 24;
+      if (!(spread <= max))
+        out.refused.push(
+          `run ${runId} started ${spread.toFixed(1)} h apart from run ${base.runId} (${first.startedAt} and ${base.startedAt}), more than report.maxRunSpreadHours ${max}: they are not one nightly run`,
+        );
     }
     const owes = (id: string) => {
       const other = out.owed.get(id);

@@ -115,6 +115,16 @@ test('environment and executor are in the report', () => {
   assert.match(exec[0]!.buildName, /seed 11/);
 });
 
+test('without a signing key the report says UNSIGNED in its title, its verdict and its environment (issue 24, item 1)', () => {
+  assert.equal(verdict.evidence?.signed, false);
+  assert.match(verdict.evidence!.statement, /^UNSIGNED: nothing proves/);
+  const summary = JSON.parse(fs.readFileSync(path.join(out, 'widgets', 'summary.json'), 'utf8')) as { reportName: string };
+  assert.match(summary.reportName, /^driftless: VIOLATIONS \(exit 1\) — UNSIGNED — /);
+  const env = JSON.parse(fs.readFileSync(path.join(out, 'widgets', 'environment.json'), 'utf8')) as Array<{ name: string; values: string[] }>;
+  assert.match(env.find((e) => e.name === 'evidence')!.values[0]!, /^UNSIGNED/);
+  assert.match(report.stdout, /UNSIGNED: set report\.signingKey/);
+});
+
 test('the single-file report stays under its budget', () => {
   const size = fs.statSync(path.join(tmp, 'report-single', 'index.html')).size;
   assert.ok(size < SINGLE_FILE_BUDGET_BYTES, `${size} bytes`);

@@ -97,7 +97,7 @@ describe('schema problems', () => {
 
   test('an unknown top-level key lists the allowed ones', () => {
     const f = write(config({ extra: 'sefaty:\n  maxKills: 1\n' }));
-    assert.deepEqual(problems(f), [`${f}: /: unknown key "sefaty" (allowed: version, targets, release, waivers, policy, chaos, deploy, safety, report)`]);
+    assert.deepEqual(problems(f), [`${f}: /: unknown key "sefaty" (allowed: version, targets, release, waivers, policy, chaos, deploy, safety, report, run)`]);
   });
 
   test('an unknown key in a target lists the keys of its provider', () => {

@@ -40,6 +40,7 @@ function record(over: Partial<RunRecord> = {}): RunRecord {
     shard: null,
     owed: PLAN.checks.map((c) => c.id),
     dryRun: false,
+    inputs: { release: null, waivers: null },
     finished: { at: '2026-11-23T00:01:00.000Z', phases: [{ phase: 'audit', recorded: 'ok', audits: 'ok' }] },
     ...over,
   };
@@ -310,5 +311,46 @@ describe('waivers', () => {
     );
     assert.match(rs[0]!.message!, /a waiver cannot cover this \(a check that could not tell or did not run\)/);
     assert.equal(rs[1]!.waiver?.applied, false);
+  });
+});
+
+describe('runs merged into one report are one nightly run (issue 24, item 23)', () => {
+  const chaosCheck: PlannedCheck = { id: 'web/-/DL-CHAOS-001', control: 'DL-CHAOS-001', suite: 'chaos', fleet: 'web', title: 'DL-CHAOS-001 x', story: 'x' };
+  const chaosPlan: RunPlan = { suites: ['chaos'], checks: [chaosCheck], notApplicable: [] };
+  const chaos = (over: Partial<RunRecord>) => record({ runId: 'c1', plan: chaosPlan, planHash: planHash(chaosPlan), owed: [chaosCheck.id], ...over });
+
+  test('another release file or waiver file: refused, naming both runs', () => {
+    const m = mergeRecords([
+      { dir: '/a', record: record() },
+      { dir: '/c', record: chaos({ inputs: { release: 'f'.repeat(64), waivers: null } }) },
+    ]);
+    assert.match(m.refused.join('\n'), /run c1 used another release file .* than run r1 .*must judge the same release with the same waivers/);
+    const w = mergeRecords([
+      { dir: '/a', record: record() },
+      { dir: '/c', record: chaos({ inputs: { release: null, waivers: 'e'.repeat(64) } }) },
+    ]);
+    assert.match(w.refused.join('\n'), /run c1 used another waiver file/);
+  });
+
+  test('started more than report.maxRunSpreadHours apart: refused; within it: merged', () => {
+    const old = mergeRecords([
+      { dir: '/a', record: record() },
+      { dir: '/c', record: chaos({ startedAt: '2026-11-16T00:00:00.000Z' }) },
+    ]);
+    assert.match(old.refused.join('\n'), /run c1 started 168\.0 h apart from run r1 .*more than report\.maxRunSpreadHours 24/);
+    const near = mergeRecords([
+      { dir: '/a', record: record() },
+      { dir: '/c', record: chaos({ startedAt: '2026-11-23T05:00:00.000Z' }) },
+    ]);
+    assert.deepEqual(near.refused, []);
+    const wide = mergeRecords(
+      [
+        { dir: '/a', record: record() },
+        { dir: '/c', record: chaos({ startedAt: '2026-11-16T00:00:00.000Z' }) },
+      ],
+      true,
+      { maxRunSpreadHours: 200 },
+    );
+    assert.deepEqual(wide.refused, []);
   });
 });

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { CheckRecord } from '../core/check-record.ts';
 import type { Config } from '../core/config.ts';
 import { ProviderError, RunContextError, UsageError } from '../core/errors.ts';
-import { ensureOwnedParent, OWNED_MARKER, resetOwnedDir, whyNotOwned } from '../core/owned-dir.ts';
+import { ensureOwnedParent, OWNED_MARKER, whyNotOwned } from '../core/owned-dir.ts';
 import { harnessVersion, REPO_ROOT } from '../core/paths.ts';
 import { readChecks } from '../core/results-folder.ts';
 import { writeAllureResults } from './allure-results.ts';
@@ -91,7 +91,9 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   const { owed, byCheck } = answersOf(records, merged);
 
   // Then the renderers: Allure results in staging, from the same records.
-  resetOwnedDir(o.staging);
+  // The staging folder is driftless's own scratch space (a fixed name under the output folder).
+  fs.rmSync(o.staging, { recursive: true, force: true });
+  fs.mkdirSync(o.staging, { recursive: true });
   const history = path.join(o.out, 'history');
   const historyCarried = fs.existsSync(history);
   if (historyCarried) fs.cpSync(history, path.join(o.staging, 'history'), { recursive: true });

@@ -5,6 +5,7 @@
  */
 import type { SuiteName } from '../core/suites.ts';
 import { chaosSuite } from './chaos/chaos-suite.ts';
+import { customSuite } from './custom/custom-suite.ts';
 import { deploySuite } from './deploy/deploy-suite.ts';
 import { imageIntegritySuite } from './image/image-suite.ts';
 import { sshEditsSuite } from './ssh-edits/ssh-edits-suite.ts';
@@ -13,6 +14,7 @@ import type { SuiteModule } from './suite.ts';
 export const SUITE_MODULES: { readonly [S in SuiteName]: SuiteModule } = {
   'ssh-edits': sshEditsSuite,
   'image-integrity': imageIntegritySuite,
+  custom: customSuite,
   chaos: chaosSuite,
   deploy: deploySuite,
 };

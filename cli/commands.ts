@@ -3,6 +3,8 @@
  * (`driftless <command> --help`, and the overview of `driftless --help`) are both made from these
  * declarations, so the help cannot forget an option. Loading this file loads no command.
  */
+import { SUITES } from '../core/suites.ts';
+
 export interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
@@ -59,13 +61,20 @@ export const COMMANDS: CommandSpec[] = [
       'The results folder holds the run record (driftless-run.json), the typed results (checks/<suite>.json), their evidence and the verdict.',
     options: {
       config,
-      suite: { type: 'string', multiple: true, arg: 'name', help: 'run only this suite: ssh-edits, image-integrity, chaos, deploy' },
+      suite: { type: 'string', multiple: true, arg: 'name', help: `run only this suite: ${SUITES.join(', ')}` },
       seed: { type: 'string', arg: 'N', help: 'the seed of random choices (victims): replays a run; printed and recorded either way' },
       'run-id': { type: 'string', arg: 'ID', help: "the run's id (letters, digits, . _ -); every shard of one run carries the same" },
       shard: { type: 'string', arg: 'i/n', help: 'audit only shard i of n (hosts dealt round-robin); needs --run-id' },
       'results-dir': { type: 'string', arg: 'dir', help: 'the results folder (default driftless-output/results); emptied first, only if driftless made it' },
       before: { type: 'string', arg: 'snapshot.json', help: 'judge a deploy that ran elsewhere against this `driftless snapshot` (observed mode)' },
     },
+  },
+  {
+    name: 'checks',
+    args: 'list',
+    summary: "list the team's own controls the config's check files declare (`checks`), with their scope, fleets and tests; loads the files, touches no target",
+    options: { config },
+    positionals: { min: 1, max: 1 },
   },
   {
     name: 'snapshot',

@@ -11,6 +11,7 @@ import type { Command, Parsed } from './parsed.ts';
 // Loaded on use: a run against SSH hosts never pays for the Docker client, the lab or the report.
 const commands: Record<string, () => Promise<Command>> = {
   inventory: async () => (await import('./inventory.ts')).inventoryCommand,
+  checks: async () => (await import('./checks.ts')).checksCommand,
   lab: async () => (await import('./lab.ts')).labCommand,
   report: async () => (await import('./report.ts')).reportCommand,
   run: async () => (await import('./run.ts')).runCommand,

@@ -14,6 +14,10 @@ const observer: RunObserver = {
     say(
       `driftless run ${runId} (seed ${seed}, ${seedFrom === 'cli' ? 'from --seed' : seedFrom === 'config' ? 'from chaos.seed' : 'drawn'}) with ${configFile}`,
     ),
+  checks: ({ files, controls }) => {
+    say(`  checks: ${controls.length} controls of your own from ${files} files`);
+    for (const c of controls) say(`    ${c.id} (scope ${c.scope}, ${c.tests} test${c.tests === 1 ? '' : 's'}): ${path.relative(process.cwd(), c.file)}`);
+  },
   snapshot: (inventory) => {
     for (const f of inventory) say(`  fleet ${f.target} (${f.provider}): ${f.error ? `cannot list: ${f.error}` : `${f.hosts.length} hosts`}`);
   },

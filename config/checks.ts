@@ -135,12 +135,17 @@ export function checkServices(targets: Target[], release: Release, ctx: Ctx): vo
   });
 }
 
-/** Every control a config names must be one driftless has (a typo must not switch a check off unnoticed). */
-export function checkControls(disabled: Array<{ control: string }>, ctx: Ctx): void {
+/**
+ * Every control a config names must be one driftless has (a typo must not switch a check off
+ * unnoticed). A team's own id (not DL-) is checked once its check files are loaded (engine/run.ts).
+ */
+export function checkControls(disabled: Array<{ control: string }>, ctx: Ctx, hasChecks = false): void {
   const seen = new Map<string, number>();
   disabled.forEach((d, i) => {
     const at = `/policy/disabledControls/${i}/control`;
-    if (!isControlId(d.control))
+    if (!d.control.startsWith('DL-') && !hasChecks)
+      ctx.problems.push(problem(ctx.display, at, `unknown control "${d.control}": no check files are configured (\`checks\`) to declare it`));
+    else if (d.control.startsWith('DL-') && !isControlId(d.control))
       ctx.problems.push(
         problem(ctx.display, at, `unknown control "${d.control}": the controls are ${CONTROLS.map((c) => c.id).join(', ')} (docs/controls.md)`),
       );

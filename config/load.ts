@@ -70,9 +70,9 @@ export function validateConfigText(text: string | Buffer, file: string, opts: Lo
     }
     checkServices(targets, release, ctx); // only against a complete release, or every service would look missing
   }
-  checkControls(raw.policy.disabledControls, ctx);
+  checkControls(raw.policy.disabledControls, ctx, !!raw.checks?.length);
   checkDeployFleets(raw.deploy?.fleets, targets, ctx);
-  const waiverList = readWaivers(raw.waivers, ctx);
+  const waiverList = readWaivers(raw.waivers, ctx, !!raw.checks?.length);
   const report = raw.report?.signingKey ? { ...raw.report, signingKey: checkSigningKey(raw.report.signingKey, ctx) } : raw.report;
   checkProduction(raw.safety, ctx);
   if (ctx.problems.length) throw new ConfigError(ctx.problems);

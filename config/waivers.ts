@@ -11,7 +11,7 @@ import { parseText, readFileBytes } from './parse.ts';
 import { resolveLocal, unreadableFile } from './paths.ts';
 import { validators } from './schema.ts';
 
-export function readWaivers(written: string | undefined, ctx: Ctx): Waiver[] {
+export function readWaivers(written: string | undefined, ctx: Ctx, hasChecks = false): Waiver[] {
   if (!written) return [];
   const abs = resolveLocal(written, ctx.baseDir, ctx.home);
   const unreadable = unreadableFile('waiver file', written, abs);
@@ -26,7 +26,11 @@ export function readWaivers(written: string | undefined, ctx: Ctx): Waiver[] {
     if (!valid) ctx.problems.push(...translateErrors(written, validate.errors ?? []));
     const waivers = Array.isArray((data as { waivers?: unknown })?.waivers) ? (data as { waivers: Waiver[] }).waivers : [];
     waivers.forEach((w, i) => {
-      if (typeof w?.control === 'string' && /^DL-[A-Z]+-\d{3}$/.test(w.control) && !isControlId(w.control)) {
+      if (typeof w?.control === 'string' && !w.control.startsWith('DL-') && !hasChecks) {
+        ctx.problems.push(
+          problem(written, `/waivers/${i}/control`, `unknown control "${w.control}": no check files are configured (\`checks\`) to declare it`),
+        );
+      } else if (typeof w?.control === 'string' && /^DL-[A-Z]+-\d{3}$/.test(w.control) && !isControlId(w.control)) {
         ctx.problems.push(
           problem(
             written,

@@ -46,8 +46,8 @@ export interface CheckRecord {
   message?: string;
   /** failed: the kind of violation. */
   violation?: ViolationKind;
-  /** failed and broken: the report's category. */
-  category?: Category;
+  /** failed and broken: the report's category (a team's own control may name a category of its own). */
+  category?: Category | (string & {});
   /** changed: an edit of this run got through; unknown: an edit was cut off, whether it changed the host is unknown. */
   tainted?: 'changed' | 'unknown';
   /** The waiver that matched this check, and whether it had expired when the run started. */
@@ -108,7 +108,8 @@ export function recordCheck(check: PlannedCheck, result: CheckResult | undefined
     message: string | undefined,
     extra: Partial<Pick<CheckRecord, 'violation' | 'tainted' | 'waiver' | 'found'>> = {},
   ): CheckRecord => {
-    const category = categoryOf(outcome, extra.violation);
+    const own = outcome === 'failed' && !extra.violation && result?.status === 'failed' ? result.category : undefined;
+    const category = own ?? categoryOf(outcome, extra.violation);
     return {
       ...base,
       outcome,

@@ -26,6 +26,8 @@ export interface CheckResult {
   message?: string;
   /** For failed results: what kind of violation (its category follows from it). */
   violation?: ViolationKind;
+  /** For failed results of a team's own control: its category by name (no built-in violation kind). */
+  category?: string;
   /** A forbidden edit got through on this host during the audit. */
   tainted?: boolean;
   parameters?: Record<string, string>;
@@ -74,6 +76,10 @@ export class Judgement {
   }
   fail(violation: ViolationKind, message: string): CheckResult {
     return this.done('failed', message, violation);
+  }
+  /** A violation of a team's own control, filed under the category it declared. */
+  failAs(category: string, message: string): CheckResult {
+    return { ...this.done('failed', message), category };
   }
   /** The probe could not tell: never passed, never failed. */
   broken(message: string): CheckResult {

@@ -21,6 +21,12 @@ export interface ConfigFile {
    * A waiver file (YAML or JSON, relative to this config file): accepted exceptions to controls, each with reason, approver and expiry.
    */
   waivers?: string;
+  /**
+   * The team's own checks: globs (relative to this file) of Playwright test files that declare controls with `control({...})` from 'driftless/test' (README, "Writing your own checks"). Each declared control is owed on every host (or fleet) it applies to, like a built-in one.
+   *
+   * @minItems 1
+   */
+  checks?: string[];
   policy: {
     ssh: SshPolicy;
     manifest: ManifestPolicy;

@@ -22,7 +22,7 @@ export interface Control {
   title: string;
   suite: SuiteName;
   /** Allure epic: the family of controls. */
-  family: 'Immutability' | 'Image integrity' | 'Statelessness' | 'Replace-only deploys';
+  family: 'Immutability' | 'Image integrity' | 'Statelessness' | 'Replace-only deploys' | 'Custom checks';
   /** One result per host, or one per fleet. */
   scope: 'host' | 'fleet';
   /** Kinds its judgement may record when it fails; the first is the usual one. */
@@ -37,7 +37,12 @@ export interface Control {
   cis?: string;
   /** How much a failure weighs in the report (default critical). */
   severity?: Severity;
+  /** A team's own control (a check file): its category by name (built-in or new) and where it is declared. */
+  custom?: { category: string; file: string; fleets?: string; timeoutSeconds: number };
 }
+
+/** A team's own control ids: their own namespace (ACME-001, PAY-SSH-2), never DL-. */
+export const CUSTOM_CONTROL_ID = /^(?!DL-)[A-Z][A-Z0-9]{0,15}(-[A-Z0-9]{1,16}){1,3}$/;
 
 export const CONTROLS = [...SSH_EDIT_CONTROLS, ...IMAGE_INTEGRITY_CONTROLS, ...CHAOS_CONTROL_ENTRIES, ...DEPLOY_CONTROLS] as const satisfies readonly Control[];
 

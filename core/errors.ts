@@ -216,6 +216,13 @@ export class ManifestStreamError extends HarnessError {
   static override readonly when: string = "a host's manifest stream could not be read";
 }
 
+/** A team's check file does not load, or declares a control that does not validate: nothing is run. */
+export class ChecksLoadError extends UsageError {
+  static override readonly code: string = 'DL_CHECKS_LOAD';
+  static override readonly when: string =
+    'a check file (config `checks`) does not load, or its control() declaration is invalid: the file and line are named, nothing is touched';
+}
+
 /** The probe could not tell: the check is broken (never passed, never failed). */
 export class ProbeError extends HarnessError {
   static override readonly code: string = 'DL_PROBE';
@@ -241,6 +248,7 @@ export class InternalError extends HarnessError {
 export const ERROR_CLASSES = [
   UsageError,
   ConfigInvalidError,
+  ChecksLoadError,
   ChaosSafetyError,
   NoEligibleHostError,
   UnsupportedOperationError,

@@ -1,11 +1,14 @@
 /**
  * The suites driftless runs, in one table: their names, the phase each runs in, and the report's
  * name for each are read from here (and the schemas' suite enums are generated from it).
- * Phases never overlap: the audits only read, chaos kills, a deploy replaces the fleet.
+ * Phases never overlap: the audits only read, the team's checks only read, chaos kills, a deploy
+ * replaces the fleet.
  */
 export const SUITE_TABLE = [
   { name: 'ssh-edits', phase: 'audit', feature: 'SSH edits' },
   { name: 'image-integrity', phase: 'audit', feature: 'Image integrity' },
+  // The team's own checks (Playwright Test): read-only, after the audits' canaries are swept.
+  { name: 'custom', phase: 'custom', feature: 'Custom checks' },
   { name: 'chaos', phase: 'chaos', feature: 'Chaos' },
   // Last: a deploy replaces the fleet the other suites audit.
   { name: 'deploy', phase: 'deploy', feature: 'Deploy' },

@@ -47,6 +47,8 @@ export interface RunRequest {
 
 /** What the run tells the person at the terminal, step by step (cli/run.ts prints it). */
 export interface RunObserver {
+  /** The team's check files were loaded: the controls they declare. */
+  checks?(o: { files: number; controls: Array<{ id: string; scope: string; tests: number; file: string }> }): void;
   started(o: { runId: string; seed: number; seedFrom: RunRecord['seedFrom']; configFile: string }): void;
   snapshot(inventory: FleetSnapshot[]): void;
   planned(o: { plan: RunPlan; owed: number; shard: Shard | null }): void;
@@ -73,6 +75,9 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
   const selected = SUITES.filter((s) => req.suites.includes(s));
   const modules = req.modules ?? SUITE_MODULES;
   refuseShardedExperiments(req, config, selected, modules);
+  // The team's checks are loaded before anything is touched: a file that does not load is exit 2.
+  const custom =
+    selected.includes('custom') && config.checks?.length ? await (await import('../audits/custom/custom-controls.ts')).loadCustomControls(config) : undefined;
   const deadlineMinutes = config.run?.deadlineMinutes ?? 120;
   const deadlineAt = Date.now() + (req.deadlineMs ?? deadlineMinutes * 60_000);
   const deadlineWhy = `the run's deadline passed (run.deadlineMinutes ${deadlineMinutes}; what had not finished was not run)`;
@@ -86,6 +91,13 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
   // Results of an earlier run never mix with this one's; only a folder driftless made is emptied.
   prepareOwnedDirs([{ dir: req.resultsDir ?? resultsDir, what: 'the results folder', option: '--results-dir' }]);
   observe.started({ runId, seed, seedFrom, configFile: config.source.file });
+  if (custom)
+    observe.checks?.({
+      files: custom.files.length,
+      controls: custom.declared.flatMap((f) =>
+        f.controls.map((c) => ({ id: c.declaration.id, scope: c.declaration.scope, tests: c.tests.length, file: f.file })),
+      ),
+    });
 
   // 3. snapshot, 4. plan: every owed check, before anything is probed.
   const inventory = await snapshotFleets(config);

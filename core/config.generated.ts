@@ -360,7 +360,11 @@ export interface Report {
     url: string;
   }[];
   /**
-   * An Ed25519 private key (PKCS#8 PEM, relative to this config file) that signs the evidence bundle of every run and report (`driftless verify` checks it). `lab up` makes one for the lab. Without it, runs are unsigned and say so.
+   * An Ed25519 private key (PKCS#8 PEM, relative to this config file) that signs the evidence bundle of every run and report. `lab up` makes one for the lab. Without it, runs are unsigned and say so. It is never used to verify: see verifyKey.
    */
   signingKey?: string;
+  /**
+   * The Ed25519 PUBLIC key (SPKI PEM, relative to this config file) that `driftless verify` trusts when given no --key; make it from the signing key with `openssl pkey -in key.pem -pubout -out key.pub.pem`. A private key here is an error: whoever could replace it could sign anything. `lab up` writes the lab's next to its signing key.
+   */
+  verifyKey?: string;
 }

@@ -304,12 +304,20 @@ export interface Chaos {
  */
 export interface Deploy {
   /**
-   * The deploy command as an argument list (no shell), run from this config file's directory. Its output is kept as evidence (secrets redacted); a non-zero exit or a timeout makes every deploy check broken.
+   * The deploy command as an argument list (no shell), run from this config file's directory with a minimal environment (PATH, HOME, LANG, LC_*, TMPDIR, DOCKER_HOST when set, and the variables deploy.env names; nothing else of driftless's environment). Its output is kept as evidence, redacted before it is cut to its last 256 KiB (secrets and every deploy.env value); a non-zero exit or a timeout makes every deploy check broken.
    *
    * @minItems 1
    * @maxItems 100
    */
   command: string[];
+  /**
+   * The NAMES of the environment variables the deploy command is given besides PATH, HOME, LANG, LC_*, TMPDIR and DOCKER_HOST (its credentials, a proxy): no other variable of driftless's environment reaches it. Every value passed is treated as a secret: redacted from its output and from every result and log (values shorter than 4 characters are not redacted, so do not pass a short secret). An unset variable is left out.
+   *
+   * @maxItems 100
+   *
+   * Items: The NAME of an environment variable; the value is read at run time and never stored.
+   */
+  env: string[];
   /**
    * The command is stopped (SIGTERM, then SIGKILL) after this long, and the deploy is broken.
    */

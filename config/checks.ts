@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Ec2Target, Release, SshAuth, Target } from '../core/config.ts';
 import { CONTROLS, isControlId } from '../core/controls.ts';
 import { PRODUCTION_LIKE } from '../core/environments.ts';
+import { parseTrustedKey } from '../core/public-key.ts';
 import type { Ctx } from './context.ts';
 import { problem } from './errors.ts';
 import { resolveLocal, unreadableFile } from './paths.ts';
@@ -190,6 +191,19 @@ export function checkSigningKey(written: string, ctx: Ctx): string {
     );
   }
   return abs;
+}
+
+/** The key `driftless verify` trusts must be a readable Ed25519 PUBLIC key; returns its absolute path. */
+export function checkVerifyKey(written: string, ctx: Ctx): string {
+  const abs = resolveLocal(written, ctx.baseDir, ctx.home);
+  const why = unreadableFile('verify key', written, abs) ?? whyNotTrusted(abs, written);
+  if (why) ctx.problems.push(problem(ctx.display, '/report/verifyKey', why));
+  return abs;
+}
+
+function whyNotTrusted(abs: string, written: string): string | undefined {
+  const parsed = parseTrustedKey(fs.readFileSync(abs, 'utf8'), written);
+  return 'why' in parsed ? parsed.why : undefined;
 }
 
 /** Every fleet a deploy names must be a target. */

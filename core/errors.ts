@@ -84,6 +84,13 @@ export class PortInUseError extends UsageError {
   }
 }
 
+/** `driftless verify` has no public key to trust, or was given one it cannot trust (a private key, not a key). */
+export class VerifyKeyError extends UsageError {
+  static override readonly code: string = 'DL_VERIFY_KEY';
+  static override readonly when: string =
+    'driftless verify has no public key to trust (--key or report.verifyKey), or was given a private key or a file that is not an Ed25519 public key';
+}
+
 /** A fleet did not get back to its desired capacity in time (a finding, not a harness fault). */
 export class CapacityTimeoutError extends DriftlessError {
   static override readonly code: string = 'DL_CAPACITY_TIMEOUT';
@@ -245,6 +252,7 @@ export const ERROR_CLASSES = [
   NoEligibleHostError,
   UnsupportedOperationError,
   PortInUseError,
+  VerifyKeyError,
   CapacityTimeoutError,
   HarnessError,
   EngineUnavailableError,

@@ -30,7 +30,7 @@ export interface EndpointReading {
 export interface EndpointIdentity {
   /** proven: the endpoint is the host; not-proven: it is another, or cannot be told; not-applicable: the pinned host key is the identity. */
   status: 'proven' | 'not-proven' | 'not-applicable';
-  basis: HostIdentity['kind'] | 'pinned-host-key';
+  basis: HostIdentity['kind'];
   address: string;
   /** The host's side, as its provider knows it. */
   expected?: string;
@@ -59,18 +59,18 @@ const describeRoot = (r: RootReading | undefined): string =>
   !r ? 'not read' : 'error' in r ? r.error : `${r.fsType} (${r.source})${r.upperdir ? `, upperdir ${r.upperdir}` : ''}`;
 
 /** Pure: the host as its provider knows it, and what the session read at its SSH address. */
-export function decideIdentity(host: Pick<SnapshotHost, 'id' | 'provider' | 'identity'>, seen: EndpointReading): EndpointIdentity {
+export function decideIdentity(host: Pick<SnapshotHost, 'id' | 'identity'>, seen: EndpointReading): EndpointIdentity {
   const at = `the SSH endpoint ${seen.address}`;
-  if (host.provider === 'ssh') {
+  const want = host.identity;
+  if (want?.kind === 'pinned-host-key') {
     return {
       status: 'not-applicable',
       basis: 'pinned-host-key',
       address: seen.address,
       observed: `host key ${seen.hostKey}`,
-      reason: `${host.id} is a static SSH host: the pinned host key it presented (${seen.hostKey}) is its identity`,
+      reason: `${host.id} is named by its own pinned host key: the key it presented (${seen.hostKey}) is its identity`,
     };
   }
-  const want = host.identity;
   const no = (basis: EndpointIdentity['basis'], reason: string, expected?: string, observed?: string): EndpointIdentity => ({
     status: 'not-proven',
     basis,
@@ -144,17 +144,17 @@ export interface Exec {
 }
 
 /** Reads over the session what the host's identity needs, and decides. Never throws for a read that failed: that is "not proven". */
-export async function proveEndpoint(session: Exec, host: Pick<SnapshotHost, 'id' | 'provider' | 'identity'>, address: string): Promise<EndpointIdentity> {
+export async function proveEndpoint(session: Exec, host: Pick<SnapshotHost, 'id' | 'identity'>, address: string): Promise<EndpointIdentity> {
   const seen: EndpointReading = { address, hostKey: session.hostKey };
   const kind = host.identity?.kind;
   const failed = (err: unknown) => ({ error: `the session failed while reading it: ${errorMessage(err)}` });
-  if (host.provider === 'docker' || kind === 'overlay-upperdir') seen.root = await session.exec('cat /proc/self/mountinfo').then(rootOf, failed);
+  if (kind === 'overlay-upperdir') seen.root = await session.exec('cat /proc/self/mountinfo').then(rootOf, failed);
   if (kind === 'ec2-instance-id') seen.instanceId = await session.exec(IMDS_INSTANCE_ID_COMMAND).then(parseImdsInstanceId, failed);
   return decideIdentity(host, seen);
 }
 
 /** Throws EndpointIdentityError when the endpoint is not proven to be the host; returns the identity otherwise. */
-export async function requireEndpoint(session: Exec, host: Pick<SnapshotHost, 'id' | 'provider' | 'identity'>, address: string): Promise<EndpointIdentity> {
+export async function requireEndpoint(session: Exec, host: Pick<SnapshotHost, 'id' | 'identity'>, address: string): Promise<EndpointIdentity> {
   const identity = await proveEndpoint(session, host, address);
   if (!reachedHost(identity)) throw new EndpointIdentityError(identity.reason, identity);
   return identity;

@@ -22,10 +22,11 @@ export function matchesOptIn(labels: Record<string, string>, optIn: string | und
 /**
  * What ties a host to whatever answers at its SSH address, as its provider knows it (an address
  * from labels or tags names a place, not an instance): the container's overlay upper directory
- * (the engine's inspect), the EC2 instance id; `none` says why the provider has no such proof.
- * Static SSH hosts need none: their pinned host key is their identity.
+ * (the engine's inspect), the EC2 instance id, or (static SSH hosts) the pinned host key the
+ * session already checked; `none` says why the provider has no such proof. No identity: not proven.
  */
-export type HostIdentity = { kind: 'overlay-upperdir'; value: string } | { kind: 'ec2-instance-id'; value: string } | { kind: 'none'; why: string };
+export type HostIdentity =
+  { kind: 'overlay-upperdir'; value: string } | { kind: 'ec2-instance-id'; value: string } | { kind: 'pinned-host-key' } | { kind: 'none'; why: string };
 
 export interface Host {
   /** Stable id for reports: container name, EC2 instance id, or the static host's id. */

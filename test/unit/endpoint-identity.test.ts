@@ -23,6 +23,7 @@ import { parseImdsInstanceId } from '../../probes/imds.ts';
 import { manifestOfDirectory } from '../../probes/manifest.ts';
 import type { Provider } from '../../providers/provider.ts';
 import { identityOf } from '../../providers/docker/provider.ts';
+import { StaticSshProvider } from '../../providers/ssh/provider.ts';
 import { startSshServer, type TestSshServer } from '../helpers/ssh-server.ts';
 import { judge } from '../helpers/suite-run.ts';
 
@@ -38,7 +39,7 @@ const mountinfo = (upper: string) =>
   ].join('\n');
 const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: '' });
 
-const docker = (identity?: SnapshotHost['identity']) => ({ id: 'dl-cattle-1', provider: 'docker' as const, ...(identity ? { identity } : {}) });
+const docker = (identity?: SnapshotHost['identity']) => ({ id: 'dl-cattle-1', ...(identity ? { identity } : {}) });
 const seen = (over: Partial<EndpointReading> = {}): EndpointReading => ({ address: '127.0.0.1:21022', hostKey: 'SHA256:k', ...over });
 
 describe('the decision (pure)', () => {
@@ -95,14 +96,15 @@ describe('the decision (pure)', () => {
     assert.match(d.reason, /its root mount is unknown: could not read \/proc\/self\/mountinfo \(exit 1\): cat: .*Permission denied/);
   });
 
-  test('a static SSH host: not applicable, its pinned host key is its identity', () => {
-    const d = decideIdentity({ id: 'h1', provider: 'ssh' }, seen());
+  test('a static SSH host: not applicable, its pinned host key is its identity', async () => {
+    const [h] = await new StaticSshProvider({ name: 'static', hosts: [{ id: 'h1', address: '127.0.0.1', hostKey: 'SHA256:k' }] }).list();
+    const d = decideIdentity(h!, seen());
     assert.equal(d.status, 'not-applicable');
-    assert.match(d.reason, /h1 is a static SSH host: the pinned host key it presented \(SHA256:k\) is its identity/);
+    assert.match(d.reason, /h1 is named by its own pinned host key: the key it presented \(SHA256:k\) is its identity/);
   });
 
   test('EC2 (pure logic: moto cannot serve IMDS to a host): the instance id read over IMDSv2 must be the host', () => {
-    const ec2 = { id: 'i-0123456789abcdef0', provider: 'ec2' as const, identity: { kind: 'ec2-instance-id' as const, value: 'i-0123456789abcdef0' } };
+    const ec2 = { id: 'i-0123456789abcdef0', identity: { kind: 'ec2-instance-id' as const, value: 'i-0123456789abcdef0' } };
     assert.equal(decideIdentity(ec2, seen({ instanceId: parseImdsInstanceId(ok('DL:IMDS:ID i-0123456789abcdef0\n')) })).status, 'proven');
     const other = decideIdentity(ec2, seen({ instanceId: parseImdsInstanceId(ok('DL:IMDS:ID i-0fedcba9876543210\n')) }));
     assert.equal(other.status, 'not-proven');

@@ -35,7 +35,9 @@ function judgeState(j: Judgement, o: ChaosOutcome): CheckResult {
   const w = o.stateWrites;
   if (w) j.attach(json('state writes', w));
   if (o.dryRun) return j.skip('dry run: no state was written, nothing was killed');
-  if (!s || !w) return j.broken('the state probe did not run');
+  // State read back from a fleet where nobody died proves nothing about statelessness.
+  const none = noKill(o);
+  if (!s || !w) return j.broken(none ?? 'the state probe did not run');
   const readers = [...new Set(s.reads.map((r) => r.servedBy).filter(Boolean))];
   j.attach(
     json('state probe', {
@@ -54,6 +56,7 @@ function judgeState(j: Judgement, o: ChaosOutcome): CheckResult {
     }),
   );
   if (s.cleanup.failed.length) j.attach(json('state keys left in the store (could not be deleted)', s.cleanup.failed));
+  if (none) return j.broken(none);
   if (s.missing.length || s.changed.length) {
     return j.fail('state-lost', `state lost — not stateless: ${s.missing.length} of ${s.written.length} keys missing, ${s.changed.length} changed`);
   }

@@ -119,12 +119,16 @@ function judgeSlo(j: Judgement, o: ChaosOutcome, config: Config): CheckResult {
   j.attach(json('buckets.json', { buckets: o.buckets, chaosWindow: o.chaosWindow, achievedRate: o.achievedRate }));
   if (o.rateProblem) return j.broken(o.rateProblem);
   if (o.dryRun) return j.skip('dry run: no chaos window');
-  if (o.aborted) return j.fail('slo-breach', 'the experiment was aborted: the error rate crossed chaos.abortErrorRate');
+  const stopped = o.timeline.find((e) => e.kind === 'abort')?.message;
+  // Stopped for the fleet's errors: a breach. Stopped because nothing was measured: no finding yet.
+  if (o.aborted && o.abortCause !== 'nothing-measured')
+    return j.fail('slo-breach', `the experiment was aborted: ${stopped ?? 'the error rate crossed chaos.abortErrorRate'}`);
   if (!o.chaosWindow) return j.broken(noKill(o) ?? 'no chaos window was recorded');
   const w = o.chaosWindow;
   const slo = config.chaos.slo;
   if (w.errorRate > slo.maxErrorRate)
     return j.fail('slo-breach', `error rate ${(w.errorRate * 100).toFixed(2)}% > SLO ${(slo.maxErrorRate * 100).toFixed(2)}%`);
   if (w.p99Ms > slo.p99Ms) return j.fail('slo-breach', `p99 ${w.p99Ms} ms > SLO ${slo.p99Ms} ms`);
+  if (o.aborted) return j.broken(`the experiment was stopped before every victim was killed, with nothing measured: ${stopped ?? 'the stop condition'}`);
   return j.pass();
 }

@@ -18,6 +18,7 @@ import { declaredImage } from '../declared-image.ts';
 import { runExperiment, type ExperimentEvent } from './kill-loop.ts';
 import { timeToRecovery, verifyReplacements, type ReplacementCheck } from './replacements.ts';
 import { steadyState } from './steady-state.ts';
+import { stopCondition, type StopCause } from './stop-condition.ts';
 import { renderTimelineSvg } from './timeline-chart.ts';
 import { chooseVictims } from './victims.ts';
 
@@ -31,6 +32,8 @@ export interface ChaosOutcome {
   victims: string[];
   timeline: ExperimentEvent[];
   aborted: boolean;
+  /** What stopped the killing: the fleet's errors, or a live window in which nothing was measured. */
+  abortCause?: StopCause;
   recovered: boolean;
   recoveryError?: string;
   timeToRecoveryMs?: number;
@@ -46,9 +49,6 @@ export interface ChaosOutcome {
   buckets: Bucket[];
   svg?: string;
 }
-
-/** Live window of the stop condition: the outcomes of the last second of requests. */
-const STOP_WINDOW_MS = 1000;
 
 export async function runChaos(target: Target, config: Config, seed: number, runId: string, budget: KillBudget): Promise<ChaosOutcome> {
   const c = config.chaos;
@@ -139,6 +139,7 @@ export async function runChaos(target: Target, config: Config, seed: number, run
     }
   })();
   await sleep(1000); // a second of load before the first kill, so the chart shows the baseline
+  const stop = stopCondition(load, c.abortErrorRate, c.load.rate);
   const exp = await runExperiment({
     inventory: inv,
     victims,
@@ -146,11 +147,8 @@ export async function runChaos(target: Target, config: Config, seed: number, run
     dryRun: false,
     budget,
     intervalMs: c.killIntervalSeconds * 1000,
-    abortWhen: () => load.liveErrorRate(STOP_WINDOW_MS).rate > c.abortErrorRate,
-    abortReason: () => {
-      const live = load.liveErrorRate(STOP_WINDOW_MS);
-      return `error rate over the last ${STOP_WINDOW_MS / 1000} s is ${(live.rate * 100).toFixed(0)}% (${live.errors} of ${live.decided} requests, ${live.overdue} unanswered past their timeout), over chaos.abortErrorRate ${c.abortErrorRate * 100}%`;
-    },
+    abortWhen: stop.abortWhen,
+    abortReason: stop.abortReason,
     recoveryDeadlineMs: c.slo.recoverySeconds * 1000,
     onEvent: (e) => say(`${e.kind}${e.host ? ` ${e.host}` : ''}: ${e.message}`),
   });
@@ -160,6 +158,7 @@ export async function runChaos(target: Target, config: Config, seed: number, run
 
   out.timeline = exp.timeline;
   out.aborted = exp.aborted;
+  if (exp.aborted) out.abortCause = stop.last()?.cause ?? 'error-rate';
   out.recovered = !!exp.capacity;
   if (exp.recoveryError) out.recoveryError = exp.recoveryError;
   out.buckets = rec.buckets;

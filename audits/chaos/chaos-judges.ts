@@ -3,6 +3,7 @@ import { type CheckResult, json, type Judgement } from '../../core/check-result.
 import type { Config } from '../../core/config.ts';
 import type { PlannedCheck } from '../../core/run-plan.ts';
 import type { Judges } from '../suite.ts';
+import { thinWindow } from './chaos-window.ts';
 import type { ChaosOutcome } from './experiment.ts';
 
 /** What every chaos judge shows first: the experiment, its seed and timeline; or why it did not run (broken). */
@@ -125,6 +126,8 @@ function judgeSlo(j: Judgement, o: ChaosOutcome, config: Config): CheckResult {
     return j.fail('slo-breach', `the experiment was aborted: ${stopped ?? 'the error rate crossed chaos.abortErrorRate'}`);
   if (!o.chaosWindow) return j.broken(noKill(o) ?? 'no chaos window was recorded');
   const w = o.chaosWindow;
+  const thin = thinWindow(w, o.timeline.filter((e) => e.kind === 'kill').length);
+  if (thin) return j.broken(thin);
   const slo = config.chaos.slo;
   if (w.errorRate > slo.maxErrorRate)
     return j.fail('slo-breach', `error rate ${(w.errorRate * 100).toFixed(2)}% > SLO ${(slo.maxErrorRate * 100).toFixed(2)}%`);

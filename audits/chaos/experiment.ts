@@ -4,16 +4,18 @@
  * state verified. The result is plain JSON the chaos suite reads and attaches.
  */
 import type { Config, Target } from '../../core/config.ts';
+import { BASELINE_MS } from '../../core/chaos-rules.ts';
 import { errorMessage } from '../../core/errors.ts';
 import type { Host } from '../../core/inventory.ts';
 import { progress } from '../../core/run.ts';
-import { checkSustained, errorRate, loadClock, p99, startLoad, type Bucket } from '../../probes/http-load.ts';
+import { checkSustained, loadClock, startLoad, type Bucket } from '../../probes/http-load.ts';
 import { sleep } from '../../probes/net.ts';
 import { readStateKeys, writeStateKeys, type StateProbeResult } from '../../probes/state-probe.ts';
 import type { Provider } from '../../providers/provider.ts';
 import { providerFor } from '../../providers/registry.ts';
 import { PRODUCTION_LIKE } from '../../core/environments.ts';
 import type { KillBudget } from './budget.ts';
+import { chaosWindowOf, type ChaosWindow } from './chaos-window.ts';
 import { declaredImage } from '../declared-image.ts';
 import { runExperiment, type ExperimentEvent } from './kill-loop.ts';
 import { timeToRecovery, verifyReplacements, type ReplacementCheck } from './replacements.ts';
@@ -37,7 +39,7 @@ export interface ChaosOutcome {
   recovered: boolean;
   recoveryError?: string;
   timeToRecoveryMs?: number;
-  chaosWindow?: { fromMs: number; toMs: number; requests: number; errorRate: number; p99Ms: number };
+  chaosWindow?: ChaosWindow;
   achievedRate?: number;
   rateProblem?: string;
   replacements: ReplacementCheck[];
@@ -138,7 +140,7 @@ export async function runChaos(target: Target, config: Config, seed: number, run
       await sleep(250);
     }
   })();
-  await sleep(1000); // a second of load before the first kill, so the chart shows the baseline
+  await sleep(BASELINE_MS); // load before the first kill, so the chart shows the baseline
   const stop = stopCondition(load, c.abortErrorRate, c.load.rate);
   const exp = await runExperiment({
     inventory: inv,
@@ -168,8 +170,7 @@ export async function runChaos(target: Target, config: Config, seed: number, run
   const kills = exp.killed.map((k) => ({ t: loadClock(rec, k.at), host: k.host.id }));
   if (kills.length) {
     const from = kills[0]!.t;
-    const inWindow = rec.records.filter((r) => r.t >= from);
-    out.chaosWindow = { fromMs: from, toMs: rec.elapsedMs, requests: inWindow.length, errorRate: errorRate(rec.buckets, from), p99Ms: p99(rec.records, from) };
+    out.chaosWindow = chaosWindowOf(rec, from);
     const ttr = timeToRecovery(from, rec.buckets, exp.capacity ? loadClock(rec, exp.capacity.reachedAt) : undefined);
     if (ttr !== undefined) out.timeToRecoveryMs = ttr;
   }

@@ -8,12 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { chaosSuite } from '../../audits/chaos/chaos-suite.ts';
 import type { ChaosOutcome } from '../../audits/chaos/experiment.ts';
+import { chaosWindowOf, thinWindow } from '../../audits/chaos/chaos-window.ts';
 import { runExperiment } from '../../audits/chaos/kill-loop.ts';
 import { stopCondition, stopDecision, stopWindowMs } from '../../audits/chaos/stop-condition.ts';
 import type { Config } from '../../core/config.ts';
 import type { Host } from '../../core/inventory.ts';
 import { plannedCheck } from '../../core/run-plan.ts';
-import { startLoad } from '../../probes/http-load.ts';
+import { bucketize, type RequestRecord, startLoad } from '../../probes/http-load.ts';
 import type { Provider } from '../../providers/provider.ts';
 import { judge } from '../helpers/suite-run.ts';
 
@@ -140,6 +141,7 @@ describe('chaos SLO (DL-CHAOS-004)', () => {
     fromMs: 1000,
     toMs: 15000,
     requests: 700,
+    measured: 700,
     errorRate: 0,
     p99Ms: 20,
     ...over,
@@ -163,6 +165,23 @@ describe('chaos SLO (DL-CHAOS-004)', () => {
 
   test('a healthy window passes', () => {
     assert.equal(slo(outcome({})).status, 'passed');
+  });
+
+  test('an empty chaos window (no request measured) is broken, never error rate 0 and p99 0 passed', () => {
+    const r = slo(outcome({ chaosWindow: window({ requests: 0, measured: 0, errorRate: 0, p99Ms: 0, toMs: 1000 }) }));
+    assert.equal(r.status, 'broken');
+    assert.match(
+      r.message!,
+      /the chaos window \(0\.0 s from the first kill\) holds 0 measured requests for 1 kill\(s\): at least 10 per kill \(10\) are needed/,
+    );
+  });
+
+  test('fewer than 10 measured requests per kill is broken, naming the count; 10 per kill is judged', () => {
+    const kills = [1, 2].map((i) => ({ t: new Date(), kind: 'kill' as const, host: `h${i}`, message: `sigkill h${i}` }));
+    const thin = slo(outcome({ timeline: kills, victims: ['h1', 'h2'], chaosWindow: window({ requests: 25, measured: 19 }) }));
+    assert.equal(thin.status, 'broken');
+    assert.match(thin.message!, /holds 19 measured requests for 2 kill\(s\): at least 10 per kill \(20\)/);
+    assert.equal(slo(outcome({ timeline: kills, victims: ['h1', 'h2'], chaosWindow: window({ requests: 20, measured: 20 }) })).status, 'passed');
   });
 
   test('stopped for the error rate: failed, the reason shown', () => {
@@ -189,5 +208,28 @@ describe('chaos SLO (DL-CHAOS-004)', () => {
     );
     assert.equal(breach.status, 'failed');
     assert.equal(breach.violation, 'slo-breach');
+  });
+});
+
+describe('the chaos window', () => {
+  const rec = (spec: Array<[number, number, boolean?]>): RequestRecord[] =>
+    spec.map(([t, status, cutOff]) => ({ t, status, latencyMs: 10, lagMs: 0, ...(cutOff ? { cutOff: true as const } : {}) }));
+
+  test('from the first kill to the end of the load; requests cut off at the end are not measured', () => {
+    const records = rec([
+      [0, 200],
+      [500, 200],
+      [1000, 200],
+      [1500, 503],
+      [1900, 0, true],
+    ]);
+    const w = chaosWindowOf({ records, buckets: bucketize(records, 2000), elapsedMs: 2000 }, 1000);
+    assert.deepEqual(w, { fromMs: 1000, toMs: 2000, requests: 3, measured: 2, errorRate: 2 / 3, p99Ms: 10 });
+  });
+
+  test('at least 10 measured requests per kill', () => {
+    assert.equal(thinWindow({ measured: 10, fromMs: 0, toMs: 1000 }, 1), undefined);
+    assert.match(thinWindow({ measured: 9, fromMs: 0, toMs: 1000 }, 1) ?? '', /holds 9 measured requests for 1 kill\(s\)/);
+    assert.match(thinWindow({ measured: 29, fromMs: 0, toMs: 1000 }, 3) ?? '', /\(30\) are needed/);
   });
 });

@@ -132,6 +132,7 @@ function judgeSlo(j: Judgement, o: ChaosOutcome, config: Config): CheckResult {
   if (w.errorRate > slo.maxErrorRate)
     return j.fail('slo-breach', `error rate ${(w.errorRate * 100).toFixed(2)}% > SLO ${(slo.maxErrorRate * 100).toFixed(2)}%`);
   if (w.p99Ms > slo.p99Ms) return j.fail('slo-breach', `p99 ${w.p99Ms} ms > SLO ${slo.p99Ms} ms`);
+  if (o.loadProblem) return j.broken(o.loadProblem);
   if (o.aborted) return j.broken(`the experiment was stopped before every victim was killed, with nothing measured: ${stopped ?? 'the stop condition'}`);
   return j.pass();
 }

@@ -17,7 +17,8 @@ import { PRODUCTION_LIKE } from '../../core/environments.ts';
 import type { KillBudget } from './budget.ts';
 import { chaosWindowOf, type ChaosWindow } from './chaos-window.ts';
 import { declaredImage } from '../declared-image.ts';
-import { runExperiment, type ExperimentEvent } from './kill-loop.ts';
+import { runExperiment, type ExperimentEvent, type ExperimentResult } from './kill-loop.ts';
+import { loadCeilingMs, underLoad, type UnderLoad } from './load-span.ts';
 import { timeToRecovery, verifyReplacements, type ReplacementCheck } from './replacements.ts';
 import { steadyState } from './steady-state.ts';
 import { stopCondition, type StopCause } from './stop-condition.ts';
@@ -42,6 +43,8 @@ export interface ChaosOutcome {
   chaosWindow?: ChaosWindow;
   achievedRate?: number;
   rateProblem?: string;
+  /** The load stopped before the experiment ended (a hung kill or look-up reached its ceiling). */
+  loadProblem?: string;
   replacements: ReplacementCheck[];
   state?: StateProbeResult;
   /** Which instances answered the state writes (the servedByHeader), and which of them are hosts of the fleet. */
@@ -130,7 +133,15 @@ export async function runChaos(target: Target, config: Config, seed: number, run
   } else {
     say(`which instance holds the state is unknown (no ${c.stateProbe.servedByHeader} header naming a host of the fleet): victims stay as drawn`);
   }
-  const load = startLoad({ url: target.entrypoint, path: c.load.path, rate: c.load.rate, durationMs: c.load.durationSeconds * 1000 });
+  // The load runs until the last kill's recovery is judged, and at least chaos.load.durationSeconds.
+  const minLoadMs = c.load.durationSeconds * 1000;
+  const ceilingMs = loadCeilingMs({
+    minMs: minLoadMs,
+    victims: victims.length,
+    intervalMs: c.killIntervalSeconds * 1000,
+    recoveryMs: c.slo.recoverySeconds * 1000,
+  });
+  const load = startLoad({ url: target.entrypoint, path: c.load.path, rate: c.load.rate, durationMs: ceilingMs });
   const healthy: Array<{ t: number; healthy: number }> = [];
   let sampling = true;
   const sampler = (async () => {
@@ -140,23 +151,30 @@ export async function runChaos(target: Target, config: Config, seed: number, run
       await sleep(250);
     }
   })();
-  await sleep(BASELINE_MS); // load before the first kill, so the chart shows the baseline
   const stop = stopCondition(load, c.abortErrorRate, c.load.rate);
-  const exp = await runExperiment({
-    inventory: inv,
-    victims,
-    kind: c.kinds[0] ?? 'sigkill',
-    dryRun: false,
-    budget,
-    intervalMs: c.killIntervalSeconds * 1000,
-    abortWhen: stop.abortWhen,
-    abortReason: stop.abortReason,
-    recoveryDeadlineMs: c.slo.recoverySeconds * 1000,
-    onEvent: (e) => say(`${e.kind}${e.host ? ` ${e.host}` : ''}: ${e.message}`),
-  });
-  const rec = await load.done;
-  sampling = false;
-  await sampler;
+  let ran: UnderLoad<ExperimentResult>;
+  try {
+    ran = await underLoad(load, minLoadMs, async () => {
+      await sleep(BASELINE_MS); // load before the first kill, so the chart shows the baseline
+      return runExperiment({
+        inventory: inv,
+        victims,
+        kind: c.kinds[0] ?? 'sigkill',
+        dryRun: false,
+        budget,
+        intervalMs: c.killIntervalSeconds * 1000,
+        abortWhen: stop.abortWhen,
+        abortReason: stop.abortReason,
+        recoveryDeadlineMs: c.slo.recoverySeconds * 1000,
+        onEvent: (e) => say(`${e.kind}${e.host ? ` ${e.host}` : ''}: ${e.message}`),
+      });
+    });
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  const { result: exp, recording: rec } = ran;
+  if (ran.endedEarly) out.loadProblem = ran.endedEarly;
 
   out.timeline = exp.timeline;
   out.aborted = exp.aborted;
@@ -232,7 +250,7 @@ async function dryRun(
     would(`would check the steady state: ${c.load.warmupSeconds} s at ${c.load.rate} req/s through ${entrypoint}`),
     would(`would write ${c.stateProbe.keys} state keys through ${entrypoint} and read them back after the kills`),
     would(
-      `would send ${c.load.rate} req/s for ${c.load.durationSeconds} s through ${entrypoint}, kills ${c.killIntervalSeconds} s apart, stopping at ${c.abortErrorRate * 100}% errors`,
+      `would send ${c.load.rate} req/s through ${entrypoint} until the last kill's recovery is judged (within ${c.slo.recoverySeconds} s of it) and for at least ${c.load.durationSeconds} s, kills ${c.killIntervalSeconds} s apart, stopping at ${c.abortErrorRate * 100}% errors or a second with nothing measured`,
     ),
     ...exp.timeline,
   ];

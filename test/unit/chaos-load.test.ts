@@ -10,6 +10,7 @@ import { chaosSuite } from '../../audits/chaos/chaos-suite.ts';
 import type { ChaosOutcome } from '../../audits/chaos/experiment.ts';
 import { chaosWindowOf, thinWindow } from '../../audits/chaos/chaos-window.ts';
 import { runExperiment } from '../../audits/chaos/kill-loop.ts';
+import { LOAD_SLACK_MS, loadCeilingMs, underLoad } from '../../audits/chaos/load-span.ts';
 import { stopCondition, stopDecision, stopWindowMs } from '../../audits/chaos/stop-condition.ts';
 import type { Config } from '../../core/config.ts';
 import type { Host } from '../../core/inventory.ts';
@@ -120,6 +121,54 @@ describe('the stop condition over a real load, before each kill', () => {
     assert.match(r.timeline.find((e) => e.kind === 'abort')!.message, /no request was sent in the last 1 s \(the load is not running\).*spared: b/);
   });
 
+  test('the load runs until the experiment (the last recovery) is over, past its minimum', async () => {
+    hang = false;
+    const load = startLoad({ url, rate: 50, durationMs: loadCeilingMs({ minMs: 300, victims: 1, intervalMs: 0, recoveryMs: 2000 }), timeoutMs: 300 });
+    const ran = await underLoad(load, 300, async () => {
+      await new Promise((r) => setTimeout(r, 1200)); // the kills and the wait for recovery
+      return 'recovered';
+    });
+    assert.equal(ran.result, 'recovered');
+    assert.equal(ran.endedEarly, undefined);
+    assert.ok(ran.recording.elapsedMs >= 1200 && ran.recording.elapsedMs < 1500, `load ran ${ran.recording.elapsedMs} ms`);
+    assert.ok(
+      ran.recording.records.some((r) => r.t >= 1100),
+      'requests were sent until the experiment ended',
+    );
+  });
+
+  test('and at least its minimum when the experiment is quicker', async () => {
+    hang = false;
+    const load = startLoad({ url, rate: 50, durationMs: loadCeilingMs({ minMs: 800, victims: 1, intervalMs: 0, recoveryMs: 100 }), timeoutMs: 300 });
+    const ran = await underLoad(load, 800, async () => 'done');
+    // >= 790: the load's clock and the wall clock differ by a fraction of a millisecond.
+    assert.ok(ran.recording.elapsedMs >= 790 && ran.recording.elapsedMs < 1100, `load ran ${ran.recording.elapsedMs} ms`);
+  });
+
+  test('a load that reached its ceiling before the experiment ended says so; a throw stops the load', async () => {
+    hang = false;
+    const short = startLoad({ url, rate: 50, durationMs: 300, timeoutMs: 300 });
+    const ran = await underLoad(short, 100, () => new Promise((r) => setTimeout(r, 800)));
+    assert.match(
+      ran.endedEarly ?? '',
+      /^the load stopped at 0\.3 s \(its ceiling\), before the experiment ended at 0\.[89] s: the chaos window misses the end of the experiment$/,
+    );
+    const long = startLoad({ url, rate: 50, durationMs: 60_000, timeoutMs: 300 });
+    await assert.rejects(
+      underLoad(long, 100, async () => {
+        throw new Error('lookup failed');
+      }),
+      /lookup failed/,
+    );
+    const rec = await long.done;
+    assert.ok(rec.elapsedMs < 500, `the load went on for ${rec.elapsedMs} ms after the experiment threw`);
+  });
+
+  test('the ceiling: the longest experiment the config allows, plus slack; never under the minimum', () => {
+    assert.equal(loadCeilingMs({ minMs: 15_000, victims: 3, intervalMs: 3000, recoveryMs: 30_000 }), 1000 + 2 * 3000 + 30_000 + LOAD_SLACK_MS);
+    assert.equal(loadCeilingMs({ minMs: 60_000, victims: 1, intervalMs: 3000, recoveryMs: 5000 }), 60_000 + LOAD_SLACK_MS);
+  });
+
   test('a fleet that holds every request for a second stops the killing before its timeout makes them errors', async () => {
     hang = true;
     const load = startLoad({ url, rate: 50, durationMs: 3000, timeoutMs: 2000 });
@@ -174,6 +223,14 @@ describe('chaos SLO (DL-CHAOS-004)', () => {
       r.message!,
       /the chaos window \(0\.0 s from the first kill\) holds 0 measured requests for 1 kill\(s\): at least 10 per kill \(10\) are needed/,
     );
+  });
+
+  test('a load that stopped before the experiment ended is broken, unless the window shows a breach', () => {
+    const loadProblem = 'the load stopped at 61.0 s (its ceiling), before the experiment ended at 70.0 s: the chaos window misses the end of the experiment';
+    const r = slo(outcome({ loadProblem }));
+    assert.equal(r.status, 'broken');
+    assert.equal(r.message, loadProblem);
+    assert.equal(slo(outcome({ loadProblem, chaosWindow: window({ p99Ms: 900 }) })).status, 'failed');
   });
 
   test('fewer than 10 measured requests per kill is broken, naming the count; 10 per kill is judged', () => {

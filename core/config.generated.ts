@@ -277,6 +277,9 @@ export interface Chaos {
      * Requests per second.
      */
     rate: number;
+    /**
+     * The least the chaos load runs: it goes on until the last kill's recovery is judged (chaos.slo.recoverySeconds), so the SLO is measured over the whole experiment. A config whose load could need more than an hour is refused.
+     */
     durationSeconds: number;
     warmupSeconds: number;
     path: string;

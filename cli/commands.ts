@@ -108,9 +108,10 @@ export const COMMANDS: CommandSpec[] = [
     name: 'verify',
     args: '<results or report dir>',
     summary: "check a results folder's or report's signed evidence bundle and name every file added, removed or changed",
-    details: 'Exit 0 intact and signed by the trusted key, 1 changed or signed by another key, 2 no bundle or no key, 3 unsigned.',
+    details:
+      'Prints the kind, run id(s), time and key fingerprint it verified. Exit 0 intact and signed by the trusted key, 1 changed or signed by another key, 2 no bundle, no key or a private key, 3 unsigned.',
     options: {
-      key: { type: 'string', arg: 'pem', help: 'the public (or private) key to trust' },
+      key: { type: 'string', arg: 'pem', help: "the Ed25519 public key to trust (SPKI PEM; default the config's report.verifyKey)" },
       config,
     },
     positionals: { min: 1, max: 1 },

@@ -5,9 +5,11 @@
 import { createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Ec2Target, Release, SshAuth, Target } from '../core/config.ts';
+import { BASELINE_MS, longestLoadSeconds, MAX_LOAD_SECONDS, MIN_REQUESTS_PER_KILL, mostKills } from '../core/chaos-rules.ts';
+import type { ChaosConfig, Ec2Target, Release, SshAuth, Target } from '../core/config.ts';
 import { CONTROLS, isControlId } from '../core/controls.ts';
 import { PRODUCTION_LIKE } from '../core/environments.ts';
+import { parseTrustedKey } from '../core/public-key.ts';
 import type { Ctx } from './context.ts';
 import { problem } from './errors.ts';
 import { resolveLocal, unreadableFile } from './paths.ts';
@@ -197,10 +199,59 @@ export function checkSigningKey(written: string, ctx: Ctx): string {
   return abs;
 }
 
+/** The key `driftless verify` trusts must be a readable Ed25519 PUBLIC key; returns its absolute path. */
+export function checkVerifyKey(written: string, ctx: Ctx): string {
+  const abs = resolveLocal(written, ctx.baseDir, ctx.home);
+  const why = unreadableFile('verify key', written, abs) ?? whyNotTrusted(abs, written);
+  if (why) ctx.problems.push(problem(ctx.display, '/report/verifyKey', why));
+  return abs;
+}
+
+function whyNotTrusted(abs: string, written: string): string | undefined {
+  const parsed = parseTrustedKey(fs.readFileSync(abs, 'utf8'), written);
+  return 'why' in parsed ? parsed.why : undefined;
+}
+
 /** Every fleet a deploy names must be a target. */
 export function checkDeployFleets(fleets: string[] | undefined, targets: Target[], ctx: Ctx): void {
   (fleets ?? []).forEach((f, i) => {
     if (!targets.some((t) => t.name === f))
       ctx.problems.push(problem(ctx.display, `/deploy/fleets/${i}`, `no target is named "${f}": the targets are ${targets.map((t) => t.name).join(', ')}`));
   });
+}
+
+/**
+ * The chaos load runs until the last kill's recovery is judged: refused when that can never stay
+ * within MAX_LOAD_SECONDS, or never put 10 measured requests per kill in the chaos window.
+ */
+export function checkChaosLoad(chaos: ChaosConfig, maxKills: number, ctx: Ctx): void {
+  const most = mostKills(chaos, maxKills);
+  const longest = longestLoadSeconds(chaos, most);
+  if (longest > MAX_LOAD_SECONDS) {
+    const at = most > 1 && (most - 1) * chaos.killIntervalSeconds > chaos.slo.recoverySeconds ? '/chaos/killIntervalSeconds' : '/chaos/slo/recoverySeconds';
+    const terms = `${BASELINE_MS / 1000} s before the first kill + ${most - 1} × chaos.killIntervalSeconds ${chaos.killIntervalSeconds} s + chaos.slo.recoverySeconds ${chaos.slo.recoverySeconds} s`;
+    ctx.problems.push(
+      problem(
+        ctx.display,
+        at,
+        `the chaos load runs until the last of ${most} kill(s) has recovered: ${terms} = ${longest} s, over the ${MAX_LOAD_SECONDS} s a load may last; lower chaos.slo.recoverySeconds, chaos.killIntervalSeconds or the kills (chaos.kill.count, safety.maxKills)`,
+      ),
+    );
+    return;
+  }
+  // The chaos window runs from the first kill to the end of the load; at its longest it must still
+  // hold enough. Under a percent the fleet decides the kills: one is the case that must work.
+  const kills = chaos.kill.count !== undefined ? most : 1;
+  const windowSeconds = longestLoadSeconds(chaos, kills) - BASELINE_MS / 1000;
+  const best = Math.floor(chaos.load.rate * windowSeconds);
+  const needed = MIN_REQUESTS_PER_KILL * kills;
+  if (best < needed) {
+    ctx.problems.push(
+      problem(
+        ctx.display,
+        '/chaos/load/rate',
+        `at ${chaos.load.rate} req/s the chaos window holds at most ${best} requests (${windowSeconds} s from the first kill) for ${kills} kill(s): DL-CHAOS-004 needs ${MIN_REQUESTS_PER_KILL} per kill (${needed}); raise chaos.load.rate or chaos.load.durationSeconds`,
+      ),
+    );
+  }
 }

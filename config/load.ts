@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../core/paths.ts';
-import { checkControls, checkDeployFleets, checkProduction, checkServices, checkSigningKey, checkTargets } from './checks.ts';
+import { checkChaosLoad, checkControls, checkDeployFleets, checkProduction, checkServices, checkSigningKey, checkTargets, checkVerifyKey } from './checks.ts';
 import type { Ctx } from './context.ts';
 import { ConfigError, type ConfigProblem, problem } from './errors.ts';
 import { translateErrors } from './messages.ts';
@@ -73,8 +73,13 @@ export function validateConfigText(text: string | Buffer, file: string, opts: Lo
   checkControls(raw.policy.disabledControls, ctx, !!raw.checks?.length);
   checkDeployFleets(raw.deploy?.fleets, targets, ctx);
   const waiverList = readWaivers(raw.waivers, ctx, !!raw.checks?.length);
-  const report = raw.report?.signingKey ? { ...raw.report, signingKey: checkSigningKey(raw.report.signingKey, ctx) } : raw.report;
+  const report = raw.report && {
+    ...raw.report,
+    ...(raw.report.signingKey ? { signingKey: checkSigningKey(raw.report.signingKey, ctx) } : {}),
+    ...(raw.report.verifyKey ? { verifyKey: checkVerifyKey(raw.report.verifyKey, ctx) } : {}),
+  };
   checkProduction(raw.safety, ctx);
+  checkChaosLoad(raw.chaos, raw.safety.maxKills, ctx);
   if (ctx.problems.length) throw new ConfigError(ctx.problems);
 
   return {

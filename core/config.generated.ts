@@ -283,6 +283,9 @@ export interface Chaos {
      * Requests per second.
      */
     rate: number;
+    /**
+     * The least the chaos load runs: it goes on until the last kill's recovery is judged (chaos.slo.recoverySeconds), so the SLO is measured over the whole experiment. A config whose load could need more than an hour is refused.
+     */
     durationSeconds: number;
     warmupSeconds: number;
     path: string;
@@ -311,12 +314,20 @@ export interface Chaos {
  */
 export interface Deploy {
   /**
-   * The deploy command as an argument list (no shell), run from this config file's directory. Its output is kept as evidence (secrets redacted); a non-zero exit or a timeout makes every deploy check broken.
+   * The deploy command as an argument list (no shell), run from this config file's directory with a minimal environment (PATH, HOME, LANG, LC_*, TMPDIR, DOCKER_HOST when set, and the variables deploy.env names; nothing else of driftless's environment). Its output is kept as evidence, redacted before it is cut to its last 256 KiB (secrets and every deploy.env value); a non-zero exit or a timeout makes every deploy check broken.
    *
    * @minItems 1
    * @maxItems 100
    */
   command: string[];
+  /**
+   * The NAMES of the environment variables the deploy command is given besides PATH, HOME, LANG, LC_*, TMPDIR and DOCKER_HOST (its credentials, a proxy): no other variable of driftless's environment reaches it. Every value passed is treated as a secret: redacted from its output and from every result and log (values shorter than 4 characters are not redacted, so do not pass a short secret). An unset variable is left out.
+   *
+   * @maxItems 100
+   *
+   * Items: The NAME of an environment variable; the value is read at run time and never stored.
+   */
+  env: string[];
   /**
    * The command is stopped (SIGTERM, then SIGKILL) after this long, and the deploy is broken.
    */
@@ -367,9 +378,13 @@ export interface Report {
     url: string;
   }[];
   /**
-   * An Ed25519 private key (PKCS#8 PEM, relative to this config file) that signs the evidence bundle of every run and report (`driftless verify` checks it). `lab up` makes one for the lab. Without it, runs are unsigned and say so.
+   * An Ed25519 private key (PKCS#8 PEM, relative to this config file) that signs the evidence bundle of every run and report. `lab up` makes one for the lab. Without it, runs are unsigned and say so. It is never used to verify: see verifyKey.
    */
   signingKey?: string;
+  /**
+   * The Ed25519 PUBLIC key (SPKI PEM, relative to this config file) that `driftless verify` trusts when given no --key; make it from the signing key with `openssl pkey -in key.pem -pubout -out key.pub.pem`. A private key here is an error: whoever could replace it could sign anything. `lab up` writes the lab's next to its signing key.
+   */
+  verifyKey?: string;
   /**
    * `driftless report` merges results folders of different runs (sharded audits, then chaos) only when they started within this many hours of each other, and used the same config, release file and waiver file (by hash); last week's chaos folder never merges with tonight's audits.
    */

@@ -84,6 +84,13 @@ export class PortInUseError extends UsageError {
   }
 }
 
+/** `driftless verify` has no public key to trust, or was given one it cannot trust (a private key, not a key). */
+export class VerifyKeyError extends UsageError {
+  static override readonly code: string = 'DL_VERIFY_KEY';
+  static override readonly when: string =
+    'driftless verify has no public key to trust (--key or report.verifyKey), or was given a private key or a file that is not an Ed25519 public key';
+}
+
 /** A fleet did not get back to its desired capacity in time (a finding, not a harness fault). */
 export class CapacityTimeoutError extends DriftlessError {
   static override readonly code: string = 'DL_CAPACITY_TIMEOUT';
@@ -157,6 +164,8 @@ export type SshFailureKind =
   | 'closed-before-key-exchange'
   /** a command printed more than ssh.maxOutputMiB: it was stopped */
   | 'output-too-large'
+  /** the endpoint answered, but is not proven to be the audited host (audits/endpoint-identity.ts) */
+  | 'endpoint-identity'
   | 'protocol';
 
 export class SshError extends HarnessError {
@@ -185,6 +194,23 @@ export class SshTimeoutError extends SshError {
     message: string,
   ) {
     super('timeout', message);
+  }
+}
+
+/**
+ * The SSH endpoint a host's labels or tags name could not be proven to be that host (another
+ * container or instance answered there, or nothing ties it): none of its SSH checks ran.
+ */
+export class EndpointIdentityError<T = unknown> extends SshError {
+  static override readonly code: string = 'DL_SSH_ENDPOINT_IDENTITY';
+  static override readonly when: string =
+    'the SSH endpoint of a host is not proven to be that host (its labels or tags point at another, or nothing ties it): none of its SSH checks ran';
+  constructor(
+    message: string,
+    /** What was compared: the host's side and what the session read (audits/endpoint-identity.ts). */
+    readonly identity: T,
+  ) {
+    super('endpoint-identity', message);
   }
 }
 
@@ -253,6 +279,7 @@ export const ERROR_CLASSES = [
   NoEligibleHostError,
   UnsupportedOperationError,
   PortInUseError,
+  VerifyKeyError,
   CapacityTimeoutError,
   HarnessError,
   EngineUnavailableError,
@@ -261,6 +288,7 @@ export const ERROR_CLASSES = [
   ThrottlingExhaustedError,
   SshError,
   SshTimeoutError,
+  EndpointIdentityError,
   IneligibleVictimError,
   RateNotSustainedError,
   ManifestStreamError,

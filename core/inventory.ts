@@ -19,6 +19,15 @@ export function matchesOptIn(labels: Record<string, string>, optIn: string | und
   return labels[optIn.slice(0, i)] === optIn.slice(i + 1);
 }
 
+/**
+ * What ties a host to whatever answers at its SSH address, as its provider knows it (an address
+ * from labels or tags names a place, not an instance): the container's overlay upper directory
+ * (the engine's inspect), the EC2 instance id, or (static SSH hosts) the pinned host key the
+ * session already checked; `none` says why the provider has no such proof. No identity: not proven.
+ */
+export type HostIdentity =
+  { kind: 'overlay-upperdir'; value: string } | { kind: 'ec2-instance-id'; value: string } | { kind: 'pinned-host-key' } | { kind: 'none'; why: string };
+
 export interface Host {
   /** Stable id for reports: container name, EC2 instance id, or the static host's id. */
   id: string;
@@ -30,6 +39,8 @@ export interface Host {
   service?: string;
   /** Where to reach sshd; absent when the provider cannot say. */
   ssh?: { host: string; port: number };
+  /** What a session at `ssh` must read to prove it reached this host (audits/endpoint-identity.ts). */
+  identity?: HostIdentity;
   /** What is actually running: Docker image id / repo digest, or the AMI id. */
   image: { id?: string; repoDigests?: string[]; ref?: string; ami?: string };
   launchedAt?: Date;

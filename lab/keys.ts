@@ -4,7 +4,7 @@
  * and as fingerprints so the harness can pin them.
  */
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LabError } from '../core/errors.ts';
@@ -40,17 +40,29 @@ export function labKeyPaths(plan: LabPlan) {
   };
 }
 
-/** The lab's evidence signing key (Ed25519, PKCS#8 PEM), made once; the lab config names it. */
-export function ensureEvidenceKey(plan: LabPlan): string {
+/**
+ * The lab's evidence signing key (Ed25519, PKCS#8 PEM), made once, and its public half next to
+ * it (`.pub.pem`, SPKI): the lab config signs with the one and `driftless verify` trusts the other.
+ * The public half is rewritten from the private key whenever it is missing (a lab made before it).
+ */
+export function ensureEvidenceKey(plan: Pick<LabPlan, 'dir'>): { signingKey: string; verifyKey: string } {
   const file = path.join(plan.dir, 'evidence_ed25519.pem');
+  const pub = evidencePublicKeyPath(file);
   fs.mkdirSync(plan.dir, { recursive: true, mode: 0o700 }); // a fresh checkout has no lab dir yet
   if (!fs.existsSync(file)) {
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const { privateKey } = generateKeyPairSync('ed25519');
     fs.writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    fs.writeFileSync(file.replace(/\.pem$/, '.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+    fs.rmSync(pub, { force: true }); // the half of a key that no longer exists
   }
-  return file;
+  if (!fs.existsSync(pub)) {
+    const publicKey = createPublicKey(createPrivateKey(fs.readFileSync(file, 'utf8')));
+    fs.writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+  }
+  return { signingKey: file, verifyKey: pub };
 }
+
+/** Where the public half of a signing key file is written. */
+export const evidencePublicKeyPath = (signingKey: string) => signingKey.replace(/\.pem$/, '') + '.pub.pem';
 
 export function ensureKeys(plan: LabPlan): LabKeys {
   const p = labKeyPaths(plan);

@@ -104,6 +104,16 @@ export async function inspectContainer(docker: Docker, id: string): Promise<Cont
     });
 }
 
+/**
+ * How the engine stores the container's filesystem: its storage driver and, for overlay, the
+ * upper directory (GraphDriver.Data.UpperDir), which the container's own root mount names.
+ */
+export function storageOf(info: ContainerDetails): { driver: string; upperDir?: string } {
+  const g = info.GraphDriver as { Name?: string; Data?: Record<string, string | undefined> | null } | undefined;
+  const upperDir = g?.Data?.UpperDir;
+  return { driver: g?.Name || 'unknown', ...(upperDir ? { upperDir } : {}) };
+}
+
 export async function repoDigestsOf(docker: Docker, imageId: string): Promise<string[]> {
   const info = await docker
     .getImage(imageId)

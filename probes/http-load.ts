@@ -17,6 +17,7 @@ import { errorMessage, RateNotSustainedError, UsageError } from '../core/errors.
 export { RateNotSustainedError };
 
 export const BUCKET_MS = 100;
+const CUT_OFF = 'cut off: still unanswered at the end of the run';
 /** The generator counts as sustaining the rate when it sends at least this share of it on time. */
 export const SUSTAINED_SHARE = 0.9;
 
@@ -31,6 +32,8 @@ export interface RequestRecord {
   lagMs: number;
   /** Error code or message for a network error. */
   error?: string;
+  /** Still unanswered when the run ended and its wait was over: no outcome was measured. */
+  cutOff?: true;
 }
 
 export interface Bucket {
@@ -99,7 +102,18 @@ export interface LoadRun {
    * (a dead backend that holds connections open must not look healthy). Requests younger than
    * the timeout and unanswered are not counted yet.
    */
-  liveErrorRate(windowMs: number): { rate: number; decided: number; errors: number; overdue: number };
+  liveErrorRate(windowMs: number): LiveErrorRate;
+}
+
+/** What the live window holds: `decided` requests have an outcome; `sent` were scheduled in the window. */
+export interface LiveErrorRate {
+  /** errors / decided; 0 when nothing is decided, so read `decided` before trusting it. */
+  rate: number;
+  decided: number;
+  errors: number;
+  overdue: number;
+  /** Requests scheduled in the window (answered or not): 0 means the load sent nothing in it. */
+  sent: number;
 }
 
 /** Resolves `path` against `url` and refuses anything that would leave the url's origin. */
@@ -217,7 +231,8 @@ export function startLoad(opts: LoadOptions): LoadRun {
   });
 
   const records: RequestRecord[] = [];
-  const answered = new Uint8Array(total); // 1 once request i has its outcome
+  // 1 once request i has its outcome; grows with the requests sent, so a long ceiling costs nothing up front.
+  const answered: number[] = [];
   const live: LiveBucket[] = [];
   const startedAt = new Date();
   const t0 = performance.now();
@@ -314,19 +329,23 @@ export function startLoad(opts: LoadOptions): LoadRun {
     }
     clearInterval(bucketTimer);
     opts.signal?.removeEventListener('abort', onAbort);
+    const unanswered: number[] = [];
     if (inFlight > 0) {
-      await pool.destroy(new Error('cut off: still unanswered at the end of the run')).catch(() => {});
+      records.forEach((_, i) => {
+        if (!answered[i]) unanswered.push(i);
+      });
+      await pool.destroy(new Error(CUT_OFF)).catch(() => {});
       await new Promise<void>((r) => setImmediate(r));
     } else {
       await pool.close().catch(() => {});
     }
-    records.forEach((r, i) => {
-      if (!answered[i]) {
-        r.status = 0;
-        r.error ??= 'unfinished';
-        r.latencyMs = round1(now() - i * interval);
-      }
-    });
+    for (const i of unanswered) {
+      const r = records[i]!;
+      r.status = 0;
+      r.error = CUT_OFF;
+      r.cutOff = true;
+      r.latencyMs = round1(now() - i * interval);
+    }
     emitLive(elapsedMs + BUCKET_MS);
     const scheduledInRun = Math.min(total, Math.ceil(elapsedMs / interval));
     const seconds = elapsedMs / 1000;
@@ -345,14 +364,16 @@ export function startLoad(opts: LoadOptions): LoadRun {
     };
   })();
 
-  const liveErrorRate = (windowMs: number) => {
+  const liveErrorRate = (windowMs: number): LiveErrorRate => {
     const t = now();
     const from = t - windowMs - timeoutMs;
     let decided = 0;
     let errors = 0;
     let overdue = 0;
+    let sent = 0;
     for (let i = records.length - 1; i >= 0 && records[i]!.t >= from; i--) {
       const r = records[i]!;
+      if (r.t >= t - windowMs) sent++;
       if (answered[i]) {
         if (r.t < t - windowMs && r.t + r.latencyMs < t - windowMs) continue; // decided before the window
         decided++;
@@ -363,7 +384,7 @@ export function startLoad(opts: LoadOptions): LoadRun {
         overdue++;
       }
     }
-    return { rate: decided === 0 ? 0 : errors / decided, decided, errors, overdue };
+    return { rate: decided === 0 ? 0 : errors / decided, decided, errors, overdue, sent };
   };
   return { startedAt, stop: () => stop(), done, liveBuckets: () => live.slice(), liveErrorRate };
 }

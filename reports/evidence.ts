@@ -2,13 +2,17 @@
  * The evidence bundle: a manifest of every file of a results folder or report (sha256 and size),
  * the hashes of the run's inputs (config, release file, known_hosts, manifests, waivers, harness
  * version and lockfile), the plan's hash and the verdict, signed with an Ed25519 key
- * (report.signingKey). `driftless verify` checks the signature against a key it trusts and names
- * every file added, removed or changed since. An unsigned bundle says so; it verifies nothing.
+ * (report.signingKey). `driftless verify` checks the signature against a PUBLIC key it trusts (never
+ * a private key: whoever can swap one can sign anything) and names every file added, removed or
+ * changed since. The signature covers the whole bundle, its run ids and time included, so a bundle
+ * cannot be passed off as another run's. An unsigned bundle says so; it verifies nothing.
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../core/config.ts';
+import { VerifyKeyError } from '../core/errors.ts';
+import { parseTrustedKey } from '../core/public-key.ts';
 import type { Verdict } from './verdict.ts';
 
 export const EVIDENCE_FILE = 'driftless-evidence.json';
@@ -72,7 +76,20 @@ export function keyFingerprint(publicKey: KeyObject): string {
     .replace(/=+$/, '')}`;
 }
 
-/** The public half of a key file, private (PKCS#8) or public (SPKI) PEM. */
+/** The key a verification trusts, from a public key file (SPKI PEM); a private key is refused. `from` says where it was named. */
+export function readTrustedKey(file: string, from: string): KeyObject {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new VerifyKeyError(`cannot read ${from} ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const parsed = parseTrustedKey(pem, file);
+  if ('why' in parsed) throw new VerifyKeyError(`${from}: ${parsed.why}`);
+  return parsed.key;
+}
+
+/** The public half of a key file, private (PKCS#8) or public (SPKI) PEM (the signer's own use: never to decide trust). */
 export function publicKeyOf(file: string): KeyObject {
   const pem = fs.readFileSync(file, 'utf8');
   return pem.includes('PRIVATE KEY') ? createPublicKey(createPrivateKey(pem)) : createPublicKey(pem);
@@ -116,6 +133,8 @@ export interface Verification {
   removed: string[];
   changed: string[];
   problems: string[];
+  /** What the bundle says it seals (run ids, time, kind): vouched for only when the signature is valid and by the trusted key. */
+  claims?: Pick<EvidenceBundle, 'kind' | 'runIds' | 'createdAt'>;
 }
 
 /** Checks a folder against its bundle: the signature (by `trusted`, when given), and every file. */
@@ -132,6 +151,7 @@ export function verifyEvidence(dir: string, trusted?: KeyObject): Verification {
     return out;
   }
   out.signed = !!bundle.signature;
+  out.claims = { kind: bundle.kind, runIds: bundle.runIds, createdAt: bundle.createdAt };
   if (bundle.signature) {
     const { signature, ...body } = bundle;
     let pub: KeyObject | undefined;

@@ -3,6 +3,7 @@ import { type CheckResult, json, type Judgement } from '../../core/check-result.
 import type { Config } from '../../core/config.ts';
 import type { PlannedCheck } from '../../core/run-plan.ts';
 import type { Judges } from '../suite.ts';
+import { thinWindow } from './chaos-window.ts';
 import type { ChaosOutcome } from './experiment.ts';
 
 /** What every chaos judge shows first: the experiment, its seed and timeline; or why it did not run (broken). */
@@ -35,7 +36,9 @@ function judgeState(j: Judgement, o: ChaosOutcome): CheckResult {
   const w = o.stateWrites;
   if (w) j.attach(json('state writes', w));
   if (o.dryRun) return j.skip('dry run: no state was written, nothing was killed');
-  if (!s || !w) return j.broken('the state probe did not run');
+  // State read back from a fleet where nobody died proves nothing about statelessness.
+  const none = noKill(o);
+  if (!s || !w) return j.broken(none ?? 'the state probe did not run');
   const readers = [...new Set(s.reads.map((r) => r.servedBy).filter(Boolean))];
   j.attach(
     json('state probe', {
@@ -54,6 +57,7 @@ function judgeState(j: Judgement, o: ChaosOutcome): CheckResult {
     }),
   );
   if (s.cleanup.failed.length) j.attach(json('state keys left in the store (could not be deleted)', s.cleanup.failed));
+  if (none) return j.broken(none);
   if (s.missing.length || s.changed.length) {
     return j.fail('state-lost', `state lost — not stateless: ${s.missing.length} of ${s.written.length} keys missing, ${s.changed.length} changed`);
   }
@@ -116,12 +120,19 @@ function judgeSlo(j: Judgement, o: ChaosOutcome, config: Config): CheckResult {
   j.attach(json('buckets.json', { buckets: o.buckets, chaosWindow: o.chaosWindow, achievedRate: o.achievedRate }));
   if (o.rateProblem) return j.broken(o.rateProblem);
   if (o.dryRun) return j.skip('dry run: no chaos window');
-  if (o.aborted) return j.fail('slo-breach', 'the experiment was aborted: the error rate crossed chaos.abortErrorRate');
+  const stopped = o.timeline.find((e) => e.kind === 'abort')?.message;
+  // Stopped for the fleet's errors: a breach. Stopped because nothing was measured: no finding yet.
+  if (o.aborted && o.abortCause !== 'nothing-measured')
+    return j.fail('slo-breach', `the experiment was aborted: ${stopped ?? 'the error rate crossed chaos.abortErrorRate'}`);
   if (!o.chaosWindow) return j.broken(noKill(o) ?? 'no chaos window was recorded');
   const w = o.chaosWindow;
+  const thin = thinWindow(w, o.timeline.filter((e) => e.kind === 'kill').length);
+  if (thin) return j.broken(thin);
   const slo = config.chaos.slo;
   if (w.errorRate > slo.maxErrorRate)
     return j.fail('slo-breach', `error rate ${(w.errorRate * 100).toFixed(2)}% > SLO ${(slo.maxErrorRate * 100).toFixed(2)}%`);
   if (w.p99Ms > slo.p99Ms) return j.fail('slo-breach', `p99 ${w.p99Ms} ms > SLO ${slo.p99Ms} ms`);
+  if (o.loadProblem) return j.broken(o.loadProblem);
+  if (o.aborted) return j.broken(`the experiment was stopped before every victim was killed, with nothing measured: ${stopped ?? 'the stop condition'}`);
   return j.pass();
 }

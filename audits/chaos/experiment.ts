@@ -4,20 +4,24 @@
  * state verified. The result is plain JSON the chaos suite reads and attaches.
  */
 import type { Config, Target } from '../../core/config.ts';
+import { BASELINE_MS } from '../../core/chaos-rules.ts';
 import { errorMessage } from '../../core/errors.ts';
 import type { Host } from '../../core/inventory.ts';
 import { progress } from '../../core/run.ts';
-import { checkSustained, errorRate, loadClock, p99, startLoad, type Bucket } from '../../probes/http-load.ts';
+import { checkSustained, loadClock, startLoad, type Bucket } from '../../probes/http-load.ts';
 import { sleep } from '../../probes/net.ts';
 import { readStateKeys, writeStateKeys, type StateProbeResult } from '../../probes/state-probe.ts';
 import type { Provider } from '../../providers/provider.ts';
 import { providerFor } from '../../providers/registry.ts';
 import { PRODUCTION_LIKE } from '../../core/environments.ts';
 import type { KillBudget } from './budget.ts';
+import { chaosWindowOf, type ChaosWindow } from './chaos-window.ts';
 import { declaredImage } from '../declared-image.ts';
-import { runExperiment, type ExperimentEvent } from './kill-loop.ts';
+import { runExperiment, type ExperimentEvent, type ExperimentResult } from './kill-loop.ts';
+import { loadCeilingMs, underLoad, type UnderLoad } from './load-span.ts';
 import { timeToRecovery, verifyReplacements, type ReplacementCheck } from './replacements.ts';
 import { steadyState } from './steady-state.ts';
+import { stopCondition, type StopCause } from './stop-condition.ts';
 import { renderTimelineSvg } from './timeline-chart.ts';
 import { chooseVictims } from './victims.ts';
 
@@ -31,12 +35,16 @@ export interface ChaosOutcome {
   victims: string[];
   timeline: ExperimentEvent[];
   aborted: boolean;
+  /** What stopped the killing: the fleet's errors, or a live window in which nothing was measured. */
+  abortCause?: StopCause;
   recovered: boolean;
   recoveryError?: string;
   timeToRecoveryMs?: number;
-  chaosWindow?: { fromMs: number; toMs: number; requests: number; errorRate: number; p99Ms: number };
+  chaosWindow?: ChaosWindow;
   achievedRate?: number;
   rateProblem?: string;
+  /** The load stopped before the experiment ended (a hung kill or look-up reached its ceiling). */
+  loadProblem?: string;
   replacements: ReplacementCheck[];
   state?: StateProbeResult;
   /** Which instances answered the state writes (the servedByHeader), and which of them are hosts of the fleet. */
@@ -46,9 +54,6 @@ export interface ChaosOutcome {
   buckets: Bucket[];
   svg?: string;
 }
-
-/** Live window of the stop condition: the outcomes of the last second of requests. */
-const STOP_WINDOW_MS = 1000;
 
 export async function runChaos(target: Target, config: Config, seed: number, runId: string, budget: KillBudget): Promise<ChaosOutcome> {
   const c = config.chaos;
@@ -128,7 +133,15 @@ export async function runChaos(target: Target, config: Config, seed: number, run
   } else {
     say(`which instance holds the state is unknown (no ${c.stateProbe.servedByHeader} header naming a host of the fleet): victims stay as drawn`);
   }
-  const load = startLoad({ url: target.entrypoint, path: c.load.path, rate: c.load.rate, durationMs: c.load.durationSeconds * 1000 });
+  // The load runs until the last kill's recovery is judged, and at least chaos.load.durationSeconds.
+  const minLoadMs = c.load.durationSeconds * 1000;
+  const ceilingMs = loadCeilingMs({
+    minMs: minLoadMs,
+    victims: victims.length,
+    intervalMs: c.killIntervalSeconds * 1000,
+    recoveryMs: c.slo.recoverySeconds * 1000,
+  });
+  const load = startLoad({ url: target.entrypoint, path: c.load.path, rate: c.load.rate, durationMs: ceilingMs });
   const healthy: Array<{ t: number; healthy: number }> = [];
   let sampling = true;
   const sampler = (async () => {
@@ -138,28 +151,34 @@ export async function runChaos(target: Target, config: Config, seed: number, run
       await sleep(250);
     }
   })();
-  await sleep(1000); // a second of load before the first kill, so the chart shows the baseline
-  const exp = await runExperiment({
-    inventory: inv,
-    victims,
-    kind: c.kinds[0] ?? 'sigkill',
-    dryRun: false,
-    budget,
-    intervalMs: c.killIntervalSeconds * 1000,
-    abortWhen: () => load.liveErrorRate(STOP_WINDOW_MS).rate > c.abortErrorRate,
-    abortReason: () => {
-      const live = load.liveErrorRate(STOP_WINDOW_MS);
-      return `error rate over the last ${STOP_WINDOW_MS / 1000} s is ${(live.rate * 100).toFixed(0)}% (${live.errors} of ${live.decided} requests, ${live.overdue} unanswered past their timeout), over chaos.abortErrorRate ${c.abortErrorRate * 100}%`;
-    },
-    recoveryDeadlineMs: c.slo.recoverySeconds * 1000,
-    onEvent: (e) => say(`${e.kind}${e.host ? ` ${e.host}` : ''}: ${e.message}`),
-  });
-  const rec = await load.done;
-  sampling = false;
-  await sampler;
+  const stop = stopCondition(load, c.abortErrorRate, c.load.rate);
+  let ran: UnderLoad<ExperimentResult>;
+  try {
+    ran = await underLoad(load, minLoadMs, async () => {
+      await sleep(BASELINE_MS); // load before the first kill, so the chart shows the baseline
+      return runExperiment({
+        inventory: inv,
+        victims,
+        kind: c.kinds[0] ?? 'sigkill',
+        dryRun: false,
+        budget,
+        intervalMs: c.killIntervalSeconds * 1000,
+        abortWhen: stop.abortWhen,
+        abortReason: stop.abortReason,
+        recoveryDeadlineMs: c.slo.recoverySeconds * 1000,
+        onEvent: (e) => say(`${e.kind}${e.host ? ` ${e.host}` : ''}: ${e.message}`),
+      });
+    });
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  const { result: exp, recording: rec } = ran;
+  if (ran.endedEarly) out.loadProblem = ran.endedEarly;
 
   out.timeline = exp.timeline;
   out.aborted = exp.aborted;
+  if (exp.aborted) out.abortCause = stop.last()?.cause ?? 'error-rate';
   out.recovered = !!exp.capacity;
   if (exp.recoveryError) out.recoveryError = exp.recoveryError;
   out.buckets = rec.buckets;
@@ -169,8 +188,7 @@ export async function runChaos(target: Target, config: Config, seed: number, run
   const kills = exp.killed.map((k) => ({ t: loadClock(rec, k.at), host: k.host.id }));
   if (kills.length) {
     const from = kills[0]!.t;
-    const inWindow = rec.records.filter((r) => r.t >= from);
-    out.chaosWindow = { fromMs: from, toMs: rec.elapsedMs, requests: inWindow.length, errorRate: errorRate(rec.buckets, from), p99Ms: p99(rec.records, from) };
+    out.chaosWindow = chaosWindowOf(rec, from);
     const ttr = timeToRecovery(from, rec.buckets, exp.capacity ? loadClock(rec, exp.capacity.reachedAt) : undefined);
     if (ttr !== undefined) out.timeToRecoveryMs = ttr;
   }
@@ -232,7 +250,7 @@ async function dryRun(
     would(`would check the steady state: ${c.load.warmupSeconds} s at ${c.load.rate} req/s through ${entrypoint}`),
     would(`would write ${c.stateProbe.keys} state keys through ${entrypoint} and read them back after the kills`),
     would(
-      `would send ${c.load.rate} req/s for ${c.load.durationSeconds} s through ${entrypoint}, kills ${c.killIntervalSeconds} s apart, stopping at ${c.abortErrorRate * 100}% errors`,
+      `would send ${c.load.rate} req/s through ${entrypoint} until the last kill's recovery is judged (within ${c.slo.recoverySeconds} s of it) and for at least ${c.load.durationSeconds} s, kills ${c.killIntervalSeconds} s apart, stopping at ${c.abortErrorRate * 100}% errors or a second with nothing measured`,
     ),
     ...exp.timeline,
   ];

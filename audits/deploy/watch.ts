@@ -12,6 +12,7 @@ import type { Host, ProviderKind, SnapshotHost } from '../../core/inventory.ts';
 import { redact, secretValues } from '../../core/redact.ts';
 import { progress } from '../../core/run.ts';
 import { type CommandRun, runCommand } from '../../probes/command.ts';
+import { deployEnv } from './deploy-env.ts';
 import { type Bucket, checkSustained, errorRate, loadClock, p99, startLoad } from '../../probes/http-load.ts';
 import { sleep } from '../../probes/net.ts';
 import { readStateKeys, type StateProbeResult, writeStateKeys } from '../../probes/state-probe.ts';
@@ -130,6 +131,8 @@ export async function watchDeploy(config: Config, fleets: string[], runId: strin
   const command = await runCommand(d.command, {
     cwd: path.dirname(config.source.file),
     timeoutMs: d.timeoutSeconds * 1000,
+    env: deployEnv(d.env ?? [], process.env), // only what deploy.env names, never all of ours
+    secrets, // redacted before the output is cut to its tail: a cut cannot split a secret in two
     onLine: (l) => say(`  | ${redact(l, secrets).slice(0, 300)}`), // the run's log is no place for a secret either
   });
   const ended = new Date();

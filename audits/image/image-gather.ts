@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import type { Config, ReleaseService, Target } from '../../core/config.ts';
 import { mapLimit } from '../../core/concurrency.ts';
-import { ConfigInvalidError, errorMessage, ManifestStreamError } from '../../core/errors.ts';
+import { ConfigInvalidError, EndpointIdentityError, errorMessage, ManifestStreamError } from '../../core/errors.ts';
 import type { FleetSnapshot, SnapshotHost } from '../../core/inventory.ts';
 import {
   buildManifest,
@@ -29,6 +29,7 @@ import { classifyChanges, compareManifests, type DiffKind, type ManifestComparis
 import { declaredFor } from './image-plan.ts';
 import { type EngineView, proveListings, type UnlistedDir } from './unlisted.ts';
 import { runsImage } from '../declared-image.ts';
+import { type EndpointIdentity, requireEndpoint } from '../endpoint-identity.ts';
 
 /** At most this many paths are kept per list in the result (the count is always exact). */
 const MAX_LISTED = 500;
@@ -39,7 +40,8 @@ export interface ManifestAudit extends ManifestComparison {
   expectedSource: string;
   expectedDigest: string;
   actualDigest: string;
-  login: { user: string; address: string; hostKey: string };
+  /** Who logged in where, and what proved the endpoint is this host (audits/endpoint-identity.ts). */
+  login: { user: string; address: string; hostKey: string; identity?: EndpointIdentity };
   command: string;
   durationMs: number;
   entries: { expected: number; actual: number };
@@ -69,7 +71,8 @@ export interface HostImageAudit {
     writablePaths: string[];
   };
   events?: EventFacts;
-  manifest?: { error?: string; skipped?: string; result?: ManifestAudit };
+  /** identity: set when the SSH endpoint was not proven to be this host (nothing was read there). */
+  manifest?: { error?: string; skipped?: string; result?: ManifestAudit; identity?: EndpointIdentity };
   ami?: AmiFacts;
   instance?: InstanceFacts;
 }
@@ -123,6 +126,8 @@ async function manifestOverSsh(
   if ('error' in st) throw new ConfigInvalidError(st.error);
   const session = await SshSession.connect(st);
   try {
+    // The manifest of another host would be compared in this one's name: prove the endpoint first.
+    const identity = await requireEndpoint(session, host, `${st.host}:${st.port}`);
     const r = await session.exec(remoteManifestShellLine(expected.paths, expected.excludes), MANIFEST_TIMEOUT_MS);
     let entries;
     try {
@@ -152,7 +157,7 @@ async function manifestOverSsh(
     return {
       expectedDigest: manifestDigest(expected),
       actualDigest: manifestDigest(actual),
-      login: { user: st.user, address: `${st.host}:${st.port}`, hostKey: session.hostKey },
+      login: { user: st.user, address: `${st.host}:${st.port}`, hostKey: session.hostKey, identity },
       command: 'sh -c <remoteManifestCommand(paths, excludes)>',
       durationMs: r.durationMs,
       entries: { expected: expected.entries.length, actual: actual.entries.length },
@@ -196,7 +201,7 @@ async function auditManifest(
       await reader?.close();
     }
   } catch (err) {
-    res.manifest = { error: errorMessage(err) };
+    res.manifest = { error: errorMessage(err), ...(err instanceof EndpointIdentityError ? { identity: err.identity as EndpointIdentity } : {}) };
   }
 }
 

@@ -148,6 +148,11 @@ function judgeNoExec(j: Judgement, a: HostImageAudit): CheckResult {
 }
 
 function judgeManifest(j: Judgement, a: HostImageAudit, metadataOnly: readonly string[]): CheckResult {
+  // The endpoint answered as another host: nothing was read there in this host's name.
+  if (a.manifest?.identity) {
+    j.attach(json('login', { host: a.host, identity: a.manifest.identity }));
+    return j.broken(`${a.manifest.identity.reason}: the golden manifest was not compared over SSH`);
+  }
   if (!a.manifest || a.manifest.error || !a.manifest.result)
     return j.broken(`${a.host}: the golden manifest could not be compared: ${a.manifest?.error ?? 'not taken'}`);
   const m = a.manifest.result;

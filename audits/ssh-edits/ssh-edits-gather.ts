@@ -4,7 +4,7 @@
  */
 import type { SshPolicy, Target } from '../../core/config.ts';
 import { mapLimit } from '../../core/concurrency.ts';
-import type { SshError } from '../../core/errors.ts';
+import { EndpointIdentityError, type SshError } from '../../core/errors.ts';
 import type { FleetSnapshot, SnapshotHost } from '../../core/inventory.ts';
 import {
   catalogue,
@@ -19,6 +19,7 @@ import {
 } from '../../probes/edits.ts';
 import { SshSession, type CommandResult, type SshTarget } from '../../probes/ssh.ts';
 import { sshLoginFor } from '../../providers/ssh-login.ts';
+import { type EndpointIdentity, proveEndpoint, reachedHost } from '../endpoint-identity.ts';
 import { classify, type EditResult } from './classify.ts';
 import { type Mount, parseMountinfo } from './mounts.ts';
 import { planSweep } from './sweep-plan.ts';
@@ -33,6 +34,8 @@ export interface LoginResult {
   kind?: string;
   /** The authentication methods the server offered, when it said (auth-denied, auth-refused). */
   offeredMethods?: string[];
+  /** Whether the endpoint is the audited host, and what was compared (kind endpoint-identity: it is not). */
+  identity?: EndpointIdentity;
   message?: string;
   durationMs: number;
 }
@@ -88,12 +91,20 @@ async function auditHost(host: SnapshotHost, target: Target, policy: SshPolicy, 
     };
     return res;
   }
+  // Before anything else: an endpoint that is not this host (its labels point at another) is
+  // neither edited nor swept in this host's name.
+  const identity = await proveEndpoint(session, host, res.address);
+  if (!reachedHost(identity)) {
+    session.close();
+    res.login = { ok: false, kind: 'endpoint-identity', message: identity.reason, hostKey: session.hostKey, identity, durationMs: Date.now() - t0 };
+    return res;
+  }
   let home = '/';
   try {
     const who = await session.exec('id -u; id -un; printf %s "$HOME"');
     const [uid, user, h] = who.stdout.split('\n');
     home = h || '/';
-    res.login = { ok: true, uid: Number(uid), user: user ?? st.user, home, hostKey: session.hostKey, durationMs: Date.now() - t0 };
+    res.login = { ok: true, uid: Number(uid), user: user ?? st.user, home, hostKey: session.hostKey, identity, durationMs: Date.now() - t0 };
     if (policy.mode === 'forbidden') {
       session.close();
       return res; // the login itself is the finding
@@ -121,17 +132,22 @@ async function auditHost(host: SnapshotHost, target: Target, policy: SshPolicy, 
     if (res.login.ok && res.interrupted) res.taintedUnknown = true;
     session.close();
   }
-  if (res.login.ok) await sweep(res, st, session, runId, [...new Set([...policy.immutablePaths.map((p) => expandHome(p, home)), '/usr/bin'])]);
+  if (res.login.ok) await sweep(res, host, st, session, runId, [...new Set([...policy.immutablePaths.map((p) => expandHome(p, home)), '/usr/bin'])]);
   session.close();
   return res;
 }
 
 /** Removes (and checks gone) every canary of this run, on the audit's connection or, if it broke, a new one. */
-async function sweep(res: HostAudit, st: SshTarget, session: SshSession, runId: string, dirs: string[]): Promise<void> {
+async function sweep(res: HostAudit, host: SnapshotHost, st: SshTarget, session: SshSession, runId: string, dirs: string[]): Promise<void> {
   const onNewConnection = !!res.error;
   let s = session;
   try {
-    if (onNewConnection) s = await SshSession.connect(st);
+    if (onNewConnection) {
+      s = await SshSession.connect(st);
+      // A new connection may reach a new occupant of the address: sweep only the host audited.
+      const again = await proveEndpoint(s, host, res.address!);
+      if (!reachedHost(again)) throw new EndpointIdentityError(again.reason, again);
+    }
     const r = await s.exec(sweepCommand(runId, dirs));
     const found = parseSweep(r.stdout);
     res.sweep = { removed: found.removed, left: found.left, evidence: r, onNewConnection, ...(found.finished ? {} : { error: 'the sweep did not finish' }) };

@@ -27,8 +27,20 @@ export const SSH_EDITS_JUDGES: Judges<'ssh-edits', HostAudit> = {
   'DL-SSH-099': (j, a) => judgeSweep(j, a),
 };
 
+/**
+ * The endpoint answered as another host (or could not be tied to this one): nothing was tried
+ * there, and no check of this host can say anything.
+ */
+function notThisHost(j: Judgement, a: HostAudit): CheckResult | undefined {
+  if (a.login.kind !== 'endpoint-identity') return undefined;
+  j.attach(json('login', a.login));
+  return j.broken(`${a.login.message ?? `the SSH endpoint ${a.address} is not proven to be ${a.host}`}: none of ${a.host}'s SSH checks ran there`);
+}
+
 /** Only a read-only mount makes a path immutable (DL-SSH-060). */
 function judgeMounts(j: Judgement, a: HostAudit, policy: Policy): CheckResult {
+  const other = notThisHost(j, a);
+  if (other) return other;
   if (!a.login.ok) return j.broken(`could not log in to ${a.host} to read its mount table: ${a.login.message}`);
   if (!a.mounts || a.mounts.error) return j.broken(`${a.host}: ${a.mounts?.error ?? `the audit stopped before the mount table was read: ${a.error}`}`);
   const home = a.login.home ?? '/';
@@ -49,6 +61,7 @@ function judgeMounts(j: Judgement, a: HostAudit, policy: Policy): CheckResult {
       immutablePaths: immutable.map((p) => ({ path: p, resolved: r.paths[p], mount: mountOfResolved(p, a.mounts!.list, r.paths) })),
       findings,
       table: a.mounts.list,
+      endpoint: a.login.identity ?? null,
     }),
   );
   if (findings.length) return j.fail('writable-mount', `${a.host}: immutable paths on read-write mounts: ${findings.map((f) => f.why).join('; ')}`);
@@ -56,6 +69,8 @@ function judgeMounts(j: Judgement, a: HostAudit, policy: Policy): CheckResult {
 }
 
 function judgeLogin(j: Judgement, a: HostAudit): CheckResult {
+  const other = notThisHost(j, a);
+  if (other) return other;
   j.attach(json('login', a.login));
   if (a.login.ok)
     return j.fail(
@@ -75,6 +90,8 @@ function judgeLogin(j: Judgement, a: HostAudit): CheckResult {
 }
 
 function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
+  const other = notThisHost(j, a);
+  if (other) return other;
   if (!a.login.ok) {
     j.attach(json('login', a.login));
     return j.broken(`could not log in to ${a.host}, so this edit could not be tried: ${a.login.message}`);
@@ -89,6 +106,8 @@ function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
       host: a.host,
       address: a.address,
       user: a.login.user,
+      // What proved the endpoint is this host (overlay upper directory, instance id, pinned key).
+      endpoint: a.login.identity ?? null,
       outcome: r.outcome,
       reason: r.reason,
       errno: r.errno,
@@ -131,6 +150,8 @@ function judgeEdit(j: Judgement, a: HostAudit, item: string): CheckResult {
 }
 
 function judgeSweep(j: Judgement, a: HostAudit): CheckResult {
+  const other = notThisHost(j, a);
+  if (other) return other;
   if (!a.login.ok) return j.broken(`could not log in to ${a.host} to sweep: ${a.login.message}`);
   // A cut-off edit may have changed the host: it is tainted-unknown whatever the sweep says.
   if (a.taintedUnknown) j.taint();
@@ -158,6 +179,7 @@ function judgeSweep(j: Judgement, a: HostAudit): CheckResult {
       left: s.left,
       onNewConnection: s.onNewConnection,
       interrupted: a.error ?? null,
+      endpoint: a.login.identity ?? null,
       command: s.evidence.command,
       stdout: s.evidence.stdout,
       stderr: s.evidence.stderr,

@@ -9,7 +9,7 @@
  */
 import type { DockerTarget } from '../../core/config.ts';
 import { CapacityTimeoutError, ProviderError, errorMessage } from '../../core/errors.ts';
-import { type CapacityReport, type Host, type KillKind, matchesOptIn, type SnapshotHost, type WaitOptions } from '../../core/inventory.ts';
+import { type CapacityReport, type Host, type HostIdentity, type KillKind, matchesOptIn, type SnapshotHost, type WaitOptions } from '../../core/inventory.ts';
 import {
   connectEngine,
   containerChanges,
@@ -23,6 +23,7 @@ import {
   inspectContainer,
   killContainer,
   repoDigestsOf,
+  storageOf,
   TMP_LABEL,
 } from '../../probes/docker.ts';
 import { healthCheckCommand, splitHealthChecks } from '../../probes/engine-events.ts';
@@ -65,6 +66,18 @@ export function dockerFleetOf(target: DockerTarget, optInLabel: string | undefin
 export function isFleetHost(labels: Record<string, string> | undefined, selector: Record<string, string>): boolean {
   const l = labels ?? {};
   return !(TMP_LABEL.key in l) && Object.entries(selector).every(([k, v]) => l[k] === v);
+}
+
+/**
+ * What ties the container to what answers at its SSH port: its overlay upper directory, which its
+ * root mount names. Another storage driver gives nothing to compare (audits/endpoint-identity.ts).
+ */
+export function identityOf(name: string, storage: { driver: string; upperDir?: string }): HostIdentity {
+  if (storage.upperDir) return { kind: 'overlay-upperdir', value: storage.upperDir };
+  return {
+    kind: 'none',
+    why: `the engine stores ${name}'s filesystem with storage driver "${storage.driver}", which reports no upper directory to compare with the root mount the session sees (only overlay2 ties a container to its SSH endpoint)`,
+  };
 }
 
 /** The container's health-check probes moved out of its execs (they are the engine's, not access). */
@@ -113,13 +126,15 @@ export class DockerProvider implements Provider {
     const labels = info.Config.Labels ?? {};
     const sshPort = Number(labels['driftless.port.ssh']);
     const service = labels['driftless.service'] ?? this.spec.service;
+    const name = info.Name.replace(/^\//, '');
     return {
-      id: info.Name.replace(/^\//, ''),
+      id: name,
       instanceId: info.Id,
       fleet: this.fleet,
       provider: 'docker',
       ...(service !== undefined ? { service } : {}),
       ...(Number.isInteger(sshPort) && sshPort > 0 ? { ssh: { host: labels['driftless.ssh.host'] ?? '127.0.0.1', port: sshPort } } : {}),
+      identity: identityOf(name, storageOf(info)),
       image: { id: info.Image, ref: info.Config.Image, repoDigests: await this.repoDigests(docker, info.Image) },
       launchedAt: new Date(info.State.StartedAt),
       labels,

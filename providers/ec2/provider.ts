@@ -104,6 +104,8 @@ export class Ec2Provider implements Provider {
       provider: 'ec2',
       ...(this.target.service !== undefined ? { service: this.target.service } : {}),
       ...(sshHost ? { ssh: { host: sshHost, port: this.target.ec2.sshPort ?? 22 } } : {}),
+      // The address is an IP or a tag: the instance's own id, read over the session, ties it.
+      ...(id ? { identity: { kind: 'ec2-instance-id' as const, value: id } } : {}),
       image: { ...(i.ImageId ? { ami: i.ImageId } : {}) },
       ...(i.LaunchTime ? { launchedAt: new Date(i.LaunchTime) } : {}),
       labels,

@@ -21,6 +21,8 @@ export class StaticSshProvider implements Provider {
         provider: 'ssh',
         ...(service !== undefined ? { service } : {}),
         ssh: { host: h.address, port: h.port ?? 22 },
+        // Its own entry pins its key (hosts[].hostKey or known_hosts): the key is the host.
+        identity: { kind: 'pinned-host-key' as const },
         image: {},
         labels: h.labels ?? {},
         chaosEligible: false,

@@ -30,6 +30,8 @@ export interface TestSshServer {
   port: number;
   /** TCP connections still open on the server's side. */
   openConnections(): number;
+  /** Its host key as a known_hosts line ([127.0.0.1]:port ssh-ed25519 …), for configs that pin by file. */
+  knownHostsLine: string;
   /** A target that logs in to this server as "audit" with a fresh client key, host key pinned. */
   target(extra?: Partial<SshTarget>): SshTarget;
   close(): Promise<void>;
@@ -71,6 +73,7 @@ export async function startSshServer(opts: TestSshServerOptions): Promise<TestSs
   return {
     port,
     openConnections: () => sockets.size,
+    knownHostsLine: `[127.0.0.1]:${port} ${hostKey.public.trim()}`,
     target: (extra = {}) => ({
       name: 'test-host',
       host: '127.0.0.1',

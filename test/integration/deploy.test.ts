@@ -106,7 +106,12 @@ describe('driven: driftless runs the lab deploy and watches it', () => {
   let cattleBefore: string[];
   before(async () => {
     cattleBefore = (await docker.listContainers({ filters: { label: ['driftless.fleet=cattle', 'driftless.lab.role=host'] } })).map((c) => c.Id);
-    const cfg = labConfig('driven', { command: [path.join(process.cwd(), 'bin', 'driftless.js'), 'lab', 'deploy'], timeoutSeconds: 300 });
+    // The deploy sees only the variables listed: the lab's directory, when the tests moved it.
+    const cfg = labConfig('driven', {
+      command: [path.join(process.cwd(), 'bin', 'driftless.js'), 'lab', 'deploy'],
+      timeoutSeconds: 300,
+      env: ['DRIFTLESS_LAB_DIR'],
+    });
     r = await run('driven', ['--config', cfg]);
   });
 
@@ -148,9 +153,13 @@ describe('driven: driftless runs the lab deploy and watches it', () => {
 });
 
 describe('a deploy that does not succeed is broken, never judged', () => {
-  test('its command fails: every check broken (exit 3), the output attached with the secret redacted', async () => {
-    const cfg = labConfig('failing', { command: ['sh', '-c', 'echo "deploying with token $DRIFTLESS_SECRET"; echo "registry unreachable" >&2; exit 4'] });
-    const r = await run('failing', ['--config', cfg], { DRIFTLESS_SECRET: 'hunter2-deploy-token-xyz' });
+  test('its command fails: every check broken (exit 3), the output attached with the secret redacted, an unlisted variable unseen', async () => {
+    // DL_DEPLOY_TOKEN is passed (deploy.env), so it is a secret; DL_DEPLOY_UNLISTED is not passed at all.
+    const cfg = labConfig('failing', {
+      command: ['sh', '-c', 'echo "deploying with token $DL_DEPLOY_TOKEN"; echo "unlisted: [$DL_DEPLOY_UNLISTED]"; echo "registry unreachable" >&2; exit 4'],
+      env: ['DL_DEPLOY_TOKEN'],
+    });
+    const r = await run('failing', ['--config', cfg], { DL_DEPLOY_TOKEN: 'hunter2-deploy-token-xyz', DL_DEPLOY_UNLISTED: 'unlisted-value-xyz' });
     assert.equal(r.cli.code, 3, r.cli.stdout.slice(-2000));
     for (const f of ['cattle', 'snowflake']) {
       const x = one(r.rs, f, 'DL-DEP-001');
@@ -158,6 +167,7 @@ describe('a deploy that does not succeed is broken, never judged', () => {
       assert.match(msg(x), /the deploy command failed \(exit 4\): a deploy that fails is not judged/);
     }
     assert.match(r.cli.stderr, /deploying with token \[secret redacted\]/);
+    assert.match(r.cli.stderr, /unlisted: \[\]/);
     const dir = path.join(tmp, 'results-failing');
     const all = fs
       .readdirSync(dir, { recursive: true, encoding: 'utf8' })
@@ -167,8 +177,10 @@ describe('a deploy that does not succeed is broken, never judged', () => {
       all.some((t) => t.includes('registry unreachable')),
       'the command output is attached',
     );
-    assert.ok(!all.some((t) => t.includes('hunter2-deploy-token-xyz')), 'no result or attachment holds the secret');
-    assert.ok(!r.cli.stdout.includes('hunter2-deploy-token-xyz') && !r.cli.stderr.includes('hunter2-deploy-token-xyz'), 'nor does the log');
+    for (const secret of ['hunter2-deploy-token-xyz', 'unlisted-value-xyz']) {
+      assert.ok(!all.some((t) => t.includes(secret)), `no result or attachment holds ${secret}`);
+      assert.ok(!r.cli.stdout.includes(secret) && !r.cli.stderr.includes(secret), `nor does the log`);
+    }
   });
 
   test('its command times out: broken (exit 3), and the command is stopped', async () => {

@@ -1,8 +1,11 @@
 /**
  * The evidence bundle and `driftless verify`, on a folder of real files signed with a real
- * Ed25519 key: intact is exit 0; one changed byte, a removed file, an added file, an edited
- * bundle or another key is exit 1 naming what; an unsigned bundle is exit 3; no bundle is exit 2.
- * (The same against a real run and its report: test/integration/demo-report.test.ts.)
+ * Ed25519 key: intact is exit 0, naming the kind, run id, time and key verified; one changed byte,
+ * a removed file, an added file, an edited bundle (its run id or time too) or another key is
+ * exit 1 naming what; an unsigned bundle is exit 3; no bundle is exit 2. The trusted key is a
+ * public key (--key, else the config's report.verifyKey): a private key, or a config with only
+ * report.signingKey, is exit 2. (The same against a real run and its report:
+ * test/integration/demo-report.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
@@ -12,6 +15,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EVIDENCE_FILE, verifyEvidence, writeEvidence } from '../../reports/evidence.ts';
 import { driftless } from '../helpers/cli.ts';
+import { config } from '../helpers/config.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-evidence-'));
 const keyFile = path.join(tmp, 'signing.pem');
@@ -45,6 +49,13 @@ function folder(name: string, signed = true): string {
 
 const verify = (dir: string, key = pubFile) => driftless(['verify', dir, '--key', key]);
 
+/** A valid config in the temp dir with this report section. */
+function configWith(name: string, report: string): string {
+  const file = path.join(tmp, `${name}.yaml`);
+  fs.writeFileSync(file, config({ extra: `report:\n${report}\n` }));
+  return file;
+}
+
 before(() => {
   keypair(keyFile, pubFile);
   keypair(undefined, otherPub);
@@ -63,6 +74,76 @@ describe('driftless verify', () => {
     const r = await verify(dir);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /verified: every file as signed by SHA256:[A-Za-z0-9+/]{43}/);
+    // What was verified: the kind, the run, its time, and the key it was checked against.
+    assert.match(r.stdout, /^ {2}kind: results$/m);
+    assert.match(r.stdout, /^ {2}run: r1$/m);
+    assert.match(r.stdout, new RegExp(`^ {2}created: ${bundle.createdAt.replace(/[.]/g, '\\.')}$`, 'm'));
+    assert.match(
+      r.stdout,
+      new RegExp(`^ {2}key: ${bundle.signature.keyFingerprint.replace(/[+/]/g, '\\$&')} \\(--key ${pubFile.replace(/[.]/g, '\\.')}\\)$`, 'm'),
+    );
+  });
+
+  test('a private key given to --key is refused: exit 2, saying to pass its public half', async () => {
+    const r = await verify(folder('private-key'), keyFile);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /DL_VERIFY_KEY|is a private key/);
+    assert.match(r.stderr, /--key: .*signing\.pem is a private key: .*openssl pkey -in .*signing\.pem -pubout/);
+    assert.doesNotMatch(r.stdout, /verified/);
+  });
+
+  test('a file that is no key given to --key: exit 2', async () => {
+    const junk = path.join(tmp, 'junk.pem');
+    fs.writeFileSync(junk, 'not a key\n');
+    const r = await verify(folder('junk-key'), junk);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /junk\.pem is not a public key in PEM/);
+  });
+
+  test("without --key, the config's report.verifyKey (relative to the config) is trusted: exit 0 naming it", async () => {
+    const cfg = configWith('verify-key', '  signingKey: signing.pem\n  verifyKey: signing.pub.pem');
+    const r = await driftless(['verify', folder('by-config'), '--config', cfg]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`^ {2}key: SHA256:\\S+ \\(report\\.verifyKey ${pubFile.replace(/[.]/g, '\\.')}\\)$`, 'm'));
+  });
+
+  test('a config with report.signingKey only: exit 2, the signing key is never what a verification trusts', async () => {
+    const cfg = configWith('signing-only', '  signingKey: signing.pem');
+    const r = await driftless(['verify', folder('signing-only'), '--config', cfg]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /no public key to verify against: pass --key <public key PEM>, or name one in the config .* as report\.verifyKey/);
+    assert.doesNotMatch(r.stdout, /verified/);
+  });
+
+  test('a config whose report.verifyKey is a private key is invalid: exit 2', async () => {
+    const cfg = configWith('verify-private', '  verifyKey: signing.pem');
+    const r = await driftless(['verify', folder('verify-private'), '--config', cfg]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /\/report\/verifyKey.*signing\.pem is a private key/);
+  });
+
+  test('a config whose report.verifyKey is another public key: exit 1', async () => {
+    const cfg = configWith('verify-other', `  verifyKey: ${path.basename(otherPub)}`);
+    const r = await driftless(['verify', folder('verify-other'), '--config', cfg]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /problem: signed by key SHA256:\S+, not by the trusted key SHA256:\S+/);
+  });
+
+  test('the signature covers the run id and the time: a bundle passed off as another run, or moved in time, fails', async () => {
+    for (const [name, edit] of [
+      ['run-id', (b: { runIds: string[] }) => (b.runIds = ['r2'])],
+      ['created-at', (b: { createdAt: string }) => (b.createdAt = '2020-01-01T00:00:00.000Z')],
+    ] as const) {
+      const dir = folder(`edited-${name}`);
+      const file = path.join(dir, EVIDENCE_FILE);
+      const bundle = JSON.parse(fs.readFileSync(file, 'utf8'));
+      edit(bundle);
+      fs.writeFileSync(file, JSON.stringify(bundle, null, 2));
+      const r = await verify(dir);
+      assert.equal(r.code, 1, `${name}: ${r.stdout}`);
+      assert.match(r.stdout, /problem: the signature does not match the bundle/);
+      assert.doesNotMatch(r.stdout, /r2|2020-01-01/, 'an unverified claim is never printed');
+    }
   });
 
   test('one changed byte of an attachment: exit 1 naming the file', async () => {

@@ -145,6 +145,32 @@ describe('chaos state probe', () => {
     ]);
   });
 
+  test('no instance was killed: DL-CHAOS-001 is broken whatever the reads say, never "no state lost"', () => {
+    const written = Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: 'v' }));
+    const allRead = { written, missing: [], changed: [], unreadable: [], reads: [], cleanup: { deleted: [], absent: [], failed: [] } };
+    const writes = { asked: 20, written: 20, failed: [] };
+    // DL-CHAOS-001 on its own must say it: with 002 and 003 switched off nothing else would.
+    const aborted = state(
+      outcome({
+        timeline: [{ t: new Date(), kind: 'abort', message: 'stopped killing at once: error rate 80%' }],
+        aborted: true,
+        stateWrites: writes,
+        state: allRead,
+      }),
+    );
+    assert.equal(aborted.status, 'broken');
+    assert.match(aborted.message!, /no instance was killed \(stopped killing at once: error rate 80%\)/);
+    assert.ok(
+      aborted.evidence.some((e) => e.name === 'state probe'),
+      'the reads are still shown',
+    );
+    const failed = state(
+      outcome({ timeline: [{ t: new Date(), kind: 'kill-failed', host: 'h1', message: 'could not sigkill h1: gone' }], stateWrites: writes, state: allRead }),
+    );
+    assert.equal(failed.status, 'broken');
+    assert.match(failed.message!, /no instance was killed \(could not sigkill h1: gone\)/);
+  });
+
   test('no instance was killed: recovery and SLO are broken, not passed or "slow"', () => {
     const o = outcome({ timeline: [{ t: new Date(), kind: 'kill-failed', host: 'h1', message: 'could not sigkill h1: gone' }], recovered: false });
     const rs = judgeWith(chaosSuite, new Map([['web', o]]), planChaos({ config: config(), inventory: [] }).checks, config());

@@ -172,6 +172,33 @@ describe('open loop against a local server', () => {
   });
 });
 
+describe('requests still unanswered when the run ends', () => {
+  test('are cut off and marked cutOff (no outcome measured); answered ones are not', async () => {
+    // A body that trickles a byte every 100 ms never passes the 400 ms timeout: only the end of the run cuts it.
+    const server = http.createServer((req, res) => {
+      if (req.url === '/ok') return res.end('ok');
+      res.writeHead(200);
+      const t = setInterval(() => res.write('.'), 100);
+      res.on('close', () => clearInterval(t));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const slow = await runLoad({ url: base, path: '/slow', rate: 20, durationMs: 200, timeoutMs: 400 });
+      assert.ok(slow.records.length > 0);
+      assert.ok(
+        slow.records.every((r) => r.cutOff === true && r.status === 0 && /cut off/.test(r.error ?? '')),
+        JSON.stringify(slow.records),
+      );
+      const ok = await runLoad({ url: base, path: '/ok', rate: 20, durationMs: 200, timeoutMs: 400 });
+      assert.ok(ok.records.every((r) => r.cutOff === undefined && r.status === 200));
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
 describe('the live error rate the stop condition reads', () => {
   let server: http.Server;
   let url: string;
@@ -209,6 +236,20 @@ describe('the live error rate the stop condition reads', () => {
 
   test('every answer an error: 1', async () => {
     assert.equal((await measure('error')).rate, 1);
+  });
+
+  test('a load that has ended: nothing sent, nothing decided in the window (the stop condition must not read that as 0%)', async () => {
+    mode = 'ok';
+    const run = startLoad({ url, rate: 100, durationMs: 200, timeoutMs: 300 });
+    await run.done;
+    await new Promise((r) => setTimeout(r, 700));
+    assert.deepEqual(run.liveErrorRate(500), { rate: 0, decided: 0, errors: 0, overdue: 0, sent: 0 });
+    const busy = startLoad({ url, rate: 100, durationMs: 1500, timeoutMs: 300 });
+    await new Promise((r) => setTimeout(r, 800));
+    const now = busy.liveErrorRate(500);
+    busy.stop();
+    await busy.done;
+    assert.ok(now.sent >= 40 && now.sent <= 55, JSON.stringify(now));
   });
 
   test('nothing answered at all: the requests past their timeout count as errors (they used to count as nothing)', async () => {

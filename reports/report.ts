@@ -16,7 +16,7 @@ import { ensureOwnedParent, OWNED_MARKER, resetOwnedDir, whyNotOwned } from '../
 import { harnessVersion, REPO_ROOT } from '../core/paths.ts';
 import { readChecks } from '../core/results-folder.ts';
 import { writeAllureResults } from './allure-results.ts';
-import { type BaselineVerdict, changesOf, readBaseline, sharesRun } from './baseline.ts';
+import { type BaselineVerdict, changesOf, newIds, readBaseline, sharesRun } from './baseline.ts';
 import { allureCategories } from './categories.ts';
 import { EVIDENCE_FILE, type EvidenceBundle, evidenceState, fileSha256, keyFingerprint, publicKeyOf, verifyEvidence, writeEvidence } from './evidence.ts';
 import { matrices, writeMatrixResults } from './matrix.ts';
@@ -125,6 +125,7 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
       return { check, ...(record ? { record, dir: dirOf.get(record)! } : {}) };
     }),
     report: o.report,
+    ...(verdict.changes ? { fresh: { checks: newIds(verdict.changes), since: `run ${verdict.changes.baseline.runId}` } } : {}),
   });
   writeMatrixResults(o.staging, matrices(owed, byCheck, verdict), verdict);
   writeAllureMetadata(o.staging, merged, verdict, sealed);
@@ -217,6 +218,11 @@ function writeAllureMetadata(dir: string, merged: MergedRecords, verdict: Verdic
       ]),
     ),
     ...(verdict.incomplete.length ? { 'verdict.not-fully-checked': verdict.incomplete.slice(0, 3).join(' | ') } : {}),
+    ...(verdict.changes
+      ? {
+          'since.baseline': `run ${verdict.changes.baseline.runId}: ${verdict.changes.newViolations.length} new violations, ${verdict.changes.fixed.length} fixed, ${verdict.changes.stillFailing.length} still failing, ${verdict.changes.newlyBroken.length} newly broken`,
+        }
+      : {}),
     evidence: verdict.evidence?.statement ?? 'UNSIGNED',
     'evidence.results': sealed.map((x) => `${path.basename(x.dir)}: ${x.state}`).join('; '),
     'run.id': verdict.runId,

@@ -49,6 +49,23 @@ test('the report writes its outputs, seals them, and compares with the previous 
   const ar = fs.readFileSync(path.join(root, 'report', 'outputs', 'oscal', 'assessment-results.json'), 'utf8');
   assert.match(ar, /"href": "\.\.\/\.\.\/night-2\/evidence\/[0-9a-f]{64}\.json"/, 'evidence is named where it is, relative to the outputs');
 
+  // The Allure report says it too: the new violation's message and tag, the counts in the environment.
+  const staged = fs.readdirSync(path.join(root, 'staging')).filter((f) => f.endsWith('-result.json'));
+  const results = staged.map(
+    (f) =>
+      JSON.parse(fs.readFileSync(path.join(root, 'staging', f), 'utf8')) as {
+        statusDetails: { message?: string };
+        labels: Array<{ name: string; value: string }>;
+      },
+  );
+  const marked = results.filter((r) => r.labels.some((l) => l.name === 'tag' && l.value === 'new-violation'));
+  assert.equal(marked.length, 1);
+  assert.match(marked[0]!.statusDetails.message!, /^NEW since run night-1: \[Mutable host\] ALLOWED: .* on h2/);
+  assert.match(
+    fs.readFileSync(path.join(root, 'staging', 'environment.properties'), 'utf8'),
+    /since\.baseline = run night-1: 1 new violations, 1 fixed, 2 still failing, 1 newly broken/,
+  );
+
   // Reporting the same run again: its own verdict is no baseline.
   const r3 = await report(second.dir, ['junit']);
   assert.equal(r3.verdict.changes, undefined);

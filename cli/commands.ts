@@ -26,6 +26,16 @@ export interface CommandSpec {
 }
 
 const config: OptionSpec = { type: 'string', short: 'c', arg: 'file', help: 'the config (default driftless.config.yaml in the current directory)' };
+const output: OptionSpec = {
+  type: 'string',
+  arg: 'junit,sarif,oscal,summary',
+  help: 'the outputs to write under outputs/ (comma-separated, or none; default report.outputs, else all)',
+};
+const baseline: OptionSpec = {
+  type: 'string',
+  arg: 'verdict.json',
+  help: 'compare with this earlier verdict: new, fixed, still failing, newly broken (default the previous verdict in the output folder)',
+};
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -56,7 +66,8 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'plan every owed check, run the suites against the configured fleets, write typed results, the verdict and the evidence',
     details:
       'Exit 0 compliant, 1 violations found, 2 configuration or usage error (nothing touched), 3 not fully checked.\n' +
-      'The results folder holds the run record (driftless-run.json), the typed results (checks/<suite>.json), their evidence and the verdict.',
+      'The results folder holds the run record (driftless-run.json), the typed results (checks/<suite>.json), their evidence, the verdict\n' +
+      'and the outputs (outputs/: junit.xml, driftless.sarif, oscal/, summary.md; the summary is appended to $GITHUB_STEP_SUMMARY when set).',
     options: {
       config,
       suite: { type: 'string', multiple: true, arg: 'name', help: 'run only this suite: ssh-edits, image-integrity, chaos, deploy' },
@@ -65,6 +76,8 @@ export const COMMANDS: CommandSpec[] = [
       shard: { type: 'string', arg: 'i/n', help: 'audit only shard i of n (hosts dealt round-robin); needs --run-id' },
       'results-dir': { type: 'string', arg: 'dir', help: 'the results folder (default driftless-output/results); emptied first, only if driftless made it' },
       before: { type: 'string', arg: 'snapshot.json', help: 'judge a deploy that ran elsewhere against this `driftless snapshot` (observed mode)' },
+      output,
+      baseline,
     },
   },
   {
@@ -75,13 +88,17 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'report',
     summary: 'merge results folders (shards, runs) into the verdict, the Allure report and its signed evidence bundle',
-    details: "Exit codes are the verdict's: a sharded CI job gates on the merged result.",
+    details:
+      "Exit codes are the verdict's: a sharded CI job gates on the merged result.\n" +
+      'The report folder also holds the outputs (outputs/: junit.xml, driftless.sarif, oscal/, summary.md; the summary is appended to $GITHUB_STEP_SUMMARY when set).',
     options: {
       results: { type: 'string', multiple: true, arg: 'dir', help: 'a results folder (repeatable; default driftless-output/results)' },
       out: { type: 'string', arg: 'dir', help: 'the HTML report folder (default driftless-output/report); its history/ is carried over' },
       'single-file': { type: 'boolean', help: 'also write one HTML file that opens from disk, beside --out (report-single/index.html)' },
       config,
       'signing-key': { type: 'string', arg: 'pem', help: "sign the report with this Ed25519 private key (default: the config's report.signingKey)" },
+      output,
+      baseline,
     },
   },
   {

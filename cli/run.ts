@@ -4,7 +4,9 @@ import { UsageError } from '../core/errors.ts';
 import { RUN_ID_PATTERN } from '../core/run.ts';
 import { isSuiteName, SUITES, type SuiteName } from '../core/suites.ts';
 import { type RunObserver, runEngine } from '../engine/run.ts';
-import { findingLines, verdictLines } from '../reports/terminal.ts';
+import { parseOutputs } from '../reports/outputs.ts';
+import { changeLines, findingLines, verdictLines } from '../reports/terminal.ts';
+import { publishOutputs } from './outputs.ts';
 import { type Parsed, str, strs } from './parsed.ts';
 
 const say = (s: string) => process.stdout.write(s + '\n');
@@ -53,6 +55,8 @@ export async function runCommand(p: Parsed): Promise<number> {
       ...(runId !== undefined ? { runId } : {}),
       ...(str(p, 'results-dir') !== undefined ? { resultsDir: str(p, 'results-dir') } : {}),
       ...(str(p, 'before') !== undefined ? { before: str(p, 'before') } : {}),
+      ...(str(p, 'output') !== undefined ? { outputs: parseOutputs(str(p, 'output')!) } : {}),
+      ...(str(p, 'baseline') !== undefined ? { baseline: str(p, 'baseline') } : {}),
     },
     observer,
   );
@@ -60,11 +64,13 @@ export async function runCommand(p: Parsed): Promise<number> {
   const findings = findingLines(out.records, out.resultsDir);
   if (findings.length) say(`findings:\n${findings.join('\n')}\n`);
   for (const l of verdictLines(out.verdict, { shard: out.shard, verdictFile: out.verdictFile })) say(l);
+  for (const l of changeLines(out.verdict, out.baseline)) say(l);
   const rel = path.relative(process.cwd(), out.resultsDir) || '.';
   const b = out.evidence;
   say(
     `  results: ${rel} (typed results in checks/; build the report with \`driftless report${rel === 'driftless-output/results' ? '' : ` --results ${rel}`}\`)`,
   );
+  publishOutputs(out.resultsDir, out.outputs, say);
   say(
     `  evidence: ${path.join(rel, 'driftless-evidence.json')} (${b.files.length} files, ${b.signature ? `signed by ${b.signature.keyFingerprint}` : 'UNSIGNED: set report.signingKey'})`,
   );

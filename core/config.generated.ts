@@ -380,6 +380,10 @@ export interface Report {
    */
   verifyKey?: string;
   /**
+   * The outputs `driftless run` writes into its results folder and `driftless report` into the report folder, under outputs/: junit (junit.xml), sarif (driftless.sarif), oscal (oscal/: catalog, assessment plan and results), summary (summary.md, also appended to $GITHUB_STEP_SUMMARY when set). Default: all of them. `--output` on either command wins.
+   */
+  outputs?: ('junit' | 'sarif' | 'oscal' | 'summary')[];
+  /**
    * `driftless report` merges results folders of different runs (sharded audits, then chaos) only when they started within this many hours of each other, and used the same config, release file and waiver file (by hash); last week's chaos folder never merges with tonight's audits.
    */
   maxRunSpreadHours: number;

@@ -35,6 +35,11 @@ export interface Control {
   when?: string;
   /** The CIS Docker Benchmark v1.6.0 recommendation it makes a gate of, where there is one. */
   cis?: string;
+  /**
+   * The NIST SP 800-53 Rev. 5 controls a pass supports (e.g. CM-5, SI-7), for the OSCAL catalog
+   * (docs/oscal/catalog.json). Conservative: only where the check is direct evidence for the control.
+   */
+  nist?: readonly string[];
   /** How much a failure weighs in the report (default critical). */
   severity?: Severity;
 }

@@ -24,9 +24,11 @@ import { schemaProblems } from '../core/schema-check.ts';
 import { newSeed } from '../core/seed.ts';
 import { type Phase, PHASES, phaseOf, SUITES, type SuiteName } from '../core/suites.ts';
 import { snapshotFleets } from '../providers/snapshot.ts';
+import { type BaselineVerdict, changesOf, readBaseline, sharesRun } from '../reports/baseline.ts';
 import { type EvidenceBundle, evidenceState, fileSha256, inputsOf, keyFingerprint, publicKeyOf, writeEvidence } from '../reports/evidence.ts';
+import { OUTPUT_KINDS, type OutputKind, type WrittenOutputs, writeOutputs } from '../reports/outputs.ts';
 import { mergeRecords, type PhaseEnd, type RunRecord, type Shard, writeRunRecord } from '../reports/run-record.ts';
-import { type Verdict, verdictOf, writeVerdict } from '../reports/verdict.ts';
+import { answersOf, type Verdict, verdictOf, writeVerdict } from '../reports/verdict.ts';
 import { recordSuite } from './record.ts';
 
 export interface RunRequest {
@@ -43,6 +45,10 @@ export interface RunRequest {
   modules?: Readonly<Record<string, SuiteModule>>;
   /** Overrides run.deadlineMinutes (tests). */
   deadlineMs?: number;
+  /** The outputs to write into <results>/outputs/ (--output); default report.outputs, else all of them. */
+  outputs?: readonly OutputKind[];
+  /** A verdict.json to compare with (--baseline); default the previous verdict of the output folder. */
+  baseline?: string;
 }
 
 /** What the run tells the person at the terminal, step by step (cli/run.ts prints it). */
@@ -62,6 +68,10 @@ export interface RunOutcome {
   verdict: Verdict;
   evidence: EvidenceBundle;
   verdictFile: string;
+  /** The outputs written (relative to the results folder) and the job summary's Markdown. */
+  outputs: WrittenOutputs;
+  /** The baseline compared with, or why the previous verdict was not used. */
+  baseline: { file?: string; runId?: string; skipped?: string };
 }
 
 export async function runEngine(req: RunRequest, observe: RunObserver): Promise<RunOutcome> {
@@ -70,6 +80,9 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
   if (req.before !== undefined && !req.suites.includes('deploy'))
     throw new UsageError(`--before ${req.before}: judges a deploy, so it needs the deploy suite (--suite deploy, or no --suite)`);
   const deployBefore = req.before !== undefined ? readSnapshot(req.before, config.source.file) : undefined;
+  // The baseline is read before anything is written: this run overwrites the output folder's verdict.json.
+  const base = req.baseline !== undefined ? readBaseline(req.baseline, true) : fs.existsSync(OUTPUT.verdict()) ? readBaseline(OUTPUT.verdict(), false) : {};
+  const outputKinds = req.outputs ?? config.report?.outputs ?? OUTPUT_KINDS;
   const selected = SUITES.filter((s) => req.suites.includes(s));
   const modules = req.modules ?? SUITE_MODULES;
   refuseShardedExperiments(req, config, selected, modules);
@@ -79,6 +92,13 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
 
   // 2. identity and folders: from this command only, never from the environment.
   const runId = req.runId ?? newRunId();
+  let baseline: BaselineVerdict | undefined = base.baseline;
+  let baselineSkipped = base.skipped;
+  if (baseline && req.baseline === undefined && sharesRun(baseline, [runId])) {
+    // Another shard of this very run wrote it: no baseline, not a comparison with itself.
+    baselineSkipped = `the previous verdict ${baseline.file} is of this run (${runId}): no comparison`;
+    baseline = undefined;
+  }
   const seedFrom: RunRecord['seedFrom'] = req.seed !== undefined ? 'cli' : config.chaos.seed !== undefined ? 'config' : 'random';
   const seed = req.seed ?? config.chaos.seed ?? newSeed();
   const startedAt = new Date().toISOString();
@@ -177,7 +197,7 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
     phases.push({ phase, recorded: notRecorded.length ? notRecorded.join('; ') : 'ok', audits: failed.length ? failed.join('; ') : 'ok' });
   }
 
-  // 6. record the end, 7. the verdict from the typed results and the plan, 8. the evidence.
+  // 6. record the end, 7. the verdict from the typed results and the plan (and the changes since the baseline), 8. the evidence.
   writeRunRecord(resultsDir, {
     ...record,
     finished: {
@@ -190,15 +210,36 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
   });
   const finished = JSON.parse(fs.readFileSync(path.join(resultsDir, 'driftless-run.json'), 'utf8')) as RunRecord;
   const signingKey = config.report?.signingKey;
+  const merged = mergeRecords([{ dir: resultsDir, record: finished }], false);
+  const { owed, byCheck } = answersOf(records, merged);
   const verdict: Verdict = {
-    ...verdictOf(records, mergeRecords([{ dir: resultsDir, record: finished }], false)),
+    ...verdictOf(records, merged),
     evidence: evidenceState(signingKey ? { signed: true, keyFingerprint: keyFingerprint(publicKeyOf(signingKey)) } : { signed: false }),
+    ...(baseline ? { changes: changesOf(baseline, owed, byCheck) } : {}),
   };
   writeVerdict(path.join(resultsDir, 'verdict.json'), verdict);
+  // 9. the outputs, renderers of the same records, before the bundle so that it lists them.
+  const outputs = writeOutputs(resultsDir, outputKinds, {
+    owed,
+    byCheck,
+    verdict,
+    runs: merged.runs,
+    evidencePath: (_r, e) => path.posix.join('..', e.file),
+  });
   ensureOwnedParent(path.dirname(OUTPUT.verdict()));
   writeVerdict(OUTPUT.verdict(), verdict);
   const evidence = sealResults(resultsDir, config, runId, record.planHash, verdict);
-  return { runId, resultsDir, shard: req.shard, records, verdict, evidence, verdictFile: OUTPUT.verdict() };
+  return {
+    runId,
+    resultsDir,
+    shard: req.shard,
+    records,
+    verdict,
+    evidence,
+    verdictFile: OUTPUT.verdict(),
+    outputs,
+    baseline: baseline ? { file: baseline.file, runId: baseline.runId } : baselineSkipped ? { skipped: baselineSkipped } : {},
+  };
 }
 
 /** Resolves to the promise's value, or 'deadline' once the run's deadline has passed (the work is abandoned). */

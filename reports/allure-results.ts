@@ -23,6 +23,8 @@ export interface AllureInput {
   /** The owed checks, each with its record (absent: not run) and the folder its evidence is in. */
   checks: Array<{ check: PlannedCheck; record?: CheckRecord; dir?: string }>;
   report: Config['report'] | undefined;
+  /** The checks failing now that did not in the baseline, and which run that was: marked NEW (message and tag). */
+  fresh?: { checks: ReadonlySet<string>; since: string };
 }
 
 interface Label {
@@ -95,7 +97,9 @@ export async function writeAllureResults(dir: string, input: AllureInput): Promi
     }
     const titlePath = [check.suite, `fleet ${check.fleet}`, ...(check.host ? [check.host] : [])];
     const fullName = [...titlePath, check.title].join(' › ');
-    const { status, message } = statusOf(r);
+    const { status, message: said } = statusOf(r);
+    const isNew = status === 'failed' && !!input.fresh?.checks.has(check.id);
+    const message = isNew ? `NEW since ${input.fresh!.since}: ${said}` : said;
     const result = {
       uuid,
       name: check.title,
@@ -113,7 +117,7 @@ export async function writeAllureResults(dir: string, input: AllureInput): Promi
         name,
         value,
       })),
-      labels: labelsOf(check, r, input.report),
+      labels: [...labelsOf(check, r, input.report), ...(isNew ? [{ name: 'tag', value: 'new-violation' }] : [])],
       links,
       start: r ? Date.parse(r.startedAt) : Date.now(),
       stop: r ? Date.parse(r.finishedAt) : Date.now(),

@@ -12,6 +12,7 @@ import { type CheckRecord, firstLine } from '../core/check-record.ts';
 import { ExitCode, type ExitCodeValue, InternalError } from '../core/errors.ts';
 import type { PlannedCheck } from '../core/run-plan.ts';
 import { schemaProblems } from '../core/schema-check.ts';
+import type { Changes } from './baseline.ts';
 import type { MergedRecords } from './run-record.ts';
 
 export type Answer = 'compliant' | 'violations' | 'not-fully-checked' | 'not-applicable';
@@ -56,7 +57,12 @@ export interface Verdict {
   categories: Record<string, number>;
   taintedHosts: string[];
   uncheckedHosts: Array<{ host: string; fleet?: string; reason: string }>;
-  violations: Array<{ category: string; control: string; check: string; host?: string; fleet?: string; message: string }>;
+  /** `check` is the check's title; `id` its id in the plan (what a later run's baseline compares by). */
+  violations: Array<{ id: string; category: string; control: string; check: string; host?: string; fleet?: string; message: string }>;
+  /** Every broken check (the probe could not tell), by id: a later run's baseline tells "newly broken" from these. */
+  broken: Array<{ id: string; control: string; fleet: string; host?: string; message: string }>;
+  /** What changed since the baseline verdict (`--baseline`, or the previous one in the output folder); absent without one. */
+  changes?: Changes;
   /** Whether the evidence bundle beside this verdict is signed: UNSIGNED proves nothing about later edits. */
   evidence?: { signed: boolean; statement: string; keyFingerprint?: string };
 }
@@ -125,6 +131,7 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
   const tainted = new Set<string>();
   const unchecked = new Map<string, Verdict['uncheckedHosts'][number]>();
   const violations: Verdict['violations'] = [];
+  const broken: Verdict['broken'] = [];
   const notRun: Verdict['notRun'] = [];
   const waived: Verdict['waived'] = [];
   const notApplicable: Verdict['notApplicable'] = [];
@@ -156,12 +163,13 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
     else if (r.outcome === 'not-applicable') notApplicable.push({ ...where, suite: check.suite, control: check.control, reason: message });
     else if (r.outcome === 'broken') {
       categories[PROBE_ERROR]!++;
+      broken.push({ id: check.id, control: check.control, ...where, message });
       const at = `${check.fleet}/${check.host ?? '(fleet)'}`;
       if (!unchecked.has(at)) unchecked.set(at, { host: check.host ?? `(fleet ${check.fleet})`, fleet: check.fleet, reason: message });
     } else if (r.outcome === 'failed') {
       const cat = r.category ?? 'Other violation';
       categories[cat] = (categories[cat] ?? 0) + 1;
-      violations.push({ category: cat, control: check.control, check: r.title, ...where, message });
+      violations.push({ id: check.id, category: cat, control: check.control, check: r.title, ...where, message });
     }
   }
 
@@ -208,6 +216,7 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
     taintedHosts: [...tainted].sort(),
     uncheckedHosts: [...unchecked.values()],
     violations,
+    broken,
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * Writes the generated files: docs/controls.md (from the controls registry, core/controls.ts),
+ * Writes the generated files: docs/controls.md and docs/oscal/catalog.json (from the controls registry, core/controls.ts),
  * docs/errors.md (from the error classes, core/errors.ts), core/config.generated.ts (from
  * schemas/config.schema.json) and the suite enums of the plan and results schemas (from the
  * suite table, core/suites.ts). `npm run generate` writes them; `npm run generate -- --check`
@@ -12,6 +12,7 @@ import { type Control, CONTROLS } from '../core/controls.ts';
 import { featureOf, SUITES } from '../core/suites.ts';
 import { ERROR_CLASSES } from '../core/errors.ts';
 import { REPO_ROOT } from '../core/paths.ts';
+import { catalogText } from '../reports/oscal.ts';
 import { CONFIG_TYPES_FILE, configTypes } from './config-types.ts';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
@@ -77,14 +78,34 @@ function withSuiteEnums(rel: string): string {
   return text.replace(/("suite(?:s)?": \{ (?:"type": "array", "items": \{ )?"enum": )\[[^\]]*\]/g, `$1${names}`);
 }
 
+const check = process.argv.includes('--check');
+
+/**
+ * docs/oscal/catalog.json, the registry as an OSCAL catalog. Its last-modified date is kept while
+ * nothing else in it changes (so --check is stable), and set to now when something does.
+ */
+function oscalCatalogDoc(rel: string): string {
+  const file = path.join(REPO_ROOT, rel);
+  const now = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  let previous: string | undefined;
+  try {
+    previous = (JSON.parse(now) as { catalog: { metadata: { 'last-modified': string } } }).catalog.metadata['last-modified'];
+  } catch {
+    previous = undefined;
+  }
+  const kept = previous ? catalogText(previous) : undefined;
+  if (kept && (kept === now || check)) return kept;
+  return catalogText(new Date().toISOString());
+}
+
 const docs: Record<string, string> = {
   'schemas/plan.schema.json': withSuiteEnums('schemas/plan.schema.json'),
   'schemas/results.schema.json': withSuiteEnums('schemas/results.schema.json'),
   'docs/controls.md': controlsDoc(),
   'docs/errors.md': errorsDoc(),
+  'docs/oscal/catalog.json': oscalCatalogDoc('docs/oscal/catalog.json'),
   [path.relative(REPO_ROOT, CONFIG_TYPES_FILE)]: await configTypes(),
 };
-const check = process.argv.includes('--check');
 let stale = 0;
 for (const [rel, body] of Object.entries(docs)) {
   const file = path.join(REPO_ROOT, rel);
@@ -94,6 +115,7 @@ for (const [rel, body] of Object.entries(docs)) {
     process.stderr.write(`${rel} is stale: it is generated from the registry; run \`npm run generate\` and commit it\n`);
     stale++;
   } else {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, body);
     process.stdout.write(`wrote ${rel}\n`);
   }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../core/paths.ts';
-import { checkControls, checkDeployFleets, checkProduction, checkServices, checkSigningKey, checkTargets } from './checks.ts';
+import { checkControls, checkDeployFleets, checkProduction, checkProvenance, checkServices, checkSigningKey, checkTargets } from './checks.ts';
 import type { Ctx } from './context.ts';
 import { ConfigError, type ConfigProblem, problem } from './errors.ts';
 import { translateErrors } from './messages.ts';
@@ -75,10 +75,12 @@ export function validateConfigText(text: string | Buffer, file: string, opts: Lo
   const waiverList = readWaivers(raw.waivers, ctx);
   const report = raw.report?.signingKey ? { ...raw.report, signingKey: checkSigningKey(raw.report.signingKey, ctx) } : raw.report;
   checkProduction(raw.safety, ctx);
+  const provenance = raw.policy.provenance && checkProvenance(raw.policy.provenance, targets, release, complete, ctx);
   if (ctx.problems.length) throw new ConfigError(ctx.problems);
 
   return {
     ...raw,
+    ...(provenance ? { policy: { ...raw.policy, provenance } } : {}),
     targets,
     release,
     waiverList,

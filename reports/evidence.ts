@@ -9,6 +9,7 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, ve
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../core/config.ts';
+import { keyFingerprint } from '../core/provenance.ts';
 import type { Verdict } from './verdict.ts';
 
 export const EVIDENCE_FILE = 'driftless-evidence.json';
@@ -65,12 +66,7 @@ function signedBytes(b: Omit<EvidenceBundle, 'signature'>): Buffer {
   return Buffer.from(canonical(b));
 }
 
-export function keyFingerprint(publicKey: KeyObject): string {
-  return `SHA256:${createHash('sha256')
-    .update(publicKey.export({ type: 'spki', format: 'der' }))
-    .digest('base64')
-    .replace(/=+$/, '')}`;
-}
+export { keyFingerprint };
 
 /** The public half of a key file, private (PKCS#8) or public (SPKI) PEM. */
 export function publicKeyOf(file: string): KeyObject {

@@ -156,3 +156,32 @@ export async function attestImage(dir: string, keyFile: string, b: LabBuild): Pr
   fs.renameSync(`${file}.tmp`, file); // never half a bundle under the digest's name
   return { file, source: b.source, ...(b.commit ? { commit: b.commit } : {}), reused: false };
 }
+
+/**
+ * Signs the builds the pipeline attests (`attested`); returns, for every build, the source its
+ * release entry names: the attestation's (kept from when the image was built, if it came from the
+ * cache), or, for an image the pipeline does not attest, what it was built from.
+ */
+export async function attestBuilds<K extends string>(
+  dir: string,
+  keyFile: string,
+  builds: Record<K, LabBuild>,
+  attested: readonly string[],
+  log: (line: string) => void,
+): Promise<Record<K, string>> {
+  const out = {} as Record<K, string>;
+  for (const k of Object.keys(builds) as K[]) {
+    const b = builds[k];
+    if (!attested.includes(k)) {
+      out[k] = b.source;
+      log(`  ${b.ref}: not attested (built by hand, outside the pipeline: the negative control of DL-IMG-020)`);
+      continue;
+    }
+    const a = await attestImage(dir, keyFile, b);
+    out[k] = a.source;
+    log(
+      `  ${b.ref}: attested (${a.reused ? 'kept from when it was built' : 'signed now'}), source ${a.source}${a.commit ? ` at ${a.commit.slice(0, 12)}` : ''}`,
+    );
+  }
+  return out;
+}

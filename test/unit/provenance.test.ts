@@ -6,7 +6,7 @@
  * or keyless bundle is broken.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +20,12 @@ import type { CheckResult } from '../../core/check-result.ts';
 import type { Config } from '../../core/config.ts';
 import type { FleetSnapshot } from '../../core/inventory.ts';
 import { bundleFileName, keyFingerprint, SLSA_PROVENANCE_V02 } from '../../core/provenance.ts';
-import { plannedCheck } from '../../core/run-plan.ts';
+import { planHash, plannedCheck, type RunPlan } from '../../core/run-plan.ts';
+import { recordCheck } from '../../core/check-record.ts';
+import { inputsOf } from '../../reports/evidence.ts';
+import { matrixHtml } from '../../reports/matrix.ts';
+import { mergeRecords, type RunRecord } from '../../reports/run-record.ts';
+import { validateVerdict, verdictOf } from '../../reports/verdict.ts';
 import { LAB_BUILDER, LAB_REPOSITORY, type LabBuild, labStatement, signStatement } from '../../lab/attest.ts';
 import { judge } from '../helpers/suite-run.ts';
 
@@ -276,5 +281,83 @@ describe('policy.provenance in the config', () => {
     assert.ok(!problems.some((p) => p.includes('BEGIN')), 'the key itself is never repeated');
     assert.ok(problems.some((p) => /provenance\/bundles: nowhere is not a directory/.test(p)));
     assert.ok(problems.some((p) => /service "web" declares no source/.test(p)));
+  });
+});
+
+describe('the chain in the verdict and the evidence bundle', () => {
+  /** The verdict of one run that owed DL-IMG-020 on web-1, judged `r`. */
+  const verdictWith = (r: CheckResult) => {
+    const plan: RunPlan = { suites: ['image-integrity'], checks: [CHECK], notApplicable: [] };
+    const run = {
+      runId: 'r1',
+      seed: 1,
+      seedFrom: 'random',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      harnessVersion: '0.1.0',
+      config: { file: '/c.yaml', sha256: 'a'.repeat(64) },
+      fleets: [{ name: 'web', provider: 'docker', hosts: 1 }],
+      inventory: [],
+      release: {},
+      planHash: planHash(plan),
+      plan,
+      shard: null,
+      owed: [CHECK.id],
+      dryRun: false,
+      inputs: { release: null, waivers: null },
+      finished: { at: '2026-01-01T00:01:00.000Z', phases: [{ phase: 'audit', recorded: 'ok', audits: 'ok' }] },
+    } as RunRecord;
+    const at = '2026-01-01T00:00:30.000Z';
+    const rec = recordCheck(CHECK, r, {
+      runId: 'r1',
+      runStartedAt: run.startedAt,
+      waivers: [],
+      secrets: [],
+      store: (a) => ({ name: a.name, contentType: a.contentType, file: 'evidence/x.json', sha256: '0'.repeat(64), bytes: a.body.length }),
+      timing: { startedAt: at, finishedAt: at },
+    });
+    const v = verdictOf([rec], mergeRecords([{ dir: '/results', record: run }], false));
+    assert.deepEqual(validateVerdict(v), []);
+    return v;
+  };
+
+  test('verdict.json lists, per host, instance → image → attestation (key, builder) → source (commit)', async () => {
+    const v = verdictWith(judged(setup({ bundles: { [bundleFileName(D)]: await signed() } })));
+    assert.equal(v.provenance?.length, 1);
+    const p = v.provenance![0]!;
+    assert.deepEqual(
+      { ...p, attestation: { ...p.attestation!, file: path.basename(p.attestation!.file) } },
+      {
+        fleet: 'web',
+        host: 'web-1',
+        outcome: 'passed',
+        instance: 'c0ffee',
+        image: D,
+        attestation: { file: bundleFileName(D), sha256: p.attestation!.sha256, keyFingerprint: keyFingerprint(trusted.pub), builder: LAB_BUILDER },
+        source: { id: SOURCE, commit: COMMIT },
+      },
+    );
+    const none = verdictWith(judged(setup())).provenance![0]!;
+    assert.equal(none.outcome, 'failed');
+    assert.equal(none.attestation, undefined);
+    assert.deepEqual(none.source, { id: SOURCE }, 'the source the release declares, unverified');
+    assert.match(none.message!, /^no attestation/);
+    // and the fleet's compliance matrix shows it under the table
+    const html = matrixHtml({ fleet: 'web', answer: 'compliant', controls: [], rows: [] }, v);
+    assert.match(html, /<table id="provenance">/);
+    assert.ok(html.includes(`key ${keyFingerprint(trusted.pub)}`) && html.includes(COMMIT.slice(0, 12)) && html.includes(LAB_BUILDER));
+  });
+
+  test('the evidence bundle hashes the trusted keys, the attestations the release names and those the run verified', async () => {
+    const config = setup({ bundles: { [bundleFileName(D)]: await signed() } });
+    const file = path.join(config.policy.provenance!.bundles!, bundleFileName(D));
+    const inputs = inputsOf(config, '/nowhere/package-lock.json', [file]);
+    const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+    assert.deepEqual(
+      inputs.filter((i) => i.what === 'provenance key' || i.what === 'attestation'),
+      [
+        { what: 'provenance key', file: path.join(dir, 'trusted.pub.pem'), sha256: sha(path.join(dir, 'trusted.pub.pem')) },
+        { what: 'attestation', file, sha256: sha(file) },
+      ],
+    );
   });
 });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Ec2Target, Release, SshAuth, Target } from '../core/config.ts';
 import type { ProvenancePolicy } from '../core/config.generated.ts';
-import { CONTROLS, isControlId } from '../core/controls.ts';
+import { CONTROLS, control, isControlId } from '../core/controls.ts';
 import { PRODUCTION_LIKE } from '../core/environments.ts';
 import type { Ctx } from './context.ts';
 import { problem } from './errors.ts';
@@ -245,7 +245,9 @@ export function checkProvenance(p: ProvenancePolicy, targets: Target[], release:
       );
   }
   if (releaseComplete && !release.source) {
-    const services = [...new Set(targets.flatMap((t) => [t.service, ...(t.provider === 'ssh' ? t.hosts.map((h) => h.service) : [])]))];
+    // only the kinds DL-IMG-020 is owed by (SSH hosts run no image it can name)
+    const owing = control('DL-IMG-020').providers ?? [];
+    const services = [...new Set(targets.filter((t) => owing.includes(t.provider)).map((t) => t.service))];
     for (const s of services) {
       if (s !== undefined && release.services[s] && !release.services[s].source)
         ctx.problems.push(

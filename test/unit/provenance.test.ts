@@ -282,6 +282,15 @@ describe('policy.provenance in the config', () => {
     assert.ok(problems.some((p) => /provenance\/bundles: nowhere is not a directory/.test(p)));
     assert.ok(problems.some((p) => /service "web" declares no source/.test(p)));
   });
+  test('an SSH fleet, which DL-IMG-020 is not owed by, needs no source', () => {
+    const file = path.join(dir, `config-${++n}.yaml`);
+    fs.writeFileSync(
+      file,
+      `version: 1\ntargets: [{ name: s, provider: ssh, service: web, ssh: { user: u, agent: true }, hosts: [{ id: h, address: 127.0.0.1 }] }]\n` +
+        `release: { services: { web: { manifest: m.json } } }\npolicy: { provenance: { keys: [${path.join(dir, 'trusted.pub.pem')}], builder: b } }\n`,
+    );
+    assert.equal(loadConfig(file, { env: { SSH_AUTH_SOCK: '/x' }, homeDir: dir }).policy.provenance?.builder, 'b');
+  });
 });
 
 describe('the chain in the verdict and the evidence bundle', () => {

@@ -295,6 +295,12 @@ describe('in chromium', () => {
     assert.equal(cell('(fleet)', 'DL-CHAOS-002'), 'FAIL');
     assert.equal(cell('dl-snowflake-1', 'DL-IMG-005'), 'waived');
     assert.equal(cell('dl-snowflake-1', 'DL-IMG-001'), 'pass');
+    // under it, the provenance chain: the snowflake image has no attestation
+    const chain = await page.frameLocator('iframe').first().locator('#provenance tr').allInnerTexts();
+    assert.ok(
+      chain.some((r) => r.startsWith('dl-snowflake-1') && /\bnone\b/.test(r) && r.includes('FAIL')),
+      chain.join('\n'),
+    );
     await page.screenshot({ path: path.join(outputDir(), 'screenshots', 'demo-matrix.png') });
   });
 

@@ -7,7 +7,17 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../core/paths.ts';
-import { checkChaosLoad, checkControls, checkDeployFleets, checkProduction, checkServices, checkSigningKey, checkTargets, checkVerifyKey } from './checks.ts';
+import {
+  checkChaosLoad,
+  checkControls,
+  checkDeployFleets,
+  checkProduction,
+  checkProvenance,
+  checkServices,
+  checkSigningKey,
+  checkTargets,
+  checkVerifyKey,
+} from './checks.ts';
 import type { Ctx } from './context.ts';
 import { ConfigError, type ConfigProblem, problem } from './errors.ts';
 import { translateErrors } from './messages.ts';
@@ -80,10 +90,12 @@ export function validateConfigText(text: string | Buffer, file: string, opts: Lo
   };
   checkProduction(raw.safety, ctx);
   checkChaosLoad(raw.chaos, raw.safety.maxKills, ctx);
+  const provenance = raw.policy.provenance && checkProvenance(raw.policy.provenance, targets, release, complete, ctx);
   if (ctx.problems.length) throw new ConfigError(ctx.problems);
 
   return {
     ...raw,
+    ...(provenance ? { policy: { ...raw.policy, provenance } } : {}),
     targets,
     release,
     waiverList,

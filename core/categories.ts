@@ -7,6 +7,11 @@ export const CATEGORIES = [
   { name: 'Mutable host', description: 'The host can be changed in place: a forbidden edit got through, or nothing stops one.' },
   { name: 'Drift', description: 'The filesystem differs from the image the host was started from.' },
   { name: 'Wrong image', description: 'The host runs an image (digest, AMI) the release does not declare for it.' },
+  {
+    name: 'Unproven provenance',
+    description:
+      'Nothing signed proves the running image came out of the build pipeline from the source the release names: no attestation, or one that does not verify.',
+  },
   { name: 'State lost', description: 'Data written before an instance died was gone or changed after: the fleet is not stateless.' },
   { name: 'Not replaced', description: 'A dead or released instance was not replaced: it is gone and nothing took its place, or the fleet shrank.' },
   { name: 'Patched in place', description: 'A deploy changed running instances (exec, copy into, restart) instead of replacing them.' },
@@ -46,6 +51,7 @@ export const VIOLATION_CATEGORY = {
   'wrong-image': 'Wrong image',
   'undeclared-image': 'Wrong image',
   'ami-unavailable': 'Wrong image',
+  'unattested-image': 'Unproven provenance',
   'state-lost': 'State lost',
   'restarted-in-place': 'Restarted in place',
   'not-replaced': 'Not replaced',

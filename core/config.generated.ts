@@ -32,6 +32,7 @@ export interface ConfigFile {
       reason: string;
     }[];
     container: ContainerPolicy;
+    provenance?: ProvenancePolicy;
   };
   chaos: Chaos;
   deploy?: Deploy;
@@ -193,6 +194,10 @@ export interface Release {
    * A release file (JSON or YAML with `services`) written by the build pipeline, relative to this config file.
    */
   file?: string;
+  /**
+   * The source the images were built from, as the build pipeline names it: a git commit (40 hex) or a build-input id such as sha256:<64 hex>. DL-IMG-020 requires the provenance attestation of each running image to name it (a resolved dependency's digest, e.g. gitCommit or sha256). A service's own `source` wins over the release's.
+   */
+  source?: string;
   services: ReleaseServices;
 }
 export interface ReleaseServices {
@@ -205,6 +210,14 @@ export interface ReleaseService {
    * Golden file manifest (driftless manifest ...), relative to the file that names it.
    */
   manifest?: string;
+  /**
+   * The source this service's image was built from (a git commit or a build-input id); wins over the release's `source`.
+   */
+  source?: string;
+  /**
+   * The provenance attestation of this service's image (a Sigstore bundle, e.g. from `cosign attest --key ... --bundle`), relative to the file that names it. Without it, DL-IMG-020 looks in policy.provenance.bundles.
+   */
+  attestation?: string;
   deployedAt?: string;
 }
 export interface SshPolicy {
@@ -247,6 +260,29 @@ export interface ContainerPolicy {
    * The main process must not run as root (DL-IMG-014, CIS 4.1). Off by default: hosts that run sshd usually need root.
    */
   nonRoot: boolean;
+}
+/**
+ * DL-IMG-020: every docker and ec2 host runs an image whose provenance attestation (a Sigstore bundle: a DSSE envelope over an in-toto statement with a SLSA provenance predicate, v1 or v0.2) verifies offline against one of `keys`, names the digest (or AMI) the host actually runs as its subject, comes from `builder` (and `repository`), and names the source the release declares (release.source or release.services.<name>.source). Without this section DL-IMG-020 is not applicable. Key-signed bundles only: keyless (Fulcio certificate) bundles need a trusted root and are reported broken.
+ */
+export interface ProvenancePolicy {
+  /**
+   * Public key files (PEM, SPKI: `cosign.pub`, or `openssl pkey -pubout`), relative to this config file: an attestation signed by any of them is trusted. A private key is refused: it never belongs in the config.
+   *
+   * @minItems 1
+   */
+  keys: string[];
+  /**
+   * The builder id the provenance must name (SLSA v1 runDetails.builder.id, v0.2 builder.id), exactly; the lab's is driftless-lab.
+   */
+  builder: string;
+  /**
+   * The source repository the images must be built from: a resolved dependency (v1; v0.2: a material or the config source) whose uri is exactly this, or this followed by @<ref> (git+https://github.com/org/repo matches git+https://github.com/org/repo@refs/heads/main). The release's source must be a digest of such a dependency.
+   */
+  repository?: string;
+  /**
+   * A directory of attestation bundles named by the image they attest: sha256-<64 hex>.sigstore.json for a Docker image id or repo digest, <ami id>.sigstore.json for an AMI; relative to this config file. A service's `attestation` in the release wins.
+   */
+  bundles?: string;
 }
 export interface Chaos {
   /**

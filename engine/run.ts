@@ -280,7 +280,12 @@ function sealResults(resultsDir: string, config: Config, runId: string, hash: st
     kind: 'results',
     runIds: [runId],
     harness: { version: harnessVersion(), lockfileSha256: fileSha256(lockfile) },
-    inputs: inputsOf(config, lockfile),
+    // the attestations DL-IMG-020 verified, as the verdict's provenance chain names them
+    inputs: inputsOf(
+      config,
+      lockfile,
+      (verdict.provenance ?? []).flatMap((p) => (p.attestation ? [p.attestation.file] : [])),
+    ),
     planHashes: [hash],
     verdict: { verdict: verdict.verdict, exitCode: verdict.exitCode },
     ...(config.report?.signingKey ? { signingKey: config.report.signingKey } : {}),

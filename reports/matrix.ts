@@ -91,7 +91,28 @@ body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse} th,t
 ${body}
 </table>
 <p><small>pass · FAIL (a violation) · broken (could not tell) · NOT RUN · skipped · waived (an accepted exception, not a pass) · n/a (does not apply, with the reason in verdict.json) · — (not owed)</small></p>
-</body></html>`;
+${provenanceHtml(m.fleet, verdict)}</body></html>`;
+}
+
+/** Per host of the fleet owing DL-IMG-020: instance → image → attestation (key, builder) → source (commit). */
+function provenanceHtml(fleet: string, verdict: Verdict): string {
+  const rows = (verdict.provenance ?? []).filter((p) => p.fleet === fleet);
+  if (!rows.length) return '';
+  const short = (s: string | undefined, n = 19) => (s ? esc(s.length > n ? `${s.slice(0, n)}…` : s) : '—');
+  const body = rows
+    .map(
+      (p) =>
+        `<tr><th style="text-align:left">${esc(p.host ?? '(fleet)')}</th><td>${short(p.instance, 12)}</td><td title="${esc(p.image ?? '')}">${short(p.image)}</td>` +
+        `<td title="${esc(p.attestation?.file ?? '')}">${p.attestation ? `${short(p.attestation.sha256, 12)}<br><small>key ${esc(p.attestation.keyFingerprint ?? 'untrusted')}</small>` : 'none'}</td>` +
+        `<td>${esc(p.attestation?.builder ?? '—')}</td><td title="${esc(p.source?.id ?? '')}">${short(p.source?.id)}</td><td>${short(p.source?.commit, 12)}</td>` +
+        `<td style="background:${SHOWN[OUTCOME[p.outcome]].color}" title="${esc(p.message ?? '')}">${SHOWN[OUTCOME[p.outcome]].text}</td></tr>`,
+    )
+    .join('\n');
+  return `<h3>provenance (DL-IMG-020)</h3>
+<table id="provenance"><tr><th>host</th><th>instance</th><th>image</th><th>attestation</th><th>builder</th><th>source</th><th>commit</th><th>verified</th></tr>
+${body}
+</table>
+`;
 }
 
 /** One Allure result per fleet carrying its matrix, so the report's Suites show "Verdict" first. */

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CATEGORY_NAMES, PROBE_ERROR } from '../core/categories.ts';
 import { type CheckRecord, firstLine } from '../core/check-record.ts';
+import { chainOf, PROVENANCE_CONTROL } from '../core/provenance.ts';
 import { ExitCode, type ExitCodeValue, InternalError } from '../core/errors.ts';
 import type { PlannedCheck } from '../core/run-plan.ts';
 import { schemaProblems } from '../core/schema-check.ts';
@@ -63,8 +64,46 @@ export interface Verdict {
   broken: Array<{ id: string; control: string; fleet: string; host?: string; message: string }>;
   /** What changed since the baseline verdict (`--baseline`, or the previous one in the output folder); absent without one. */
   changes?: Changes;
+  /** Per host owing DL-IMG-020: instance → image → attestation (key, builder) → source (commit), as far as it was followed. */
+  provenance?: ProvenanceLink[];
   /** Whether the evidence bundle beside this verdict is signed: UNSIGNED proves nothing about later edits. */
   evidence?: { signed: boolean; statement: string; keyFingerprint?: string };
+}
+
+/** One host's provenance chain, from its DL-IMG-020 result (the parameters its judge set). */
+export interface ProvenanceLink {
+  fleet: string;
+  host?: string;
+  outcome: CheckRecord['outcome'];
+  instance?: string;
+  image?: string;
+  attestation?: { file: string; sha256?: string; keyFingerprint?: string; builder?: string };
+  /** The source the attestation was verified to name (passed), else the one the release declares. */
+  source?: { id: string; commit?: string };
+  message?: string;
+}
+
+function provenanceLink(check: PlannedCheck, r: CheckRecord): ProvenanceLink {
+  const c = chainOf(r.parameters);
+  return {
+    fleet: check.fleet,
+    ...(check.host ? { host: check.host } : {}),
+    outcome: r.outcome,
+    ...(c.instance ? { instance: c.instance } : {}),
+    ...(c.image ? { image: c.image } : {}),
+    ...(c.attestation
+      ? {
+          attestation: {
+            file: c.attestation,
+            ...(c.attestationSha256 ? { sha256: c.attestationSha256 } : {}),
+            ...(c.keyFingerprint ? { keyFingerprint: c.keyFingerprint } : {}),
+            ...(c.builder ? { builder: c.builder } : {}),
+          },
+        }
+      : {}),
+    ...(c.source ? { source: { id: c.source, ...(c.commit ? { commit: c.commit } : {}) } } : {}),
+    ...(r.outcome !== 'passed' && r.message ? { message: firstLine(r.message) } : {}),
+  };
 }
 
 export type CoverageKey = Exclude<keyof Coverage, 'owed'>;
@@ -135,6 +174,7 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
   const notRun: Verdict['notRun'] = [];
   const waived: Verdict['waived'] = [];
   const notApplicable: Verdict['notApplicable'] = [];
+  const provenance: ProvenanceLink[] = [];
   const seenNa = new Set<string>();
   for (const n of runs.flatMap((r) => r.plan.notApplicable)) {
     const key = JSON.stringify(n);
@@ -156,6 +196,7 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
       notRun.push({ check: check.id, ...where, control: check.control, reason: 'not run: no result answers this owed check' });
       continue;
     }
+    if (check.control === PROVENANCE_CONTROL) provenance.push(provenanceLink(check, r));
     const message = firstLine(r.message);
     if (r.tainted && check.host && r.outcome !== 'not-applicable') tainted.add(check.host);
     if (r.outcome === 'skipped') notRun.push({ check: check.id, ...where, control: check.control, reason: `skipped: ${message || 'no reason given'}` });
@@ -217,6 +258,7 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
     uncheckedHosts: [...unchecked.values()],
     violations,
     broken,
+    ...(provenance.length ? { provenance } : {}),
   };
 }
 

@@ -189,4 +189,19 @@ export const IMAGE_INTEGRITY_CONTROLS = [
     proves: "a request forged from inside (SSRF) can read the instance role's credentials and act on the fleet out of band",
     providers: ['ec2'],
   },
+  {
+    id: 'DL-IMG-020',
+    name: 'image provenance verified',
+    title:
+      'the running image (digest or AMI) has a provenance attestation (Sigstore bundle, in-toto SLSA provenance) signed by a trusted key, for exactly that image, from the expected builder and source repository, naming the source the release declares',
+    suite: 'image-integrity',
+    family: 'Image integrity',
+    scope: 'host',
+    violations: ['unattested-image'],
+    proves:
+      'nothing signed traces the running image to the pipeline and the source the release names: it may have been built by hand (the message says which broke: no attestation, untrusted key, subject mismatch, builder or repository mismatch, source mismatch)',
+    providers: ['docker', 'ec2'],
+    when: 'policy.provenance is set',
+    severity: 'blocker',
+  },
 ] as const satisfies readonly Control[];

@@ -74,7 +74,7 @@ function withSuiteEnums(rel: string): string {
   const file = path.join(REPO_ROOT, rel);
   const text = fs.readFileSync(file, 'utf8');
   const names = JSON.stringify(SUITES).replace(/","/g, '", "');
-  return text.replace(/("suite(?:s)?": \{ (?:"type": "array", "items": \{ )?"enum": )\[[^\]]*\]/g, `$1${names}`);
+  return text.replace(/("suite(?:s)?": \{\s*(?:"type": "array",\s*"items": \{\s*)?"enum": )\[[^\]]*\]/g, `$1${names}`);
 }
 
 const docs: Record<string, string> = {

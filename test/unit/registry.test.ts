@@ -69,6 +69,15 @@ test('every planned check names a registered control of its own suite', () => {
   assert.ok(plan.notApplicable.some((n) => n.fleet === 'e' && n.suite === 'ssh-edits' && /no ssh section/.test(n.reason)));
 });
 
+test("the schemas' suite enums list every suite of the table, in its order", () => {
+  for (const name of ['plan', 'results']) {
+    const text = fs.readFileSync(path.join(REPO_ROOT, 'schemas', `${name}.schema.json`), 'utf8');
+    const enums = [...text.matchAll(/"suites?": \{\s*(?:"type": "array",\s*"items": \{\s*)?"enum": (\[[^\]]*\])/g)].map((m) => JSON.parse(m[1]!) as string[]);
+    assert.ok(enums.length >= 2, `${name}: its suite enums are found`);
+    for (const e of enums) assert.deepEqual(e, [...SUITES], name);
+  }
+});
+
 test('every error class has its own stable code, an exit code and a description', () => {
   const codes = ERROR_CLASSES.map((c) => c.code);
   assert.equal(new Set(codes).size, codes.length, `duplicate codes: ${codes.join(', ')}`);

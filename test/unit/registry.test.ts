@@ -36,6 +36,7 @@ test('every planned check names a registered control of its own suite', () => {
       container: { nonRoot: false },
       disabledControls: [],
     },
+    planFiles: [{ name: 'plan.json', file: path.join(REPO_ROOT, 'test', 'fixtures', 'plan', 'aws-asg-template-no-refresh.json') }],
   } as unknown as Config;
   const host = (id: string, provider: 'docker' | 'ec2') => ({
     id,
@@ -63,7 +64,13 @@ test('every planned check names a registered control of its own suite', () => {
     assert.ok(c, `${check.id}: ${check.control} is not in the registry`);
     assert.equal(c.suite, check.suite, check.id);
     assert.ok(!c.providers || !check.host || c.providers.includes(check.fleet === 'd' ? 'docker' : 'ec2'), `${check.id} on a provider the registry excludes`);
+    // A resource-scoped control is owed per resource change, never per host; the others never per resource.
+    assert.equal(c.scope === 'resource', check.resource !== undefined, `${check.id}: scope ${c.scope}`);
   }
+  assert.ok(
+    plan.checks.some((c) => c.suite === 'plan'),
+    'the plan suite owes checks of the plan file',
+  );
   assert.equal(new Set(plan.checks.map((c) => c.id)).size, plan.checks.length, 'check ids are unique');
   // the ec2 fleet has no ssh section: said, not silent
   assert.ok(plan.notApplicable.some((n) => n.fleet === 'e' && n.suite === 'ssh-edits' && /no ssh section/.test(n.reason)));

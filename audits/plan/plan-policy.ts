@@ -5,48 +5,8 @@
  * instances launch from a template the plan changes.
  */
 import type { Config } from '../../core/config.ts';
+import { PLAN_DEFAULT_COMPUTE, PLAN_DEFAULT_STATEFUL } from '../../core/controls/plan.ts';
 import { isNoOp, type ResourceChange } from './plan-file.ts';
-
-/** Compute by default: what runs the release (docs/controls.md). Kubernetes workloads are not: a Deployment's update is itself a rolling replacement. */
-export const DEFAULT_COMPUTE = [
-  'aws_instance',
-  'aws_launch_template',
-  'aws_launch_configuration',
-  'aws_autoscaling_group',
-  'aws_ecs_task_definition',
-  'AWS::EC2::Instance',
-  'AWS::EC2::LaunchTemplate',
-  'AWS::AutoScaling::AutoScalingGroup',
-] as const;
-
-/** Stateful by default: a replacement destroys what they hold. */
-export const DEFAULT_STATEFUL = [
-  'aws_db_instance',
-  'aws_rds_cluster',
-  'aws_docdb_cluster',
-  'aws_neptune_cluster',
-  'aws_redshift_cluster',
-  'aws_dynamodb_table',
-  'aws_elasticache_cluster',
-  'aws_elasticache_replication_group',
-  'aws_opensearch_domain',
-  'aws_elasticsearch_domain',
-  'aws_s3_bucket',
-  'aws_ebs_volume',
-  'aws_efs_file_system',
-  'aws_fsx_lustre_file_system',
-  'aws_kinesis_stream',
-  'aws_sqs_queue',
-  'aws_msk_cluster',
-  'AWS::RDS::DBInstance',
-  'AWS::RDS::DBCluster',
-  'AWS::DynamoDB::Table',
-  'AWS::S3::Bucket',
-  'AWS::EC2::Volume',
-  'AWS::EFS::FileSystem',
-  'AWS::ElastiCache::ReplicationGroup',
-  'AWS::SQS::Queue',
-] as const;
 
 /**
  * A launch template is versioned: its update adds a version and changes no running instance;
@@ -68,8 +28,8 @@ export interface PlanPolicy {
 export function policyOf(config: Config): PlanPolicy {
   const p = config.plan;
   return {
-    compute: new Set([...DEFAULT_COMPUTE, ...(p?.compute ?? [])]),
-    stateful: new Set([...DEFAULT_STATEFUL, ...(p?.stateful ?? [])]),
+    compute: new Set([...PLAN_DEFAULT_COMPUTE, ...(p?.compute ?? [])]),
+    stateful: new Set([...PLAN_DEFAULT_STATEFUL, ...(p?.stateful ?? [])]),
     allowed: new Set(p?.allowedInPlaceAttributes ?? ['tags', 'tags_all', 'description']),
     acceptConditional: p?.acceptConditional ?? false,
   };

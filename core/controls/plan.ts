@@ -44,3 +44,47 @@ export const PLAN_CONTROLS = [
     when: 'the plan replaces a stateful resource',
   },
 ] as const satisfies readonly Control[];
+
+/**
+ * Compute by default (DL-PLAN-001, DL-PLAN-002): what runs the release; plan.compute adds types.
+ * Kubernetes workloads are not: a Deployment's update is itself a rolling replacement.
+ */
+export const PLAN_DEFAULT_COMPUTE = [
+  'aws_instance',
+  'aws_launch_template',
+  'aws_launch_configuration',
+  'aws_autoscaling_group',
+  'aws_ecs_task_definition',
+  'AWS::EC2::Instance',
+  'AWS::EC2::LaunchTemplate',
+  'AWS::AutoScaling::AutoScalingGroup',
+] as const;
+
+/** Stateful by default (DL-PLAN-003): a replacement destroys what they hold; plan.stateful adds types. */
+export const PLAN_DEFAULT_STATEFUL = [
+  'aws_db_instance',
+  'aws_rds_cluster',
+  'aws_docdb_cluster',
+  'aws_neptune_cluster',
+  'aws_redshift_cluster',
+  'aws_dynamodb_table',
+  'aws_elasticache_cluster',
+  'aws_elasticache_replication_group',
+  'aws_opensearch_domain',
+  'aws_elasticsearch_domain',
+  'aws_s3_bucket',
+  'aws_ebs_volume',
+  'aws_efs_file_system',
+  'aws_fsx_lustre_file_system',
+  'aws_kinesis_stream',
+  'aws_sqs_queue',
+  'aws_msk_cluster',
+  'AWS::RDS::DBInstance',
+  'AWS::RDS::DBCluster',
+  'AWS::DynamoDB::Table',
+  'AWS::S3::Bucket',
+  'AWS::EC2::Volume',
+  'AWS::EFS::FileSystem',
+  'AWS::ElastiCache::ReplicationGroup',
+  'AWS::SQS::Queue',
+] as const;

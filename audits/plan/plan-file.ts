@@ -41,6 +41,12 @@ export interface ResourceChange {
   changedProperties?: Array<{ path: string; replacement: 'Always' | 'Conditionally' | 'Never' | 'Unknown' }>;
   conditional?: boolean;
   /**
+   * A change set's Auto Scaling group: the UpdatePolicy its context after the change carries (an
+   * AutoScalingRollingUpdate or a replacing one replaces the instances when the launch template
+   * changes), none, or unknown (the change set was described without --include-property-values).
+   */
+  updatePolicy?: 'AutoScalingRollingUpdate' | 'AutoScalingReplacingUpdate' | 'none' | 'unknown';
+  /**
    * Every value the plan marks sensitive anywhere (a resource's marked values, a sensitive
    * variable's): never shown, also where the plan repeats one without its mark (terraform_data's
    * output of a sensitive input is one). Shared by every change of a plan.

@@ -10,6 +10,7 @@ import type { Judges, SuiteRun } from '../suite.ts';
 import type { PlanDoc, ResourceChange } from './plan-file.ts';
 import { plannedSha256, WHOLE_PLAN } from './plan-owed.ts';
 import {
+  allowedInPlace,
   changedAttributes,
   changeSummary,
   describeAttr,
@@ -104,13 +105,17 @@ export const PLAN_JUDGES: Judges<'plan', PlanUnit> = {
       j.attach(changeEvidence(u.doc, c, { note: "a group's update changes the group, not its running instances (DL-PLAN-002 judges its launch template)" }));
       return j.pass();
     }
-    const inPlace = attrs.filter((a) => !u.policy.allowed.has(a.top));
+    const inPlace = attrs.filter((a) => !allowedInPlace(u.policy, a));
     j.attach(changeEvidence(u.doc, c, { inPlace, allowedInPlace: [...u.policy.allowed] }));
     if (!inPlace.length) return j.pass();
+    const fix =
+      u.doc.format === 'cloudformation'
+        ? 'a change that requires replacement, or a new logical id'
+        : `a change that forces a new resource, lifecycle replace_triggered_by, or -replace=${c.address}`;
     return j.fail(
       'updated-in-place',
-      `${c.address} (${c.type}) would be updated in place, not replaced: ${listAttrs(inPlace)}. ` +
-        `Replace it instead (a change that forces a new resource, lifecycle replace_triggered_by, or -replace=${c.address}), or allow the attributes in plan.allowedInPlaceAttributes if changing them in place is harmless`,
+      `${c.address} (${c.type}) would be updated in place, not replaced: ${listAttrs(inPlace)}${u.doc.format === 'cloudformation' ? " (a change set's values are not shown)" : ''}. ` +
+        `Replace it instead (${fix}), or allow the attributes in plan.allowedInPlaceAttributes if changing them in place is harmless`,
     );
   },
 
@@ -136,6 +141,18 @@ export const PLAN_JUDGES: Judges<'plan', PlanUnit> = {
     const notReplaced = (why: string) => j.fail('template-not-rolled-out', `${c.address} is not replaced: ${how}, but ${why}`);
     if (!isGroup(c))
       return notReplaced(`the ${c.type} is ${kindOf(c) === 'no-op' ? 'left as it is' : 'updated in place'}: it keeps running what it was launched from`);
+    if (c.updatePolicy !== undefined) {
+      // CloudFormation: the group's UpdatePolicy decides whether a new launch template replaces its instances.
+      if (c.updatePolicy === 'unknown')
+        return j.broken(
+          `${c.address}: ${how}, and the change set does not say whether the group has an UpdatePolicy (its AfterContext is missing): describe it with --include-property-values`,
+        );
+      if (c.updatePolicy === 'none')
+        return notReplaced(
+          'the group has no UpdatePolicy (AutoScalingRollingUpdate, or AutoScalingReplacingUpdate with WillReplace): CloudFormation updates the group and leaves its running instances on the old template',
+        );
+      return j.pass();
+    }
     if (!refresh)
       return notReplaced(
         `the group is ${kindOf(c) === 'no-op' ? 'left as it is' : 'updated in place'} without an instance_refresh block: its running instances keep the old template until they die. ` +

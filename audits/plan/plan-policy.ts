@@ -15,8 +15,8 @@ import { isNoOp, type ResourceChange } from './plan-file.ts';
 const TEMPLATES = new Set(['aws_launch_template', 'AWS::EC2::LaunchTemplate']);
 /** An Auto Scaling group's update changes the group, not its running instances (DL-PLAN-002 again). */
 const GROUPS = new Set(['aws_autoscaling_group', 'AWS::AutoScaling::AutoScalingGroup']);
-/** The attributes of a group or instance that say what it launches from. */
-const LAUNCH_SPEC = ['launch_template', 'mixed_instances_policy', 'launch_configuration'];
+/** The attributes (CloudFormation: properties) of a group or instance that say what it launches from. */
+const LAUNCH_SPEC = ['launch_template', 'mixed_instances_policy', 'launch_configuration', 'LaunchTemplate', 'MixedInstancesPolicy', 'LaunchConfigurationName'];
 
 export interface PlanPolicy {
   compute: Set<string>;
@@ -30,7 +30,8 @@ export function policyOf(config: Config): PlanPolicy {
   return {
     compute: new Set([...PLAN_DEFAULT_COMPUTE, ...(p?.compute ?? [])]),
     stateful: new Set([...PLAN_DEFAULT_STATEFUL, ...(p?.stateful ?? [])]),
-    allowed: new Set(p?.allowedInPlaceAttributes ?? ['tags', 'tags_all', 'description']),
+    // Without case: `tags` allows CloudFormation's Tags too.
+    allowed: new Set((p?.allowedInPlaceAttributes ?? ['tags', 'tags_all', 'description']).map((a) => a.toLowerCase())),
     acceptConditional: p?.acceptConditional ?? false,
   };
 }
@@ -131,14 +132,28 @@ export function attributeChanges(c: ResourceChange): AttrChange[] {
   return out;
 }
 
-/** The changes of a change set (no values: it has none) or of a plan, as AttrChanges. */
+/** A change set's values are never shown: it marks none of them sensitive. */
+export const NOT_SHOWN = '(not shown: a change set marks no secret)';
+
+/** The changes of a change set (names only) or of a plan, as AttrChanges. */
 export function changedAttributes(c: ResourceChange): AttrChange[] {
   if (c.changedProperties)
-    return c.changedProperties.map((p) => ({ path: p.path, top: p.path.split(/[.[]/)[0]!, before: '(not in a change set)', after: '(not in a change set)' }));
+    return c.changedProperties.map((p) => ({
+      path: p.path,
+      top: p.path.split(/[.[]/)[0]!,
+      before: NOT_SHOWN,
+      after:
+        p.replacement === 'Never' || p.replacement === 'Unknown'
+          ? NOT_SHOWN
+          : `${NOT_SHOWN}, recreates it ${p.replacement === 'Always' ? 'always' : 'conditionally'}`,
+    }));
   return attributeChanges(c);
 }
 
-export const describeAttr = (a: AttrChange) => `${a.path} ${a.before} → ${a.after}`;
+/** Whether an attribute may change in place: plan.allowedInPlaceAttributes, without case. */
+export const allowedInPlace = (policy: PlanPolicy, a: AttrChange) => policy.allowed.has(a.top.toLowerCase());
+
+export const describeAttr = (a: AttrChange) => (a.before === NOT_SHOWN && a.after === NOT_SHOWN ? a.path : `${a.path} ${a.before} → ${a.after}`);
 
 // ---------------------------------------------------------------------------------------------
 // Launch templates and what launches from them (DL-PLAN-002).
@@ -183,7 +198,7 @@ export interface TemplateChange {
  * plan moves the default version) that the plan updates or replaces.
  */
 export function templateChangeOf(launcher: ResourceChange, all: readonly ResourceChange[]): TemplateChange | undefined {
-  const own = attributeChanges(launcher).filter((a) => LAUNCH_SPEC.includes(a.top));
+  const own = changedAttributes(launcher).filter((a) => LAUNCH_SPEC.includes(a.top));
   const viaReference: TemplateChange['viaReference'] = [];
   const templates = all.filter((c) => isTemplate(c) && (kindOf(c) === 'update' || kindOf(c) === 'replace'));
   for (const spec of launchSpecs(launcher.before)) {

@@ -112,6 +112,28 @@ describe('driftless plan-check', () => {
   });
 });
 
+describe('CloudFormation change sets', () => {
+  test('an in-place update: exit 1; a Conditional replacement: exit 3 (not proven) unless the policy accepts it; a group without UpdatePolicy: exit 1', async () => {
+    const update = await run(['plan-check', F('cfn-instance-update.json')]);
+    assert.equal(update.code, 1, update.all);
+    assert.match(
+      update.stdout,
+      /WebServer DL-PLAN-001 \[Patched in place\]: WebServer \(AWS::EC2::Instance\) would be updated in place, not replaced: InstanceType/,
+    );
+    const conditional = await run(['plan-check', F('cfn-instance-conditional.json')]);
+    assert.equal(conditional.code, 3, conditional.all);
+    assert.match(conditional.stdout, /BROKEN .*WebServer DL-PLAN-001: WebServer may or may not be replaced \(Replacement: Conditional\)/);
+    const cfg = path.join(tmp, 'accept.yaml');
+    fs.writeFileSync(cfg, 'version: 1\nplan:\n  acceptConditional: true\n');
+    const accepted = await run(['plan-check', '--config', cfg, F('cfn-instance-conditional.json')]);
+    assert.equal(accepted.code, 0, accepted.all);
+    const group = await run(['plan-check', F('cfn-asg-no-update-policy.json'), F('cfn-no-changes.json')]);
+    assert.equal(group.code, 1, group.all);
+    assert.match(group.stdout, /WebGroup DL-PLAN-002 \[Not replaced\]: WebGroup is not replaced: .*no UpdatePolicy/);
+    assert.match(group.stdout, /cfn-no-changes\.json: no changes: CloudFormation made no change set/);
+  });
+});
+
 describe('through the typed pipeline', () => {
   test('driftless run --suite plan with a plan-only config: records carry the resource, the verdict covers each plan and resource, the bundle hashes each plan', async () => {
     const r = await run(['run', '--config', F('terraform-data.config.yaml'), '--suite', 'plan']);

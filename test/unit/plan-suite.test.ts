@@ -285,3 +285,64 @@ describe('what is owed, and what is judged', () => {
     }
   });
 });
+
+describe('CloudFormation change sets: the same controls', () => {
+  test('Modify with Replacement False of an instance is an update in place, named by property, its values never shown', () => {
+    const r = one(judgeAll('cfn-instance-update.json'), 'DL-PLAN-001', 'WebServer');
+    assert.equal(r.status, 'failed');
+    assert.match(
+      r.message!,
+      /^WebServer \(AWS::EC2::Instance\) would be updated in place, not replaced: InstanceType \(a change set's values are not shown\)\. Replace it instead \(a change that requires replacement, or a new logical id\)/,
+    );
+    assert.doesNotMatch(r.message! + body(r), /t3\.large/, 'no value of a change set is shown');
+  });
+  test('Replacement True passes; the tags alone (allowed without case) pass', () => {
+    assert.equal(one(judgeAll('cfn-instance-replace.json'), 'DL-PLAN-001', 'WebServer').status, 'passed');
+    const tagsOnly = doc('cfn-instance-update.json');
+    tagsOnly.changes[0]!.changedProperties = tagsOnly.changes[0]!.changedProperties!.filter((p) => p.path === 'Tags');
+    const checks = owedOf(tagsOnly, policyOf(configWith())).filter((c) => c.control === 'DL-PLAN-001');
+    assert.equal(judge(planSuite, new Map([[tagsOnly.name, { doc: tagsOnly }]]), checks, configWith())[0]!.status, 'passed');
+  });
+  test('Replacement Conditional is broken (not proven) with the reason, unless plan.acceptConditional takes it as a replacement', () => {
+    const r = one(judgeAll('cfn-instance-conditional.json'), 'DL-PLAN-001', 'WebServer');
+    assert.equal(r.status, 'broken');
+    assert.match(r.message!, /may or may not be replaced \(Replacement: Conditional\).*plan\.acceptConditional: true/);
+    assert.equal(one(judgeAll('cfn-instance-conditional.json', configWith({ acceptConditional: true })), 'DL-PLAN-001', 'WebServer').status, 'passed');
+  });
+  test('an Auto Scaling group whose launch template changes: its UpdatePolicy decides', () => {
+    assert.equal(one(judgeAll('cfn-asg-rolling-update.json'), 'DL-PLAN-002', 'WebGroup').status, 'passed');
+    assert.equal(one(judgeAll('cfn-asg-rolling-update.json'), 'DL-PLAN-001', 'WebLaunchTemplate').status, 'passed');
+    const r = one(judgeAll('cfn-asg-no-update-policy.json'), 'DL-PLAN-002', 'WebGroup');
+    assert.equal(r.status, 'failed');
+    assert.match(r.message!, /^WebGroup is not replaced: its launch template changes \(LaunchTemplate\), but the group has no UpdatePolicy/);
+    // Described without --include-property-values: whether it has one is not known.
+    const bare = JSON.parse(fs.readFileSync(fixture('cfn-asg-rolling-update.json'), 'utf8')) as { Changes: Array<{ ResourceChange: Record<string, unknown> }> };
+    for (const c of bare.Changes) delete c.ResourceChange.AfterContext;
+    const d = read('bare.json', Buffer.from(JSON.stringify(bare)));
+    assert.ok('doc' in d);
+    const checks = owedOf(d.doc, policyOf(configWith())).filter((c) => c.control === 'DL-PLAN-002');
+    assert.match(
+      judge(planSuite, new Map([['bare.json', { doc: d.doc }]]), checks, configWith())[0]!.message!,
+      /does not say whether the group has an UpdatePolicy/,
+    );
+  });
+  test('a stateful resource replaced is a violation naming the property that recreates it', () => {
+    const r = one(judgeAll('cfn-db-replace.json'), 'DL-PLAN-003', 'OrdersDb');
+    assert.equal(r.status, 'failed');
+    assert.match(r.message!, /OrdersDb \(AWS::RDS::DBInstance, stateful\) would be replaced \(actions create, delete, because of StorageEncrypted\)/);
+  });
+  test('no changes when CloudFormation says so; a change set not ready, or already executed, cannot be gated', () => {
+    for (const r of judgeAll('cfn-no-changes.json'))
+      assert.match(r.message!, /^no changes: CloudFormation made no change set: The submitted information didn't contain changes/);
+    assert.match(problems('cfn-pending.json'), /^cfn-pending\.json: \/Status: the change set is CREATE_IN_PROGRESS, not CREATE_COMPLETE: wait for it/);
+    const text = fs.readFileSync(fixture('cfn-instance-update.json'), 'utf8');
+    assert.match(
+      problems('x.json', Buffer.from(text.replace('"ExecutionStatus": "AVAILABLE"', '"ExecutionStatus": "EXECUTE_COMPLETE"'))),
+      /x\.json: \/ExecutionStatus: the change set is EXECUTE_COMPLETE/,
+    );
+    assert.match(
+      problems('y.json', Buffer.from(text.replace('"Status": "CREATE_COMPLETE"', '"Status": "FAILED", "StatusReason": "Template error"'))),
+      /y\.json: \/Status: the change set failed \(Template error\)/,
+    );
+  });
+});

@@ -167,6 +167,16 @@ describe('through the typed pipeline', () => {
     assert.match(input.sha256!, /^[0-9a-f]{64}$/);
   });
 
+  test('a sharded run may owe plan checks: reading plan files neither kills nor deploys, so it is not refused', async () => {
+    const r = await run(['run', '--config', F('terraform-data.config.yaml'), '--suite', 'plan', '--run-id', 'gate-1', '--shard', '1/2']);
+    assert.equal(r.code, 0, r.all);
+    assert.deepEqual(
+      r.verdict!.coverage.fleets.map((f) => f.fleet),
+      ['test/fixtures/plan/tf-data-replace.json'],
+      'each plan file is one unit of the deal: this shard has one of the two',
+    );
+  });
+
   test('plan-check without a config records the built-in defaults, hashed, as its config', async () => {
     const r = await run(['plan-check', F('aws-instance-tags.json')]);
     assert.equal(r.code, 0, r.all);

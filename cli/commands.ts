@@ -70,7 +70,7 @@ export const COMMANDS: CommandSpec[] = [
       'and the outputs (outputs/: junit.xml, driftless.sarif, oscal/, summary.md; the summary is appended to $GITHUB_STEP_SUMMARY when set).',
     options: {
       config,
-      suite: { type: 'string', multiple: true, arg: 'name', help: 'run only this suite: ssh-edits, image-integrity, chaos, deploy' },
+      suite: { type: 'string', multiple: true, arg: 'name', help: 'run only this suite: plan, ssh-edits, image-integrity, chaos, deploy' },
       seed: { type: 'string', arg: 'N', help: 'the seed of random choices (victims): replays a run; printed and recorded either way' },
       'run-id': { type: 'string', arg: 'ID', help: "the run's id (letters, digits, . _ -); every shard of one run carries the same" },
       shard: { type: 'string', arg: 'i/n', help: 'audit only shard i of n (hosts dealt round-robin); needs --run-id' },
@@ -79,6 +79,22 @@ export const COMMANDS: CommandSpec[] = [
       output,
       baseline,
     },
+  },
+  {
+    name: 'plan-check',
+    args: '<plan.json>...',
+    summary: 'the pre-release gate: judge Terraform/OpenTofu plans (or CloudFormation change sets) before anything is deployed; needs no fleet',
+    details:
+      'Each file is the JSON of a plan (terraform show -json plan.out > plan.json), never the binary plan. Compute must be replaced, not updated\n' +
+      'in place; a new launch template must reach the running instances; no replacement may destroy state. Without --config the built-in\n' +
+      'policy applies; with it, its plan section (compute, allowedInPlaceAttributes, stateful, acceptConditional) and waivers.\n' +
+      'Exit 0 compliant (or the plan changes nothing, and says so), 1 violations found, 2 a plan that cannot be gated (named), 3 not fully checked.',
+    options: {
+      config: { ...config, help: 'a config whose plan section is the policy (its plan.files are replaced by the arguments); default: built-in defaults' },
+      'run-id': { type: 'string', arg: 'ID', help: "the run's id (letters, digits, . _ -)" },
+      'results-dir': { type: 'string', arg: 'dir', help: 'the results folder (default driftless-output/results); emptied first, only if driftless made it' },
+    },
+    positionals: { min: 1, max: 1000 },
   },
   {
     name: 'snapshot',

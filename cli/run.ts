@@ -24,7 +24,8 @@ const observer: RunObserver = {
       `  plan: ${plan.checks.length} checks owed${shard ? `, ${owed} of them by shard ${shard.index}/${shard.total}` : ''}; ` +
         `${plan.notApplicable.length} not applicable (reasons below and in verdict.json)`,
     );
-    for (const n of plan.notApplicable) say(`    not applicable: ${n.fleet}${n.host ? `/${n.host}` : ''} ${n.control ?? n.suite}: ${n.reason}`);
+    for (const n of plan.notApplicable)
+      say(`    not applicable: ${n.fleet}${n.host ? `/${n.host}` : n.resource ? ` ${n.resource}` : ''} ${n.control ?? n.suite}: ${n.reason}`);
   },
   phase: ({ phase, suites }) => say(`\n== ${phase}: ${suites ? suites.join(', ') : 'nothing owed (see "not applicable" above)'}`),
   recorded: ({ suite, records, error }) => say(error ? `  ${suite}: ${error}` : `  ${suite}: ${records} results recorded`),

@@ -6,7 +6,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BASELINE_MS, longestLoadSeconds, MAX_LOAD_SECONDS, MIN_REQUESTS_PER_KILL, mostKills } from '../core/chaos-rules.ts';
-import type { ChaosConfig, Ec2Target, Release, SshAuth, Target } from '../core/config.ts';
+import type { ChaosConfig, Ec2Target, PlanFile, Release, SshAuth, Target } from '../core/config.ts';
 import type { ProvenancePolicy } from '../core/config.generated.ts';
 import { CONTROLS, control, isControlId } from '../core/controls.ts';
 import { PRODUCTION_LIKE } from '../core/environments.ts';
@@ -311,4 +311,32 @@ export function checkProvenance(p: ProvenancePolicy, targets: Target[], release:
     }
   }
   return { ...p, keys, ...(bundles ? { bundles } : {}) };
+}
+
+/**
+ * The plan files the plan suite gates (plan.files, or the command line's): readable, each once.
+ * Each becomes a fleet of the verdict named by its path relative to the working directory, so a
+ * name a target already has is refused. Their contents are the suite's to check (before anything
+ * is touched: audits/plan/plan-suite.ts).
+ */
+export function checkPlanFiles(written: readonly string[], ctx: Ctx, targets: Target[], from: 'config' | 'command line'): PlanFile[] {
+  const seen = new Map<string, number>();
+  const out: PlanFile[] = [];
+  written.forEach((w, i) => {
+    const at = `/plan/files/${i}`;
+    const abs = resolveLocal(w, ctx.baseDir, ctx.home);
+    const name = path.relative(process.cwd(), abs).split(path.sep).join('/') || path.basename(abs);
+    const report = (message: string) =>
+      ctx.problems.push(from === 'config' ? problem(ctx.display, at, message) : { file: w, pointer: '', message, text: `${w}: ${message}` });
+    const why = unreadableFile('plan file', w, abs);
+    if (why) return report(why);
+    const prev = seen.get(abs);
+    if (prev !== undefined)
+      return report(`${w} is named twice (also ${from === 'config' ? `/plan/files/${prev}` : `argument ${prev + 1}`}): each plan is gated once`);
+    seen.set(abs, i);
+    if (targets.some((t) => t.name === name))
+      return report(`a target is also named "${name}": a plan file is a fleet of the verdict, named by its path; rename the target or move the file`);
+    out.push({ name, file: abs });
+  });
+  return out;
 }

@@ -11,12 +11,12 @@ export interface ConfigFile {
    */
   version: 1;
   /**
-   * The fleets to audit, each found through one provider.
+   * The fleets to audit, each found through one provider. Optional only in a config that has a plan section and gates plans alone.
    *
    * @minItems 1
    */
-  targets: Target[];
-  release: Release;
+  targets?: Target[];
+  release?: Release;
   /**
    * A waiver file (YAML or JSON, relative to this config file): accepted exceptions to controls, each with reason, approver and expiry.
    */
@@ -39,6 +39,7 @@ export interface ConfigFile {
   safety: Safety;
   report?: Report;
   run?: Run;
+  plan?: Plan;
 }
 /**
  * Static hosts reached over SSH.
@@ -432,4 +433,38 @@ export interface Run {
    * The whole run's deadline: what has not finished by then is not run (exit 3, each check named) and the run ends with its verdict; every remote operation has its own, shorter deadline besides.
    */
   deadlineMinutes: number;
+}
+/**
+ * The plan suite: the pre-release gate on Terraform/OpenTofu plans (the JSON of `terraform show -json plan.out`) and CloudFormation change sets (`aws cloudformation describe-change-set` JSON). `driftless plan-check <plan.json>...` uses this section (its files replaced by the arguments), or built-in defaults without a config.
+ */
+export interface Plan {
+  /**
+   * The plan files to gate, relative to this config file: each the JSON of a plan (`terraform show -json plan.out > plan.json`), never the binary plan. Each file is a fleet of its own in the verdict, named by its path relative to the working directory.
+   *
+   * @minItems 1
+   * @maxItems 1000
+   */
+  files?: string[];
+  /**
+   * Resource types that are compute besides the built-in ones (aws_instance, aws_launch_template, aws_launch_configuration, aws_autoscaling_group, aws_ecs_task_definition; CloudFormation AWS::EC2::Instance, AWS::EC2::LaunchTemplate, AWS::AutoScaling::AutoScalingGroup): an update of one that changes anything outside allowedInPlaceAttributes is a violation (DL-PLAN-001). Kubernetes workloads are not compute here: updating a Deployment is itself a rolling replacement.
+   *
+   * @maxItems 1000
+   */
+  compute: string[];
+  /**
+   * Top-level attributes (CloudFormation: properties) of a compute resource that may change in place without replacing it.
+   *
+   * @maxItems 1000
+   */
+  allowedInPlaceAttributes: string[];
+  /**
+   * Resource types that hold state besides the built-in ones (databases, volumes, buckets, queues: docs/controls.md lists them): a replacement of one is a violation (DL-PLAN-003) unless a waiver accepts it.
+   *
+   * @maxItems 1000
+   */
+  stateful: string[];
+  /**
+   * CloudFormation: a change whose Replacement is Conditional (it may or may not replace) is taken as a replacement. Off by default: such a check is broken (not proven) with the reason, since the gate cannot tell whether the resource will be updated in place.
+   */
+  acceptConditional: boolean;
 }

@@ -8,6 +8,7 @@ import type { ProviderKind } from './inventory.ts';
 import { CHAOS_CONTROL_ENTRIES } from './controls/chaos.ts';
 import { DEPLOY_CONTROLS } from './controls/deploy.ts';
 import { IMAGE_INTEGRITY_CONTROLS } from './controls/image-integrity.ts';
+import { PLAN_CONTROLS } from './controls/plan.ts';
 import { SSH_EDIT_CONTROLS } from './controls/ssh-edits.ts';
 import type { SuiteName } from './suites.ts';
 
@@ -18,13 +19,16 @@ export interface Control {
   id: string;
   /** A few words, for the report's features and the compliance matrix. */
   name: string;
-  /** The check, per host or per fleet, in an auditor's words. */
+  /** The check, per host, per fleet or per resource change of a plan, in an auditor's words. */
   title: string;
   suite: SuiteName;
   /** Allure epic: the family of controls. */
   family: 'Immutability' | 'Image integrity' | 'Statelessness' | 'Replace-only deploys';
-  /** One result per host, or one per fleet. */
-  scope: 'host' | 'fleet';
+  /**
+   * One result per host, one per fleet, or one per resource change of a plan file (the plan
+   * suite: the check's fleet is the plan file, its resource the address the change is for).
+   */
+  scope: 'host' | 'fleet' | 'resource';
   /** Kinds its judgement may record when it fails; the first is the usual one. */
   violations: readonly ViolationKind[];
   /** What a failure proves. */
@@ -44,7 +48,13 @@ export interface Control {
   severity?: Severity;
 }
 
-export const CONTROLS = [...SSH_EDIT_CONTROLS, ...IMAGE_INTEGRITY_CONTROLS, ...CHAOS_CONTROL_ENTRIES, ...DEPLOY_CONTROLS] as const satisfies readonly Control[];
+export const CONTROLS = [
+  ...SSH_EDIT_CONTROLS,
+  ...IMAGE_INTEGRITY_CONTROLS,
+  ...CHAOS_CONTROL_ENTRIES,
+  ...DEPLOY_CONTROLS,
+  ...PLAN_CONTROLS,
+] as const satisfies readonly Control[];
 
 export type ControlId = (typeof CONTROLS)[number]['id'];
 

@@ -33,6 +33,12 @@ import { recordSuite } from './record.ts';
 
 export interface RunRequest {
   configFile?: string;
+  /**
+   * A config already loaded and validated (config/load.ts: builtInConfig for `driftless
+   * plan-check` without --config, or loadConfig with the command line's plan files), instead of
+   * configFile. It is never re-read: a deploy's release comes from configFile only.
+   */
+  config?: Config;
   suites: readonly SuiteName[];
   /** --seed wins over chaos.seed; without either a seed is drawn. */
   seed?: number;
@@ -76,7 +82,8 @@ export interface RunOutcome {
 
 export async function runEngine(req: RunRequest, observe: RunObserver): Promise<RunOutcome> {
   // 1. config: an invalid one is exit 2 before anything is touched.
-  const config = loadConfig(req.configFile);
+  if (req.config && req.configFile !== undefined) throw new InternalError('internal: a run takes a config or a config file, not both');
+  const config = req.config ?? loadConfig(req.configFile);
   if (req.before !== undefined && !req.suites.includes('deploy'))
     throw new UsageError(`--before ${req.before}: judges a deploy, so it needs the deploy suite (--suite deploy, or no --suite)`);
   const deployBefore = req.before !== undefined ? readSnapshot(req.before, config.source.file) : undefined;
@@ -85,6 +92,8 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
   const outputKinds = req.outputs ?? config.report?.outputs ?? OUTPUT_KINDS;
   const selected = SUITES.filter((s) => req.suites.includes(s));
   const modules = req.modules ?? SUITE_MODULES;
+  // The suites' own inputs (a plan file, say) are the config's too: exit 2 before anything is touched.
+  for (const s of selected) modules[s]!.check?.(config);
   refuseShardedExperiments(req, config, selected, modules);
   const deadlineMinutes = config.run?.deadlineMinutes ?? 120;
   const deadlineAt = Date.now() + (req.deadlineMs ?? deadlineMinutes * 60_000);
@@ -167,7 +176,7 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
             inventory,
             owed: owed(s),
             budget,
-            reloadRelease: () => loadConfig(req.configFile).release,
+            reloadRelease: () => (req.config ? req.config.release : loadConfig(req.configFile).release),
             ...(deployBefore ? { deployBefore } : {}),
             progress: (line) => progress(s, line),
           }),
@@ -256,7 +265,7 @@ function beforeDeadline<T>(at: number, work: Promise<T>): Promise<T | 'deadline'
  */
 function refuseShardedExperiments(req: RunRequest, config: Config, selected: SuiteName[], modules: Readonly<Record<string, SuiteModule>>): void {
   if (!req.shard) return;
-  const experiments = selected.filter((s) => phaseOf(s) !== 'audit' && modules[s]!.plan({ config, inventory: [] }).checks.length > 0);
+  const experiments = selected.filter((s) => phaseOf(s) !== 'audit' && phaseOf(s) !== 'plan' && modules[s]!.plan({ config, inventory: [] }).checks.length > 0);
   if (experiments.length === 0) return;
   throw new UsageError(
     `--shard ${req.shard.index}/${req.shard.total} with ${experiments.join(' and ')}: every shard would spend its own safety.maxKills and run the deploy again. ` +

@@ -1,7 +1,7 @@
 /**
  * The Allure renderer: the typed results (core/check-record.ts) as Allure result files, one per
  * owed check, with the labels an auditor slices by (epic = control family, feature = control,
- * story = fleet; suites: suite, fleet, host), the evidence as attachments, categories by message
+ * story = fleet; suites: suite, fleet, host, or for a plan's checks the resource address), the evidence as attachments, categories by message
  * prefix, and a stable history id per (suite, fleet, host, check). An owed check with no record
  * is written as broken ("not run"), so the report never hides it. Nothing reads these files back.
  */
@@ -40,7 +40,7 @@ function labelsOf(check: PlannedCheck, r: CheckRecord | undefined, report: Allur
     { name: 'story', value: `fleet ${check.fleet}` },
     { name: 'parentSuite', value: check.suite },
     { name: 'suite', value: `fleet ${check.fleet}` },
-    ...(check.host ? [{ name: 'subSuite', value: check.host }] : []),
+    ...(check.host || check.resource ? [{ name: 'subSuite', value: (check.host ?? check.resource)! }] : []),
     { name: 'control', value: check.control },
     { name: 'check', value: check.id },
     { name: 'run', value: r?.runId ?? '' },
@@ -95,7 +95,8 @@ export async function writeAllureResults(dir: string, input: AllureInput): Promi
       writes.push(() => fs.promises.writeFile(path.join(dir, source), body));
       attachments.push({ name: 'waiver', source, type: 'application/json' });
     }
-    const titlePath = [check.suite, `fleet ${check.fleet}`, ...(check.host ? [check.host] : [])];
+    const where = check.host ?? check.resource;
+    const titlePath = [check.suite, `fleet ${check.fleet}`, ...(where ? [where] : [])];
     const fullName = [...titlePath, check.title].join(' › ');
     const { status, message: said } = statusOf(r);
     const isNew = status === 'failed' && !!input.fresh?.checks.has(check.id);
@@ -113,7 +114,9 @@ export async function writeAllureResults(dir: string, input: AllureInput): Promi
       stage: 'finished',
       steps: [],
       attachments,
-      parameters: Object.entries(r?.parameters ?? { fleet: check.fleet, ...(check.host ? { host: check.host } : {}) }).map(([name, value]) => ({
+      parameters: Object.entries(
+        r?.parameters ?? { fleet: check.fleet, ...(check.host ? { host: check.host } : {}), ...(check.resource ? { resource: check.resource } : {}) },
+      ).map(([name, value]) => ({
         name,
         value,
       })),

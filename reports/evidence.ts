@@ -10,7 +10,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../core/config.ts';
+import { BUILT_IN_CONFIG, type Config } from '../core/config.ts';
 import { VerifyKeyError } from '../core/errors.ts';
 import { parseTrustedKey } from '../core/public-key.ts';
 import { keyFingerprint } from '../core/provenance.ts';
@@ -174,12 +174,14 @@ export function verifyEvidence(dir: string, trusted?: KeyObject): Verification {
 }
 
 /**
- * The inputs that decided a run, by hash: config, release file, pinned host keys, golden manifests,
- * the keys trusted for provenance and the attestations verified (`attestations`: the files the
- * run's DL-IMG-020 results name, besides those the release names), waivers, lockfile.
+ * The inputs that decided a run, by hash: config (built-in defaults: the hash of their JSON),
+ * release file, pinned host keys, golden manifests, the keys trusted for provenance and the
+ * attestations verified (`attestations`: the files the run's DL-IMG-020 results name, besides
+ * those the release names), waivers, the plan files gated, lockfile.
  */
 export function inputsOf(config: Config, lockfile: string, attestations: readonly string[] = []): EvidenceBundle['inputs'] {
-  const out: EvidenceBundle['inputs'] = [{ what: 'config', file: config.source.file, sha256: fileSha256(config.source.file) }];
+  const builtIn = config.source.file === BUILT_IN_CONFIG;
+  const out: EvidenceBundle['inputs'] = [{ what: 'config', file: config.source.file, sha256: builtIn ? config.source.sha256 : fileSha256(config.source.file) }];
   if (config.release.file) out.push({ what: 'release file', file: config.release.file, sha256: fileSha256(config.release.file) });
   for (const f of [...new Set(config.targets.map((t) => t.ssh?.knownHostsFile).filter((x): x is string => !!x))])
     out.push({ what: 'known_hosts', file: f, sha256: fileSha256(f) });
@@ -192,6 +194,7 @@ export function inputsOf(config: Config, lockfile: string, attestations: readonl
     const f = path.resolve(path.dirname(config.source.file), config.waivers);
     out.push({ what: 'waivers', file: f, sha256: fileSha256(f) });
   }
+  for (const p of config.planFiles ?? []) out.push({ what: `plan file ${p.name}`, file: p.file, sha256: fileSha256(p.file) });
   out.push({ what: 'lockfile', file: lockfile, sha256: fileSha256(lockfile) });
   return out;
 }

@@ -9,7 +9,7 @@ import type { Verdict } from './verdict.ts';
 
 const SHOWN = 100;
 
-const where = (r: CheckRecord) => (r.host ? `${r.fleet}/${r.host}` : `fleet ${r.fleet}`);
+const where = (r: CheckRecord) => (r.host ? `${r.fleet}/${r.host}` : r.resource ? `${r.fleet} ${r.resource}` : `fleet ${r.fleet}`);
 
 function evidenceOf(r: CheckRecord, resultsDir: string): string {
   const e = r.evidence[0];

@@ -47,21 +47,32 @@ export interface Verdict {
   counts: { passed: number; failed: number; broken: number; waived: number; skipped: number; notApplicable: number; missing: number };
   coverage: {
     total: Coverage;
-    fleets: Array<{ fleet: string; verdict: Answer; coverage: Coverage; hosts: Array<{ host: string; verdict: Answer; coverage: Coverage }> }>;
+    /**
+     * Per fleet, and per host of it; a plan file (the plan suite's fleet) has its resource
+     * changes instead of hosts, each with its own answer.
+     */
+    fleets: Array<{
+      fleet: string;
+      verdict: Answer;
+      coverage: Coverage;
+      hosts: Array<{ host: string; verdict: Answer; coverage: Coverage }>;
+      resources?: Array<{ resource: string; verdict: Answer; coverage: Coverage }>;
+    }>;
   };
-  /** Controls the plan left out, and checks a judgement proved not to apply, each with the reason. */
-  notApplicable: Array<{ fleet: string; host?: string; suite: string; control?: string; reason: string }>;
+  /** Controls the plan left out, and checks a judgement proved not to apply, each with the reason ("no changes" for a plan that changes nothing). */
+  notApplicable: Array<{ fleet: string; host?: string; resource?: string; suite: string; control?: string; reason: string }>;
   /** Checks a waiver covers (its reason, approver and expiry in the message): not a pass, not blocking. */
-  waived: Array<{ check: string; fleet: string; host?: string; control: string; waiver: string }>;
+  waived: Array<{ check: string; fleet: string; host?: string; resource?: string; control: string; waiver: string }>;
   /** Owed checks with no result, or skipped: never a pass. */
-  notRun: Array<{ check: string; fleet: string; host?: string; control: string; reason: string }>;
+  notRun: Array<{ check: string; fleet: string; host?: string; resource?: string; control: string; reason: string }>;
   categories: Record<string, number>;
   taintedHosts: string[];
-  uncheckedHosts: Array<{ host: string; fleet?: string; reason: string }>;
+  /** Hosts (and fleets, and a plan's resource changes: "(resource <address>)") a check of which could not tell, with the first reason. */
+  uncheckedHosts: Array<{ host: string; fleet?: string; resource?: string; reason: string }>;
   /** `check` is the check's title; `id` its id in the plan (what a later run's baseline compares by). */
-  violations: Array<{ id: string; category: string; control: string; check: string; host?: string; fleet?: string; message: string }>;
+  violations: Array<{ id: string; category: string; control: string; check: string; host?: string; resource?: string; fleet?: string; message: string }>;
   /** Every broken check (the probe could not tell), by id: a later run's baseline tells "newly broken" from these. */
-  broken: Array<{ id: string; control: string; fleet: string; host?: string; message: string }>;
+  broken: Array<{ id: string; control: string; fleet: string; host?: string; resource?: string; message: string }>;
   /** What changed since the baseline verdict (`--baseline`, or the previous one in the output folder); absent without one. */
   changes?: Changes;
   /** Per host owing DL-IMG-020: instance → image → attestation (key, builder) → source (commit), as far as it was followed. */
@@ -161,11 +172,12 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
 
   const categories: Record<string, number> = Object.fromEntries(CATEGORY_NAMES.map((c) => [c, 0]));
   const total = empty();
-  const fleets = new Map<string, { coverage: Coverage; hosts: Map<string, Coverage> }>();
+  const fleets = new Map<string, { coverage: Coverage; hosts: Map<string, Coverage>; resources: Map<string, Coverage> }>();
   const fleetOf = (name: string) => {
-    if (!fleets.has(name)) fleets.set(name, { coverage: empty(), hosts: new Map() });
+    if (!fleets.has(name)) fleets.set(name, { coverage: empty(), hosts: new Map(), resources: new Map() });
     return fleets.get(name)!;
   };
+  const counterOf = (m: Map<string, Coverage>, key: string) => m.get(key) ?? m.set(key, empty()).get(key)!;
   for (const run of runs) for (const f of run.fleets) fleetOf(f.name);
   const tainted = new Set<string>();
   const unchecked = new Map<string, Verdict['uncheckedHosts'][number]>();
@@ -186,12 +198,17 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
     const r = byCheck.get(check.id);
     const key: CoverageKey = r ? COUNTER[r.outcome] : 'missing';
     const f = fleetOf(check.fleet);
-    const counters = [total, f.coverage, ...(check.host ? [f.hosts.get(check.host) ?? f.hosts.set(check.host, empty()).get(check.host)!] : [])];
+    const counters = [
+      total,
+      f.coverage,
+      ...(check.host ? [counterOf(f.hosts, check.host)] : []),
+      ...(check.resource ? [counterOf(f.resources, check.resource)] : []),
+    ];
     for (const c of counters) {
       c.owed++;
       c[key]++;
     }
-    const where = { fleet: check.fleet, ...(check.host ? { host: check.host } : {}) };
+    const where = { fleet: check.fleet, ...(check.host ? { host: check.host } : {}), ...(check.resource ? { resource: check.resource } : {}) };
     if (!r) {
       notRun.push({ check: check.id, ...where, control: check.control, reason: 'not run: no result answers this owed check' });
       continue;
@@ -205,8 +222,9 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
     else if (r.outcome === 'broken') {
       categories[PROBE_ERROR]!++;
       broken.push({ id: check.id, control: check.control, ...where, message });
-      const at = `${check.fleet}/${check.host ?? '(fleet)'}`;
-      if (!unchecked.has(at)) unchecked.set(at, { host: check.host ?? `(fleet ${check.fleet})`, fleet: check.fleet, reason: message });
+      const at = `${check.fleet}/${check.host ?? check.resource ?? '(fleet)'}`;
+      const host = check.host ?? (check.resource ? `(resource ${check.resource})` : `(fleet ${check.fleet})`);
+      if (!unchecked.has(at)) unchecked.set(at, { host, fleet: check.fleet, ...(check.resource ? { resource: check.resource } : {}), reason: message });
     } else if (r.outcome === 'failed') {
       const cat = r.category ?? 'Other violation';
       categories[cat] = (categories[cat] ?? 0) + 1;
@@ -248,6 +266,7 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
         verdict: answer(f.coverage),
         coverage: f.coverage,
         hosts: [...f.hosts.entries()].map(([host, c]) => ({ host, verdict: answer(c), coverage: c })),
+        ...(f.resources.size ? { resources: [...f.resources.entries()].map(([resource, c]) => ({ resource, verdict: answer(c), coverage: c })) } : {}),
       })),
     },
     notApplicable,

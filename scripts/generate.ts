@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CATEGORIES, VIOLATION_CATEGORY } from '../core/categories.ts';
 import { type Control, CONTROLS } from '../core/controls.ts';
+import { PLAN_DEFAULT_COMPUTE, PLAN_DEFAULT_STATEFUL } from '../core/controls/plan.ts';
 import { featureOf, SUITES } from '../core/suites.ts';
 import { ERROR_CLASSES } from '../core/errors.ts';
 import { REPO_ROOT } from '../core/paths.ts';
@@ -32,10 +33,19 @@ function controlsDoc(): string {
     out.push('', `## ${featureOf(suite)} (suite \`${suite}\`)`, '');
     out.push(`| id | check, per ${controls[0]!.scope} | applies to | what a failure proves | filed under | CIS Docker v1.6.0 |`, '|---|---|---|---|---|---|');
     for (const c of controls) {
-      const applies = [c.providers ? c.providers.join(', ') : 'any provider', c.when].filter(Boolean).join('; ');
+      // A plan's resource change has no provider kind: only when it is owed applies.
+      const applies = [c.scope === 'resource' ? undefined : c.providers ? c.providers.join(', ') : 'any provider', c.when].filter(Boolean).join('; ');
       const cats = [...new Set(c.violations.map((v) => VIOLATION_CATEGORY[v]))].join(', ');
       out.push(`| ${c.id} | ${cell(c.title)} | ${cell(applies)} | ${cell(c.proves)} | ${cats} | ${c.cis ?? ''} |`);
     }
+    if (suite === 'plan')
+      out.push(
+        '',
+        `Compute by default: ${PLAN_DEFAULT_COMPUTE.map((t) => `\`${t}\``).join(', ')}; \`plan.compute\` adds types.`,
+        `Stateful by default: ${PLAN_DEFAULT_STATEFUL.map((t) => `\`${t}\``).join(', ')}; \`plan.stateful\` adds types.`,
+        'Each check is about one resource change of one plan file (its fleet); a control no change of a plan falls under is owed',
+        'once for the whole plan, as not applicable with the reason ("no changes" for a plan that says it changes nothing).',
+      );
   }
   out.push('', '## Categories', '', '| category | meaning |', '|---|---|');
   for (const c of CATEGORIES) out.push(`| ${c.name} | ${cell(c.description)} |`);
@@ -75,7 +85,7 @@ function withSuiteEnums(rel: string): string {
   const file = path.join(REPO_ROOT, rel);
   const text = fs.readFileSync(file, 'utf8');
   const names = JSON.stringify(SUITES).replace(/","/g, '", "');
-  return text.replace(/("suite(?:s)?": \{ (?:"type": "array", "items": \{ )?"enum": )\[[^\]]*\]/g, `$1${names}`);
+  return text.replace(/("suite(?:s)?": \{\s*(?:"type": "array",\s*"items": \{\s*)?"enum": )\[[^\]]*\]/g, `$1${names}`);
 }
 
 const check = process.argv.includes('--check');

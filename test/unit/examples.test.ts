@@ -45,3 +45,22 @@ test('the report job publishes the JUnit, SARIF and summary driftless writes, fr
   assert.equal(withOf('actions/cache/restore').path, 'driftless-output/report');
   assert.equal(withOf('actions/cache/save').path, 'driftless-output/report');
 });
+
+test('the release example gates the deploy on plan-check of the plan it then applies', () => {
+  type Release = { jobs: Record<string, Job & { needs?: string | string[] }> };
+  const rel = parse(fs.readFileSync(path.join(REPO_ROOT, 'examples', 'ci', 'release.yml'), 'utf8')) as Release;
+  const gate = rel.jobs['plan-gate']!;
+  const steps = gate.steps.map((s) => s.run ?? '');
+  const made = steps.findIndex((r) => /terraform plan -input=false -out=plan\.out[\s\S]*terraform show -json plan\.out > plan\.json/.test(r));
+  const checked = steps.findIndex((r) => /npx driftless plan-check .*infra\/plan\.json/.test(r));
+  assert.ok(made >= 0 && checked > made, 'the JSON of the saved plan is made, then gated');
+  assert.doesNotMatch(steps[checked]!, /\|\||; *true|set \+e/, 'the gate step fails its job on any exit but 0');
+  assert.equal(gate.steps[checked]!.if, undefined, 'the gate always runs, never skipped');
+  const deploy = rel.jobs.deploy!;
+  assert.deepEqual([deploy.needs].flat(), ['plan-gate']);
+  assert.equal(deploy.if, undefined, 'no if: always(): the deploy never runs after a failed gate');
+  assert.ok(
+    deploy.steps.some((s) => /terraform apply -input=false plan\.out/.test(s.run ?? '')),
+    'the deploy applies the judged plan file',
+  );
+});

@@ -351,7 +351,7 @@ describe('the chain in the verdict and the evidence bundle', () => {
     assert.deepEqual(none.source, { id: SOURCE }, 'the source the release declares, unverified');
     assert.match(none.message!, /^no attestation/);
     // and the fleet's compliance matrix shows it under the table
-    const html = matrixHtml({ fleet: 'web', answer: 'compliant', controls: [], rows: [] }, v);
+    const html = matrixHtml({ fleet: 'web', answer: 'compliant', controls: [], rowsAre: 'host', rows: [] }, v);
     assert.match(html, /<table id="provenance">/);
     assert.ok(html.includes(`key ${keyFingerprint(trusted.pub)}`) && html.includes(COMMIT.slice(0, 12)) && html.includes(LAB_BUILDER));
   });

@@ -95,6 +95,7 @@ describe('resource-scoped checks in every output', () => {
       ],
     );
     assert.deepEqual(verdict.violations[0], {
+      id: checks[0]!.id,
       category: 'Patched in place',
       control: 'DL-PLAN-001',
       check: checks[0]!.title,

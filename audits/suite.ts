@@ -56,6 +56,11 @@ export type UnitOf<Facts, Unit> = (facts: Facts, check: PlannedCheck, j: Judgeme
 
 export interface Suite<S extends SuiteName, Facts, Unit> {
   name: S;
+  /**
+   * Checks the suite's own inputs (files the config names, read by the suite alone) right after
+   * the config is loaded, before anything is listed or touched: throws a ConfigInvalidError (exit 2).
+   */
+  check?(config: Config): void;
   plan(input: PlanInput): SuitePlan;
   gather(run: SuiteRun): Promise<Facts>;
   unitOf: UnitOf<Facts, Unit>;
@@ -65,6 +70,7 @@ export interface Suite<S extends SuiteName, Facts, Unit> {
 /** A suite as the engine runs it, its types erased (the registry typing is held by `defineSuite`). */
 export interface SuiteModule {
   name: SuiteName;
+  check?(config: Config): void;
   plan(input: PlanInput): SuitePlan;
   gather(run: SuiteRun): Promise<unknown>;
   unitOf: UnitOf<unknown, unknown>;

@@ -8,10 +8,12 @@ import { chaosSuite } from './chaos/chaos-suite.ts';
 import { customSuite } from './custom/custom-suite.ts';
 import { deploySuite } from './deploy/deploy-suite.ts';
 import { imageIntegritySuite } from './image/image-suite.ts';
+import { planSuite } from './plan/plan-suite.ts';
 import { sshEditsSuite } from './ssh-edits/ssh-edits-suite.ts';
 import type { SuiteModule } from './suite.ts';
 
 export const SUITE_MODULES: { readonly [S in SuiteName]: SuiteModule } = {
+  plan: planSuite,
   'ssh-edits': sshEditsSuite,
   'image-integrity': imageIntegritySuite,
   custom: customSuite,

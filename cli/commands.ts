@@ -28,6 +28,16 @@ export interface CommandSpec {
 }
 
 const config: OptionSpec = { type: 'string', short: 'c', arg: 'file', help: 'the config (default driftless.config.yaml in the current directory)' };
+const output: OptionSpec = {
+  type: 'string',
+  arg: 'junit,sarif,oscal,summary',
+  help: 'the outputs to write under outputs/ (comma-separated, or none; default report.outputs, else all)',
+};
+const baseline: OptionSpec = {
+  type: 'string',
+  arg: 'verdict.json',
+  help: 'compare with this earlier verdict: new, fixed, still failing, newly broken (default the previous verdict in the output folder)',
+};
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -58,7 +68,8 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'plan every owed check, run the suites against the configured fleets, write typed results, the verdict and the evidence',
     details:
       'Exit 0 compliant, 1 violations found, 2 configuration or usage error (nothing touched), 3 not fully checked.\n' +
-      'The results folder holds the run record (driftless-run.json), the typed results (checks/<suite>.json), their evidence and the verdict.',
+      'The results folder holds the run record (driftless-run.json), the typed results (checks/<suite>.json), their evidence, the verdict\n' +
+      'and the outputs (outputs/: junit.xml, driftless.sarif, oscal/, summary.md; the summary is appended to $GITHUB_STEP_SUMMARY when set).',
     options: {
       config,
       suite: { type: 'string', multiple: true, arg: 'name', help: `run only this suite: ${SUITES.join(', ')}` },
@@ -67,6 +78,8 @@ export const COMMANDS: CommandSpec[] = [
       shard: { type: 'string', arg: 'i/n', help: 'audit only shard i of n (hosts dealt round-robin); needs --run-id' },
       'results-dir': { type: 'string', arg: 'dir', help: 'the results folder (default driftless-output/results); emptied first, only if driftless made it' },
       before: { type: 'string', arg: 'snapshot.json', help: 'judge a deploy that ran elsewhere against this `driftless snapshot` (observed mode)' },
+      output,
+      baseline,
     },
   },
   {
@@ -77,6 +90,22 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 1, max: 1 },
   },
   {
+    name: 'plan-check',
+    args: '<plan.json>...',
+    summary: 'the pre-release gate: judge Terraform/OpenTofu plans (or CloudFormation change sets) before anything is deployed; needs no fleet',
+    details:
+      'Each file is the JSON of a plan (terraform show -json plan.out > plan.json), never the binary plan. Compute must be replaced, not updated\n' +
+      'in place; a new launch template must reach the running instances; no replacement may destroy state. Without --config the built-in\n' +
+      'policy applies; with it, its plan section (compute, allowedInPlaceAttributes, stateful, acceptConditional) and waivers.\n' +
+      'Exit 0 compliant (or the plan changes nothing, and says so), 1 violations found, 2 a plan that cannot be gated (named), 3 not fully checked.',
+    options: {
+      config: { ...config, help: 'a config whose plan section is the policy (its plan.files are replaced by the arguments); default: built-in defaults' },
+      'run-id': { type: 'string', arg: 'ID', help: "the run's id (letters, digits, . _ -)" },
+      'results-dir': { type: 'string', arg: 'dir', help: 'the results folder (default driftless-output/results); emptied first, only if driftless made it' },
+    },
+    positionals: { min: 1, max: 1000 },
+  },
+  {
     name: 'snapshot',
     summary: 'record the fleets now, for `run --suite deploy --before file`',
     options: { config, out: { type: 'string', short: 'o', arg: 'file', help: 'where to write the snapshot (required)' } },
@@ -84,13 +113,17 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'report',
     summary: 'merge results folders (shards, runs) into the verdict, the Allure report and its signed evidence bundle',
-    details: "Exit codes are the verdict's: a sharded CI job gates on the merged result.",
+    details:
+      "Exit codes are the verdict's: a sharded CI job gates on the merged result.\n" +
+      'The report folder also holds the outputs (outputs/: junit.xml, driftless.sarif, oscal/, summary.md; the summary is appended to $GITHUB_STEP_SUMMARY when set).',
     options: {
       results: { type: 'string', multiple: true, arg: 'dir', help: 'a results folder (repeatable; default driftless-output/results)' },
       out: { type: 'string', arg: 'dir', help: 'the HTML report folder (default driftless-output/report); its history/ is carried over' },
       'single-file': { type: 'boolean', help: 'also write one HTML file that opens from disk, beside --out (report-single/index.html)' },
       config,
       'signing-key': { type: 'string', arg: 'pem', help: "sign the report with this Ed25519 private key (default: the config's report.signingKey)" },
+      output,
+      baseline,
     },
   },
   {

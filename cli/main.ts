@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<Command>> = {
   report: async () => (await import('./report.ts')).reportCommand,
   run: async () => (await import('./run.ts')).runCommand,
   manifest: async () => (await import('./manifest.ts')).manifestCommand,
+  'plan-check': async () => (await import('./plan-check.ts')).planCheckCommand,
   validate: async () => (await import('./validate.ts')).validateCommand,
   snapshot: async () => (await import('./snapshot.ts')).snapshotCommand,
   verify: async () => (await import('./verify.ts')).verifyCommand,

@@ -11,13 +11,17 @@ import { OUTPUT } from '../core/paths.ts';
 import { EVIDENCE_FILE, fileSha256 } from '../reports/evidence.ts';
 import { buildReport, SINGLE_FILE_BUDGET_BYTES } from '../reports/report.ts';
 import { readRunRecord } from '../reports/run-record.ts';
-import { verdictLines } from '../reports/terminal.ts';
+import { parseOutputs } from '../reports/outputs.ts';
+import { changeLines, verdictLines } from '../reports/terminal.ts';
+import { publishOutputs } from './outputs.ts';
 import { flag, type Parsed, str, strs } from './parsed.ts';
 
 export async function reportCommand(p: Parsed): Promise<number> {
   const inputs = (strs(p, 'results') ?? [OUTPUT.results()]).map((d) => path.resolve(d));
   const config = configOf(str(p, 'config'), inputs);
   const signingKey = str(p, 'signing-key') ? path.resolve(str(p, 'signing-key')!) : config?.report?.signingKey;
+  // Checked before anything is read or written: a wrong name is exit 2.
+  const outputs = str(p, 'output') !== undefined ? parseOutputs(str(p, 'output')!) : undefined;
   const outArg = str(p, 'out');
   if (outArg !== undefined && !outArg.trim())
     throw new UsageError('--out "": an empty path names the current directory, which driftless will not empty; name a folder');
@@ -30,6 +34,8 @@ export async function reportCommand(p: Parsed): Promise<number> {
     staging: OUTPUT.staging(),
     ...(signingKey ? { signingKey } : {}),
     report: config?.report,
+    ...(outputs ? { outputs } : {}),
+    ...(str(p, 'baseline') !== undefined ? { baseline: str(p, 'baseline') } : {}),
   });
   const v = r.verdict;
   const log = (s: string) => process.stdout.write(s + '\n');
@@ -45,6 +51,8 @@ export async function reportCommand(p: Parsed): Promise<number> {
     `evidence: ${path.join(rel(r.reportDir), EVIDENCE_FILE)} (${r.evidence.files.length} files, ${r.evidence.signature ? `signed by ${r.evidence.signature.keyFingerprint}; check with driftless verify ${rel(r.reportDir)}` : 'UNSIGNED: set report.signingKey'})`,
   );
   for (const l of verdictLines(v, { verdictFile: OUTPUT.verdict() })) log(l);
+  for (const l of changeLines(v, r.baseline)) log(l);
+  publishOutputs(r.reportDir, r.outputs, log);
   for (const [cat, n] of Object.entries(v.categories)) if (n) log(`  ${cat}: ${n}`);
   if (v.uncheckedHosts.length) log(`  hosts that could not be checked: ${v.uncheckedHosts.map((h) => h.host).join(', ')}`);
   return v.exitCode;

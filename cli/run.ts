@@ -4,7 +4,9 @@ import { UsageError } from '../core/errors.ts';
 import { RUN_ID_PATTERN } from '../core/run.ts';
 import { isSuiteName, SUITES, type SuiteName } from '../core/suites.ts';
 import { type RunObserver, runEngine } from '../engine/run.ts';
-import { findingLines, verdictLines } from '../reports/terminal.ts';
+import { parseOutputs } from '../reports/outputs.ts';
+import { changeLines, findingLines, verdictLines } from '../reports/terminal.ts';
+import { publishOutputs } from './outputs.ts';
 import { type Parsed, str, strs } from './parsed.ts';
 
 const say = (s: string) => process.stdout.write(s + '\n');
@@ -26,7 +28,8 @@ const observer: RunObserver = {
       `  plan: ${plan.checks.length} checks owed${shard ? `, ${owed} of them by shard ${shard.index}/${shard.total}` : ''}; ` +
         `${plan.notApplicable.length} not applicable (reasons below and in verdict.json)`,
     );
-    for (const n of plan.notApplicable) say(`    not applicable: ${n.fleet}${n.host ? `/${n.host}` : ''} ${n.control ?? n.suite}: ${n.reason}`);
+    for (const n of plan.notApplicable)
+      say(`    not applicable: ${n.fleet}${n.host ? `/${n.host}` : n.resource ? ` ${n.resource}` : ''} ${n.control ?? n.suite}: ${n.reason}`);
   },
   phase: ({ phase, suites }) => say(`\n== ${phase}: ${suites ? suites.join(', ') : 'nothing owed (see "not applicable" above)'}`),
   recorded: ({ suite, records, error }) => say(error ? `  ${suite}: ${error}` : `  ${suite}: ${records} results recorded`),
@@ -57,6 +60,8 @@ export async function runCommand(p: Parsed): Promise<number> {
       ...(runId !== undefined ? { runId } : {}),
       ...(str(p, 'results-dir') !== undefined ? { resultsDir: str(p, 'results-dir') } : {}),
       ...(str(p, 'before') !== undefined ? { before: str(p, 'before') } : {}),
+      ...(str(p, 'output') !== undefined ? { outputs: parseOutputs(str(p, 'output')!) } : {}),
+      ...(str(p, 'baseline') !== undefined ? { baseline: str(p, 'baseline') } : {}),
     },
     observer,
   );
@@ -64,11 +69,13 @@ export async function runCommand(p: Parsed): Promise<number> {
   const findings = findingLines(out.records, out.resultsDir);
   if (findings.length) say(`findings:\n${findings.join('\n')}\n`);
   for (const l of verdictLines(out.verdict, { shard: out.shard, verdictFile: out.verdictFile })) say(l);
+  for (const l of changeLines(out.verdict, out.baseline)) say(l);
   const rel = path.relative(process.cwd(), out.resultsDir) || '.';
   const b = out.evidence;
   say(
     `  results: ${rel} (typed results in checks/; build the report with \`driftless report${rel === 'driftless-output/results' ? '' : ` --results ${rel}`}\`)`,
   );
+  publishOutputs(out.resultsDir, out.outputs, say);
   say(
     `  evidence: ${path.join(rel, 'driftless-evidence.json')} (${b.files.length} files, ${b.signature ? `signed by ${b.signature.keyFingerprint}` : 'UNSIGNED: set report.signingKey'})`,
   );

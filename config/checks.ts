@@ -2,12 +2,13 @@
  * What the schema cannot see: files that must exist, environment variables that must be set,
  * names that must be unique or must refer to something. Messages name variables, never values.
  */
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BASELINE_MS, longestLoadSeconds, MAX_LOAD_SECONDS, MIN_REQUESTS_PER_KILL, mostKills } from '../core/chaos-rules.ts';
-import type { ChaosConfig, Ec2Target, Release, SshAuth, Target } from '../core/config.ts';
-import { CONTROLS, isControlId } from '../core/controls.ts';
+import type { ChaosConfig, Ec2Target, PlanFile, Release, SshAuth, Target } from '../core/config.ts';
+import type { ProvenancePolicy } from '../core/config.generated.ts';
+import { CONTROLS, control, isControlId } from '../core/controls.ts';
 import { PRODUCTION_LIKE } from '../core/environments.ts';
 import { parseTrustedKey } from '../core/public-key.ts';
 import type { Ctx } from './context.ts';
@@ -254,4 +255,93 @@ export function checkChaosLoad(chaos: ChaosConfig, maxKills: number, ctx: Ctx): 
       ),
     );
   }
+}
+
+/**
+ * policy.provenance: every key a readable PUBLIC key (a private one never belongs in a config),
+ * the bundles directory a directory; and every service the targets run must have a source
+ * declared, or DL-IMG-020 would have nothing to compare the attestation with. Paths made absolute.
+ */
+export function checkProvenance(p: ProvenancePolicy, targets: Target[], release: Release, releaseComplete: boolean, ctx: Ctx): ProvenancePolicy {
+  const keys = p.keys.map((written, i) => {
+    const at = `/policy/provenance/keys/${i}`;
+    const abs = resolveLocal(written, ctx.baseDir, ctx.home);
+    const why = unreadableFile('public key', written, abs);
+    if (why) {
+      ctx.problems.push(problem(ctx.display, at, why));
+      return abs;
+    }
+    const pem = fs.readFileSync(abs, 'utf8');
+    if (/PRIVATE KEY/.test(pem)) {
+      // Named by path only: the key itself is never repeated.
+      ctx.problems.push(
+        problem(ctx.display, at, `${written} is a private key: name its public half (cosign.pub, or openssl pkey -in key.pem -pubout -out key.pub.pem)`),
+      );
+      return abs;
+    }
+    try {
+      createPublicKey(pem);
+    } catch {
+      ctx.problems.push(problem(ctx.display, at, `${written} is not a public key in PEM (-----BEGIN PUBLIC KEY-----): cosign.pub, or openssl pkey -pubout`));
+    }
+    return abs;
+  });
+  let bundles: string | undefined;
+  if (p.bundles) {
+    bundles = resolveLocal(p.bundles, ctx.baseDir, ctx.home);
+    let dir = false;
+    try {
+      dir = fs.statSync(bundles).isDirectory();
+    } catch {
+      // said below
+    }
+    if (!dir)
+      ctx.problems.push(
+        problem(ctx.display, '/policy/provenance/bundles', `${p.bundles} is not a directory${bundles === p.bundles ? '' : ` (resolved to ${bundles})`}`),
+      );
+  }
+  if (releaseComplete && !release.source) {
+    // only the kinds DL-IMG-020 is owed by (SSH hosts run no image it can name)
+    const owing = control('DL-IMG-020').providers ?? [];
+    const services = [...new Set(targets.filter((t) => owing.includes(t.provider)).map((t) => t.service))];
+    for (const s of services) {
+      if (s !== undefined && release.services[s] && !release.services[s].source)
+        ctx.problems.push(
+          problem(
+            ctx.display,
+            '/release',
+            `service "${s}" declares no source (release.services.${s}.source, or release.source for all): policy.provenance needs the source each image must have been built from`,
+          ),
+        );
+    }
+  }
+  return { ...p, keys, ...(bundles ? { bundles } : {}) };
+}
+
+/**
+ * The plan files the plan suite gates (plan.files, or the command line's): readable, each once.
+ * Each becomes a fleet of the verdict named by its path relative to the working directory, so a
+ * name a target already has is refused. Their contents are the suite's to check (before anything
+ * is touched: audits/plan/plan-suite.ts).
+ */
+export function checkPlanFiles(written: readonly string[], ctx: Ctx, targets: Target[], from: 'config' | 'command line'): PlanFile[] {
+  const seen = new Map<string, number>();
+  const out: PlanFile[] = [];
+  written.forEach((w, i) => {
+    const at = `/plan/files/${i}`;
+    const abs = resolveLocal(w, ctx.baseDir, ctx.home);
+    const name = path.relative(process.cwd(), abs).split(path.sep).join('/') || path.basename(abs);
+    const report = (message: string) =>
+      ctx.problems.push(from === 'config' ? problem(ctx.display, at, message) : { file: w, pointer: '', message, text: `${w}: ${message}` });
+    const why = unreadableFile('plan file', w, abs);
+    if (why) return report(why);
+    const prev = seen.get(abs);
+    if (prev !== undefined)
+      return report(`${w} is named twice (also ${from === 'config' ? `/plan/files/${prev}` : `argument ${prev + 1}`}): each plan is gated once`);
+    seen.set(abs, i);
+    if (targets.some((t) => t.name === name))
+      return report(`a target is also named "${name}": a plan file is a fleet of the verdict, named by its path; rename the target or move the file`);
+    out.push({ name, file: abs });
+  });
+  return out;
 }

@@ -14,11 +14,22 @@ import { validators } from './schema.ts';
 interface ReleaseFile {
   release?: string;
   name?: string;
+  source?: string;
   services: Record<string, ReleaseService>;
 }
 
+/** A service's files (golden manifest, attestation) are relative to the file that names them. */
 function withManifestsResolved(services: Record<string, ReleaseService>, dir: string, home: string): Record<string, ReleaseService> {
-  return Object.fromEntries(Object.entries(services).map(([name, s]) => [name, s.manifest ? { ...s, manifest: resolveLocal(s.manifest, dir, home) } : s]));
+  return Object.fromEntries(
+    Object.entries(services).map(([name, s]) => [
+      name,
+      {
+        ...s,
+        ...(s.manifest ? { manifest: resolveLocal(s.manifest, dir, home) } : {}),
+        ...(s.attestation ? { attestation: resolveLocal(s.attestation, dir, home) } : {}),
+      },
+    ]),
+  );
 }
 
 /** Reads release.file; returns undefined (with problems recorded) when it cannot be used. */
@@ -60,8 +71,9 @@ export function mergeRelease(release: Release, ctx: Ctx): { release: Release; co
   if (!loaded) return { release: { ...release, file, services: inline }, complete: false };
   const fromFile = withManifestsResolved(loaded.data.services, path.dirname(loaded.abs), ctx.home);
   const name = release.name ?? loaded.data.name ?? loaded.data.release;
+  const source = release.source ?? loaded.data.source;
   return {
-    release: { ...(name ? { name } : {}), file, services: { ...fromFile, ...inline } },
+    release: { ...(name ? { name } : {}), file, ...(source ? { source } : {}), services: { ...fromFile, ...inline } },
     complete: true,
   };
 }

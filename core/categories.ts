@@ -7,9 +7,25 @@ export const CATEGORIES = [
   { name: 'Mutable host', description: 'The host can be changed in place: a forbidden edit got through, or nothing stops one.' },
   { name: 'Drift', description: 'The filesystem differs from the image the host was started from.' },
   { name: 'Wrong image', description: 'The host runs an image (digest, AMI) the release does not declare for it.' },
-  { name: 'State lost', description: 'Data written before an instance died was gone or changed after: the fleet is not stateless.' },
-  { name: 'Not replaced', description: 'A dead or released instance was not replaced: it is gone and nothing took its place, or the fleet shrank.' },
-  { name: 'Patched in place', description: 'A deploy changed running instances (exec, copy into, restart) instead of replacing them.' },
+  {
+    name: 'Unproven provenance',
+    description:
+      'Nothing signed proves the running image came out of the build pipeline from the source the release names: no attestation, or one that does not verify.',
+  },
+  {
+    name: 'State lost',
+    description:
+      'Data written before an instance died was gone or changed after: the fleet is not stateless; or a plan replaces (destroys) a stateful resource.',
+  },
+  {
+    name: 'Not replaced',
+    description:
+      'A dead or released instance was not replaced: it is gone and nothing took its place, or the fleet shrank; or a plan changes a launch template that never reaches the running instances.',
+  },
+  {
+    name: 'Patched in place',
+    description: 'A deploy changed running instances (exec, copy into, restart) instead of replacing them, or a plan updates compute in place.',
+  },
   { name: 'Capacity dropped', description: 'A deploy took more of the fleet out of service at once than the minimum healthy share allows.' },
   { name: 'Restarted in place', description: 'A dead instance was started again in place (same instance), not replaced by a new one.' },
   { name: 'Slow recovery', description: 'The fleet was not back at its desired capacity by the deadline.' },
@@ -46,11 +62,15 @@ export const VIOLATION_CATEGORY = {
   'wrong-image': 'Wrong image',
   'undeclared-image': 'Wrong image',
   'ami-unavailable': 'Wrong image',
+  'unattested-image': 'Unproven provenance',
   'state-lost': 'State lost',
   'restarted-in-place': 'Restarted in place',
   'not-replaced': 'Not replaced',
   'not-replaced-on-deploy': 'Not replaced',
   'patched-in-place': 'Patched in place',
+  'updated-in-place': 'Patched in place',
+  'template-not-rolled-out': 'Not replaced',
+  'stateful-replaced': 'State lost',
   'capacity-dropped': 'Capacity dropped',
   'slow-recovery': 'Slow recovery',
   'slo-breach': 'SLO breach',

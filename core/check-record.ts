@@ -38,6 +38,8 @@ export interface CheckRecord {
   suite: string;
   fleet: string;
   host?: string;
+  /** A resource-scoped check (the plan suite): the resource change's address; fleet is the plan file. */
+  resource?: string;
   item?: string;
   title: string;
   severity: Severity;
@@ -98,6 +100,7 @@ export function recordCheck(check: PlannedCheck, result: CheckResult | undefined
     suite: check.suite,
     fleet: check.fleet,
     ...(check.host ? { host: check.host } : {}),
+    ...(check.resource ? { resource: check.resource } : {}),
     ...(check.item ? { item: check.item } : {}),
     title: check.title,
     severity: check.severity ?? 'critical',
@@ -116,7 +119,12 @@ export function recordCheck(check: PlannedCheck, result: CheckResult | undefined
       ...(message ? { message } : {}),
       ...extra,
       ...(category ? { category } : {}),
-      parameters: { ...(check.host ? { host: check.host } : {}), fleet: check.fleet, ...(result?.parameters ?? {}) },
+      parameters: {
+        ...(check.host ? { host: check.host } : {}),
+        ...(check.resource ? { resource: check.resource } : {}),
+        fleet: check.fleet,
+        ...(result?.parameters ?? {}),
+      },
       evidence: (result?.evidence ?? []).map((a) => ctx.store({ ...a, body: redact(a.body, ctx.secrets) })),
     };
   };

@@ -11,12 +11,12 @@ export interface ConfigFile {
    */
   version: 1;
   /**
-   * The fleets to audit, each found through one provider.
+   * The fleets to audit, each found through one provider. Optional only in a config that has a plan section and gates plans alone.
    *
    * @minItems 1
    */
-  targets: Target[];
-  release: Release;
+  targets?: Target[];
+  release?: Release;
   /**
    * A waiver file (YAML or JSON, relative to this config file): accepted exceptions to controls, each with reason, approver and expiry.
    */
@@ -38,12 +38,14 @@ export interface ConfigFile {
       reason: string;
     }[];
     container: ContainerPolicy;
+    provenance?: ProvenancePolicy;
   };
   chaos: Chaos;
   deploy?: Deploy;
   safety: Safety;
   report?: Report;
   run?: Run;
+  plan?: Plan;
 }
 /**
  * Static hosts reached over SSH.
@@ -199,6 +201,10 @@ export interface Release {
    * A release file (JSON or YAML with `services`) written by the build pipeline, relative to this config file.
    */
   file?: string;
+  /**
+   * The source the images were built from, as the build pipeline names it: a git commit (40 hex) or a build-input id such as sha256:<64 hex>. DL-IMG-020 requires the provenance attestation of each running image to name it (a resolved dependency's digest, e.g. gitCommit or sha256). A service's own `source` wins over the release's.
+   */
+  source?: string;
   services: ReleaseServices;
 }
 export interface ReleaseServices {
@@ -211,6 +217,14 @@ export interface ReleaseService {
    * Golden file manifest (driftless manifest ...), relative to the file that names it.
    */
   manifest?: string;
+  /**
+   * The source this service's image was built from (a git commit or a build-input id); wins over the release's `source`.
+   */
+  source?: string;
+  /**
+   * The provenance attestation of this service's image (a Sigstore bundle, e.g. from `cosign attest --key ... --bundle`), relative to the file that names it. Without it, DL-IMG-020 looks in policy.provenance.bundles.
+   */
+  attestation?: string;
   deployedAt?: string;
 }
 export interface SshPolicy {
@@ -253,6 +267,29 @@ export interface ContainerPolicy {
    * The main process must not run as root (DL-IMG-014, CIS 4.1). Off by default: hosts that run sshd usually need root.
    */
   nonRoot: boolean;
+}
+/**
+ * DL-IMG-020: every docker and ec2 host runs an image whose provenance attestation (a Sigstore bundle: a DSSE envelope over an in-toto statement with a SLSA provenance predicate, v1 or v0.2) verifies offline against one of `keys`, names the digest (or AMI) the host actually runs as its subject, comes from `builder` (and `repository`), and names the source the release declares (release.source or release.services.<name>.source). Without this section DL-IMG-020 is not applicable. Key-signed bundles only: keyless (Fulcio certificate) bundles need a trusted root and are reported broken.
+ */
+export interface ProvenancePolicy {
+  /**
+   * Public key files (PEM, SPKI: `cosign.pub`, or `openssl pkey -pubout`), relative to this config file: an attestation signed by any of them is trusted. A private key is refused: it never belongs in the config.
+   *
+   * @minItems 1
+   */
+  keys: string[];
+  /**
+   * The builder id the provenance must name (SLSA v1 runDetails.builder.id, v0.2 builder.id), exactly; the lab's is driftless-lab.
+   */
+  builder: string;
+  /**
+   * The source repository the images must be built from: a resolved dependency (v1; v0.2: a material or the config source) whose uri is exactly this, or this followed by @<ref> (git+https://github.com/org/repo matches git+https://github.com/org/repo@refs/heads/main). The release's source must be a digest of such a dependency.
+   */
+  repository?: string;
+  /**
+   * A directory of attestation bundles named by the image they attest: sha256-<64 hex>.sigstore.json for a Docker image id or repo digest, <ami id>.sigstore.json for an AMI; relative to this config file. A service's `attestation` in the release wins.
+   */
+  bundles?: string;
 }
 export interface Chaos {
   /**
@@ -386,6 +423,10 @@ export interface Report {
    */
   verifyKey?: string;
   /**
+   * The outputs `driftless run` writes into its results folder and `driftless report` into the report folder, under outputs/: junit (junit.xml), sarif (driftless.sarif), oscal (oscal/: catalog, assessment plan and results), summary (summary.md, also appended to $GITHUB_STEP_SUMMARY when set). Default: all of them. `--output` on either command wins.
+   */
+  outputs?: ('junit' | 'sarif' | 'oscal' | 'summary')[];
+  /**
    * `driftless report` merges results folders of different runs (sharded audits, then chaos) only when they started within this many hours of each other, and used the same config, release file and waiver file (by hash); last week's chaos folder never merges with tonight's audits.
    */
   maxRunSpreadHours: number;
@@ -398,4 +439,38 @@ export interface Run {
    * The whole run's deadline: what has not finished by then is not run (exit 3, each check named) and the run ends with its verdict; every remote operation has its own, shorter deadline besides.
    */
   deadlineMinutes: number;
+}
+/**
+ * The plan suite: the pre-release gate on Terraform/OpenTofu plans (the JSON of `terraform show -json plan.out`) and CloudFormation change sets (`aws cloudformation describe-change-set` JSON). `driftless plan-check <plan.json>...` uses this section (its files replaced by the arguments), or built-in defaults without a config.
+ */
+export interface Plan {
+  /**
+   * The plan files to gate, relative to this config file: each the JSON of a plan (`terraform show -json plan.out > plan.json`), never the binary plan. Each file is a fleet of its own in the verdict, named by its path relative to the working directory.
+   *
+   * @minItems 1
+   * @maxItems 1000
+   */
+  files?: string[];
+  /**
+   * Resource types that are compute besides the built-in ones (aws_instance, aws_launch_template, aws_launch_configuration, aws_autoscaling_group, aws_ecs_task_definition; CloudFormation AWS::EC2::Instance, AWS::EC2::LaunchTemplate, AWS::AutoScaling::AutoScalingGroup): an update of one that changes anything outside allowedInPlaceAttributes is a violation (DL-PLAN-001). Kubernetes workloads are not compute here: updating a Deployment is itself a rolling replacement.
+   *
+   * @maxItems 1000
+   */
+  compute: string[];
+  /**
+   * Top-level attributes (CloudFormation: properties) of a compute resource that may change in place without replacing it.
+   *
+   * @maxItems 1000
+   */
+  allowedInPlaceAttributes: string[];
+  /**
+   * Resource types that hold state besides the built-in ones (databases, volumes, buckets, queues: docs/controls.md lists them): a replacement of one is a violation (DL-PLAN-003) unless a waiver accepts it.
+   *
+   * @maxItems 1000
+   */
+  stateful: string[];
+  /**
+   * CloudFormation: a change whose Replacement is Conditional (it may or may not replace) is taken as a replacement. Off by default: such a check is broken (not proven) with the reason, since the gate cannot tell whether the resource will be updated in place.
+   */
+  acceptConditional: boolean;
 }

@@ -8,6 +8,7 @@ import type { ProviderKind } from './inventory.ts';
 import { CHAOS_CONTROL_ENTRIES } from './controls/chaos.ts';
 import { DEPLOY_CONTROLS } from './controls/deploy.ts';
 import { IMAGE_INTEGRITY_CONTROLS } from './controls/image-integrity.ts';
+import { PLAN_CONTROLS } from './controls/plan.ts';
 import { SSH_EDIT_CONTROLS } from './controls/ssh-edits.ts';
 import type { SuiteName } from './suites.ts';
 
@@ -18,13 +19,16 @@ export interface Control {
   id: string;
   /** A few words, for the report's features and the compliance matrix. */
   name: string;
-  /** The check, per host or per fleet, in an auditor's words. */
+  /** The check, per host, per fleet or per resource change of a plan, in an auditor's words. */
   title: string;
   suite: SuiteName;
   /** Allure epic: the family of controls. */
   family: 'Immutability' | 'Image integrity' | 'Statelessness' | 'Replace-only deploys' | 'Custom checks';
-  /** One result per host, or one per fleet. */
-  scope: 'host' | 'fleet';
+  /**
+   * One result per host, one per fleet, or one per resource change of a plan file (the plan
+   * suite: the check's fleet is the plan file, its resource the address the change is for).
+   */
+  scope: 'host' | 'fleet' | 'resource';
   /** Kinds its judgement may record when it fails; the first is the usual one. */
   violations: readonly ViolationKind[];
   /** What a failure proves. */
@@ -35,6 +39,11 @@ export interface Control {
   when?: string;
   /** The CIS Docker Benchmark v1.6.0 recommendation it makes a gate of, where there is one. */
   cis?: string;
+  /**
+   * The NIST SP 800-53 Rev. 5 controls a pass supports (e.g. CM-5, SI-7), for the OSCAL catalog
+   * (docs/oscal/catalog.json). Conservative: only where the check is direct evidence for the control.
+   */
+  nist?: readonly string[];
   /** How much a failure weighs in the report (default critical). */
   severity?: Severity;
   /** A team's own control (a check file): its category by name (built-in or new) and where it is declared. */
@@ -44,7 +53,13 @@ export interface Control {
 /** A team's own control ids: their own namespace (ACME-001, PAY-SSH-2), never DL-. */
 export const CUSTOM_CONTROL_ID = /^(?!DL-)[A-Z][A-Z0-9]{0,15}(-[A-Z0-9]{1,16}){1,3}$/;
 
-export const CONTROLS = [...SSH_EDIT_CONTROLS, ...IMAGE_INTEGRITY_CONTROLS, ...CHAOS_CONTROL_ENTRIES, ...DEPLOY_CONTROLS] as const satisfies readonly Control[];
+export const CONTROLS = [
+  ...SSH_EDIT_CONTROLS,
+  ...IMAGE_INTEGRITY_CONTROLS,
+  ...CHAOS_CONTROL_ENTRIES,
+  ...DEPLOY_CONTROLS,
+  ...PLAN_CONTROLS,
+] as const satisfies readonly Control[];
 
 export type ControlId = (typeof CONTROLS)[number]['id'];
 

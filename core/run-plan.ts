@@ -7,13 +7,18 @@ import { createHash } from 'node:crypto';
 import { control, type ControlId, type Severity, severityOf, type SuiteName } from './controls.ts';
 
 export interface PlannedCheck {
-  /** Unique within the plan: fleet/host/control[:item]. */
+  /** Unique within the plan: fleet/host/control[:item] (fleet/resource/control for a resource check). */
   id: string;
   control: ControlId;
   suite: SuiteName;
   fleet: string;
   /** Absent for a fleet-wide check. */
   host?: string;
+  /**
+   * A resource-scoped check (the plan suite): the address of the resource change it judges; its
+   * fleet is then the plan file. Never set together with host.
+   */
+  resource?: string;
   /** Which of several checks of one control on one host (e.g. the edit "canary:/etc"). */
   item?: string;
   /** The test's title in the report. */
@@ -26,6 +31,7 @@ export interface PlannedCheck {
 export interface NotApplicable {
   fleet: string;
   host?: string;
+  resource?: string;
   suite: SuiteName;
   /** Absent: the whole suite does not apply to the fleet. */
   control?: ControlId;
@@ -38,24 +44,26 @@ export interface RunPlan {
   notApplicable: NotApplicable[];
 }
 
-export function checkId(fleet: string, host: string | undefined, control: string, item?: string): string {
-  return `${fleet}/${host ?? '-'}/${control}${item ? `:${item}` : ''}`;
+export function checkId(fleet: string, where: string | undefined, control: string, item?: string): string {
+  return `${fleet}/${where ?? '-'}/${control}${item ? `:${item}` : ''}`;
 }
 
 /**
  * A planned check of a registry control: its suite, title, story and severity come from the
- * registry; `what` names one of several checks of the control on a host (an edit, say).
+ * registry; `what` names one of several checks of the control on a host (an edit, say). A
+ * resource-scoped check names its resource in its title, so each change reads on its own.
  */
-export function plannedCheck(id: ControlId, where: { fleet: string; host?: string }, item?: { id: string; what: string }): PlannedCheck {
+export function plannedCheck(id: ControlId, where: { fleet: string; host?: string; resource?: string }, item?: { id: string; what: string }): PlannedCheck {
   const c = control(id);
   return {
-    id: checkId(where.fleet, where.host, id, item?.id),
+    id: checkId(where.fleet, where.host ?? where.resource, id, item?.id),
     control: id,
     suite: c.suite,
     fleet: where.fleet,
     ...(where.host ? { host: where.host } : {}),
+    ...(where.resource ? { resource: where.resource } : {}),
     ...(item ? { item: item.id } : {}),
-    title: `${id} ${item?.what ?? c.name}`,
+    title: `${id} ${item?.what ?? c.name}${where.resource ? `: ${where.resource}` : ''}`,
     story: item?.what ?? c.name,
     severity: severityOf(id),
   };

@@ -1,10 +1,12 @@
 /**
  * The suites driftless runs, in one table: their names, the phase each runs in, and the report's
  * name for each are read from here (and the schemas' suite enums are generated from it).
- * Phases never overlap: the audits only read, the team's checks only read, chaos kills, a deploy
- * replaces the fleet.
+ * Phases never overlap and run in the table's order: the plan gate reads plan files only (first:
+ * a release that would patch compute in place is caught before anything is probed), the audits
+ * only read, the team's checks only read, chaos kills, a deploy replaces the fleet.
  */
 export const SUITE_TABLE = [
+  { name: 'plan', phase: 'plan', feature: 'Pre-release plan' },
   { name: 'ssh-edits', phase: 'audit', feature: 'SSH edits' },
   { name: 'image-integrity', phase: 'audit', feature: 'Image integrity' },
   // The team's own checks (Playwright Test): read-only, after the audits' canaries are swept.

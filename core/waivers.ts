@@ -11,6 +11,8 @@ export interface Waiver {
   fleet?: string;
   /** Glob over host ids; default every host (and fleet-wide checks). */
   host?: string;
+  /** Glob over resource addresses (a plan's resource changes; their fleet is the plan file); default every resource. */
+  resource?: string;
   reason: string;
   approver: string;
   /** The last day it holds (inclusive), YYYY-MM-DD, UTC. */
@@ -46,10 +48,11 @@ export function globMatch(pattern: string, name: string): boolean {
 }
 
 /** The waiver that covers a check, if any (the first listed wins). */
-export function waiverFor(waivers: readonly Waiver[], check: { control: string; fleet: string; host?: string }): Waiver | undefined {
+export function waiverFor(waivers: readonly Waiver[], check: { control: string; fleet: string; host?: string; resource?: string }): Waiver | undefined {
+  // A glob that is given must match: a host waiver never covers a fleet-wide or resource check.
+  const matches = (glob: string | undefined, name: string | undefined) => !glob || (name !== undefined && globMatch(glob, name));
   return waivers.find(
-    (w) =>
-      w.control === check.control && (!w.fleet || globMatch(w.fleet, check.fleet)) && (!w.host || (check.host !== undefined && globMatch(w.host, check.host))),
+    (w) => w.control === check.control && matches(w.fleet, check.fleet) && matches(w.host, check.host) && matches(w.resource, check.resource),
   );
 }
 
@@ -59,6 +62,7 @@ export function isExpired(w: Waiver, at: Date): boolean {
 }
 
 export function describeWaiver(w: Waiver): string {
-  const scope = [w.fleet ? `fleet ${w.fleet}` : '', w.host ? `host ${w.host}` : ''].filter(Boolean).join(', ') || 'every host';
+  const scope =
+    [w.fleet ? `fleet ${w.fleet}` : '', w.host ? `host ${w.host}` : '', w.resource ? `resource ${w.resource}` : ''].filter(Boolean).join(', ') || 'every host';
   return `${w.control} on ${scope}, approved by ${w.approver}, until ${w.expires}: ${w.reason}`;
 }

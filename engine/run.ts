@@ -24,13 +24,21 @@ import { schemaProblems } from '../core/schema-check.ts';
 import { newSeed } from '../core/seed.ts';
 import { type Phase, PHASES, phaseOf, SUITES, type SuiteName } from '../core/suites.ts';
 import { snapshotFleets } from '../providers/snapshot.ts';
+import { type BaselineVerdict, changesOf, readBaseline, sharesRun } from '../reports/baseline.ts';
 import { type EvidenceBundle, evidenceState, fileSha256, inputsOf, keyFingerprint, publicKeyOf, writeEvidence } from '../reports/evidence.ts';
+import { OUTPUT_KINDS, type OutputKind, type WrittenOutputs, writeOutputs } from '../reports/outputs.ts';
 import { mergeRecords, type PhaseEnd, type RunRecord, type Shard, writeRunRecord } from '../reports/run-record.ts';
-import { type Verdict, verdictOf, writeVerdict } from '../reports/verdict.ts';
+import { answersOf, type Verdict, verdictOf, writeVerdict } from '../reports/verdict.ts';
 import { recordSuite } from './record.ts';
 
 export interface RunRequest {
   configFile?: string;
+  /**
+   * A config already loaded and validated (config/load.ts: builtInConfig for `driftless
+   * plan-check` without --config, or loadConfig with the command line's plan files), instead of
+   * configFile. It is never re-read: a deploy's release comes from configFile only.
+   */
+  config?: Config;
   suites: readonly SuiteName[];
   /** --seed wins over chaos.seed; without either a seed is drawn. */
   seed?: number;
@@ -43,6 +51,10 @@ export interface RunRequest {
   modules?: Readonly<Record<string, SuiteModule>>;
   /** Overrides run.deadlineMinutes (tests). */
   deadlineMs?: number;
+  /** The outputs to write into <results>/outputs/ (--output); default report.outputs, else all of them. */
+  outputs?: readonly OutputKind[];
+  /** A verdict.json to compare with (--baseline); default the previous verdict of the output folder. */
+  baseline?: string;
 }
 
 /** What the run tells the person at the terminal, step by step (cli/run.ts prints it). */
@@ -64,16 +76,26 @@ export interface RunOutcome {
   verdict: Verdict;
   evidence: EvidenceBundle;
   verdictFile: string;
+  /** The outputs written (relative to the results folder) and the job summary's Markdown. */
+  outputs: WrittenOutputs;
+  /** The baseline compared with, or why the previous verdict was not used. */
+  baseline: { file?: string; runId?: string; skipped?: string };
 }
 
 export async function runEngine(req: RunRequest, observe: RunObserver): Promise<RunOutcome> {
   // 1. config: an invalid one is exit 2 before anything is touched.
-  const config = loadConfig(req.configFile);
+  if (req.config && req.configFile !== undefined) throw new InternalError('internal: a run takes a config or a config file, not both');
+  const config = req.config ?? loadConfig(req.configFile);
   if (req.before !== undefined && !req.suites.includes('deploy'))
     throw new UsageError(`--before ${req.before}: judges a deploy, so it needs the deploy suite (--suite deploy, or no --suite)`);
   const deployBefore = req.before !== undefined ? readSnapshot(req.before, config.source.file) : undefined;
+  // The baseline is read before anything is written: this run overwrites the output folder's verdict.json.
+  const base = req.baseline !== undefined ? readBaseline(req.baseline, true) : fs.existsSync(OUTPUT.verdict()) ? readBaseline(OUTPUT.verdict(), false) : {};
+  const outputKinds = req.outputs ?? config.report?.outputs ?? OUTPUT_KINDS;
   const selected = SUITES.filter((s) => req.suites.includes(s));
   const modules = req.modules ?? SUITE_MODULES;
+  // The suites' own inputs (a plan file, say) are the config's too: exit 2 before anything is touched.
+  for (const s of selected) modules[s]!.check?.(config);
   refuseShardedExperiments(req, config, selected, modules);
   // The team's checks are loaded before anything is touched: a file that does not load is exit 2.
   const custom =
@@ -84,6 +106,13 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
 
   // 2. identity and folders: from this command only, never from the environment.
   const runId = req.runId ?? newRunId();
+  let baseline: BaselineVerdict | undefined = base.baseline;
+  let baselineSkipped = base.skipped;
+  if (baseline && req.baseline === undefined && sharesRun(baseline, [runId])) {
+    // Another shard of this very run wrote it: no baseline, not a comparison with itself.
+    baselineSkipped = `the previous verdict ${baseline.file} is of this run (${runId}): no comparison`;
+    baseline = undefined;
+  }
   const seedFrom: RunRecord['seedFrom'] = req.seed !== undefined ? 'cli' : config.chaos.seed !== undefined ? 'config' : 'random';
   const seed = req.seed ?? config.chaos.seed ?? newSeed();
   const startedAt = new Date().toISOString();
@@ -159,7 +188,7 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
             inventory,
             owed: owed(s),
             budget,
-            reloadRelease: () => loadConfig(req.configFile).release,
+            reloadRelease: () => (req.config ? req.config.release : loadConfig(req.configFile).release),
             ...(deployBefore ? { deployBefore } : {}),
             progress: (line) => progress(s, line),
           }),
@@ -189,7 +218,7 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
     phases.push({ phase, recorded: notRecorded.length ? notRecorded.join('; ') : 'ok', audits: failed.length ? failed.join('; ') : 'ok' });
   }
 
-  // 6. record the end, 7. the verdict from the typed results and the plan, 8. the evidence.
+  // 6. record the end, 7. the verdict from the typed results and the plan (and the changes since the baseline), 8. the evidence.
   writeRunRecord(resultsDir, {
     ...record,
     finished: {
@@ -202,15 +231,36 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
   });
   const finished = JSON.parse(fs.readFileSync(path.join(resultsDir, 'driftless-run.json'), 'utf8')) as RunRecord;
   const signingKey = config.report?.signingKey;
+  const merged = mergeRecords([{ dir: resultsDir, record: finished }], false);
+  const { owed, byCheck } = answersOf(records, merged);
   const verdict: Verdict = {
-    ...verdictOf(records, mergeRecords([{ dir: resultsDir, record: finished }], false)),
+    ...verdictOf(records, merged),
     evidence: evidenceState(signingKey ? { signed: true, keyFingerprint: keyFingerprint(publicKeyOf(signingKey)) } : { signed: false }),
+    ...(baseline ? { changes: changesOf(baseline, owed, byCheck) } : {}),
   };
   writeVerdict(path.join(resultsDir, 'verdict.json'), verdict);
+  // 9. the outputs, renderers of the same records, before the bundle so that it lists them.
+  const outputs = writeOutputs(resultsDir, outputKinds, {
+    owed,
+    byCheck,
+    verdict,
+    runs: merged.runs,
+    evidencePath: (_r, e) => path.posix.join('..', e.file),
+  });
   ensureOwnedParent(path.dirname(OUTPUT.verdict()));
   writeVerdict(OUTPUT.verdict(), verdict);
   const evidence = sealResults(resultsDir, config, runId, record.planHash, verdict);
-  return { runId, resultsDir, shard: req.shard, records, verdict, evidence, verdictFile: OUTPUT.verdict() };
+  return {
+    runId,
+    resultsDir,
+    shard: req.shard,
+    records,
+    verdict,
+    evidence,
+    verdictFile: OUTPUT.verdict(),
+    outputs,
+    baseline: baseline ? { file: baseline.file, runId: baseline.runId } : baselineSkipped ? { skipped: baselineSkipped } : {},
+  };
 }
 
 /** Resolves to the promise's value, or 'deadline' once the run's deadline has passed (the work is abandoned). */
@@ -227,7 +277,7 @@ function beforeDeadline<T>(at: number, work: Promise<T>): Promise<T | 'deadline'
  */
 function refuseShardedExperiments(req: RunRequest, config: Config, selected: SuiteName[], modules: Readonly<Record<string, SuiteModule>>): void {
   if (!req.shard) return;
-  const experiments = selected.filter((s) => phaseOf(s) !== 'audit' && modules[s]!.plan({ config, inventory: [] }).checks.length > 0);
+  const experiments = selected.filter((s) => phaseOf(s) !== 'audit' && phaseOf(s) !== 'plan' && modules[s]!.plan({ config, inventory: [] }).checks.length > 0);
   if (experiments.length === 0) return;
   throw new UsageError(
     `--shard ${req.shard.index}/${req.shard.total} with ${experiments.join(' and ')}: every shard would spend its own safety.maxKills and run the deploy again. ` +
@@ -251,7 +301,12 @@ function sealResults(resultsDir: string, config: Config, runId: string, hash: st
     kind: 'results',
     runIds: [runId],
     harness: { version: harnessVersion(), lockfileSha256: fileSha256(lockfile) },
-    inputs: inputsOf(config, lockfile),
+    // the attestations DL-IMG-020 verified, as the verdict's provenance chain names them
+    inputs: inputsOf(
+      config,
+      lockfile,
+      (verdict.provenance ?? []).flatMap((p) => (p.attestation ? [p.attestation.file] : [])),
+    ),
     planHashes: [hash],
     verdict: { verdict: verdict.verdict, exitCode: verdict.exitCode },
     ...(config.report?.signingKey ? { signingKey: config.report.signingKey } : {}),

@@ -10,13 +10,15 @@
  * group) is suspended while it runs, as an ASG's replace process is during a rolling deploy.
  */
 import type Docker from 'dockerode';
-import fs from 'node:fs';
 import { LabError, errorMessage } from '../core/errors.ts';
 import { connectEngine, putFile } from '../probes/docker.ts';
 import { sleep } from '../probes/net.ts';
+import { attestBuilds } from './attest.ts';
 import { buildRelease } from './images.ts';
-import { hostContainer, hostHealth, readLabState, releasePath, writeState } from './lab.ts';
-import { type HostSpec, makePlan } from './lab-plan.ts';
+import { ensureProvenanceKey } from './keys.ts';
+import { hostContainer, hostHealth, readLabState, writeState } from './lab.ts';
+import { ATTESTED_IMAGES, type HostSpec, makePlan } from './lab-plan.ts';
+import { attestationsDir, labRelease, readRelease, writeRelease } from './release.ts';
 
 type Log = (line: string) => void;
 
@@ -49,7 +51,9 @@ export async function labDeploy(opts: { portBase?: number; log?: Log } = {}): Pr
   const n = (state.release ?? 1) + 1;
 
   log(`[1/4] build release ${n}`);
-  const images = await buildRelease(docker, n, (l) => log(l));
+  const builds = await buildRelease(docker, n, (l) => log(l));
+  const sources = await attestBuilds(attestationsDir(plan), ensureProvenanceKey(plan), builds, ATTESTED_IMAGES, log);
+  const images = { cattle: builds.cattle.digest, snowflake: builds.snowflake.digest };
 
   log('[2/4] suspend the supervisor (no replacement of the instances the deploy retires)');
   const supervisor = docker.getContainer(plan.names.supervisor);
@@ -90,13 +94,15 @@ export async function labDeploy(opts: { portBase?: number; log?: Log } = {}): Pr
     await supervisor.start().catch(() => {});
   }
 
-  // The release file, as the pipeline publishes it: both services at release n.
-  const file = releasePath(plan);
-  const release = JSON.parse(fs.readFileSync(file, 'utf8')) as { release: string; services: Record<string, { digest: string }> };
-  release.release = `lab-r${n}`;
-  release.services['cattle-web'] = { digest: images.cattle };
-  release.services['snowflake-web'] = { digest: images.snowflake };
-  fs.writeFileSync(file, JSON.stringify(release, null, 2) + '\n');
+  // The release file, as the pipeline publishes it: both web services at release n, with their sources.
+  const next = labRelease(plan, `lab-r${n}`, {
+    cattle: { digest: images.cattle, source: sources.cattle },
+    snowflake: { digest: images.snowflake, source: sources.snowflake },
+  });
+  const deployed = new Set(plan.hosts.filter((h) => h.fleet === 'cattle' || h.fleet === 'snowflake').map((h) => h.service));
+  const before = readRelease(plan)?.services ?? {};
+  // The fleets the deploy does not roll (sticky) keep what they were released with.
+  writeRelease(plan, { release: next.release, services: { ...before, ...Object.fromEntries(Object.entries(next.services).filter(([s]) => deployed.has(s))) } });
   writeState(plan, { ...state, release: n });
   const seconds = (Date.now() - t0) / 1000;
   log(`release ${n} deployed in ${seconds.toFixed(1)} s: replaced ${replaced.join(', ') || 'none'}; patched in place ${patched.join(', ') || 'none'}`);

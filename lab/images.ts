@@ -12,6 +12,7 @@ import { errorMessage, LabError } from '../core/errors.ts';
 import { findMirror } from './mirror.ts';
 import { REPO_ROOT } from '../core/paths.ts';
 import { IMAGES } from './lab-plan.ts';
+import { buildInputsId, cleanCommit, type LabBuild } from './attest.ts';
 
 type Log = (line: string) => void;
 
@@ -87,12 +88,15 @@ export async function ensureBase(docker: Docker, log: Log): Promise<string> {
   return id;
 }
 
-async function build(docker: Docker, dir: string, ref: string, log: Log, target?: string, args: Record<string, string> = {}): Promise<string> {
+/** One image built from lab/images/<dir>, and what it was built from (lab/attest.ts signs that). */
+async function build(docker: Docker, dir: string, ref: string, log: Log, target?: string, extra: Record<string, string> = {}): Promise<LabBuild> {
   const context = path.join(REPO_ROOT, 'lab', 'images', dir);
+  const args = { BASE: IMAGES.base, ...extra };
+  const startedOn = new Date().toISOString();
   const stream = await docker.buildImage({ context, src: fs.readdirSync(context) }, {
     t: ref,
     networkmode: 'host',
-    buildargs: { BASE: IMAGES.base, ...args },
+    buildargs: args,
     ...(target ? { target } : {}),
   } as Docker.ImageBuildOptions);
   let steps = 0;
@@ -106,7 +110,18 @@ async function build(docker: Docker, dir: string, ref: string, log: Log, target?
   const id = await imageId(docker, ref);
   if (!id) throw new LabError(`building ${ref} finished but the image is missing`);
   log(`  ${ref} = ${id} (${steps} steps)`);
-  return id;
+  const commit = cleanCommit(REPO_ROOT);
+  return {
+    ref,
+    digest: id,
+    context: `lab/images/${dir}`,
+    ...(target ? { target } : {}),
+    args,
+    source: buildInputsId(context, target, args),
+    ...(commit ? { commit } : {}),
+    startedOn,
+    finishedOn: new Date().toISOString(),
+  };
 }
 
 export interface LabImages {
@@ -115,17 +130,19 @@ export interface LabImages {
   infra: string;
 }
 
-/** Builds (or reuses from the engine's layer cache) every lab image; returns their ids. */
-export async function ensureImages(docker: Docker, log: Log): Promise<LabImages> {
+/** Builds (or reuses from the engine's layer cache) every lab image; returns their ids and builds. */
+export async function ensureImages(docker: Docker, log: Log): Promise<{ images: LabImages; builds: Record<keyof LabImages, LabBuild> }> {
   await ensureBase(docker, log);
-  const cattle = await build(docker, 'app', IMAGES.cattle, log, 'cattle');
-  const snowflake = await build(docker, 'app', IMAGES.snowflake, log, 'snowflake');
-  const infra = await build(docker, 'infra', IMAGES.infra, log);
-  return { cattle, snowflake, infra };
+  const builds = {
+    cattle: await build(docker, 'app', IMAGES.cattle, log, 'cattle'),
+    snowflake: await build(docker, 'app', IMAGES.snowflake, log, 'snowflake'),
+    infra: await build(docker, 'infra', IMAGES.infra, log),
+  };
+  return { images: { cattle: builds.cattle.digest, snowflake: builds.snowflake.digest, infra: builds.infra.digest }, builds };
 }
 
 /** The web images of release `n` (what a build pipeline makes for `driftless lab deploy`). */
-export async function buildRelease(docker: Docker, n: number, log: Log): Promise<{ cattle: string; snowflake: string }> {
+export async function buildRelease(docker: Docker, n: number, log: Log): Promise<{ cattle: LabBuild; snowflake: LabBuild }> {
   const args = { RELEASE: String(n) };
   const cattle = await build(docker, 'app', `${IMAGES.cattle}-r${n}`, log, 'cattle', args);
   const snowflake = await build(docker, 'app', `${IMAGES.snowflake}-r${n}`, log, 'snowflake', args);

@@ -63,6 +63,21 @@ export function ensureEvidenceKey(plan: Pick<LabPlan, 'dir'>): { signingKey: str
 
 /** Where the public half of a signing key file is written. */
 export const evidencePublicKeyPath = (signingKey: string) => signingKey.replace(/\.pem$/, '') + '.pub.pem';
+/**
+ * The lab pipeline's provenance key (ECDSA P-256, as `cosign generate-key-pair` makes), made once:
+ * it signs every attestation of a lab build; the lab config trusts its public half
+ * (policy.provenance.keys). Returns the private key's file.
+ */
+export function ensureProvenanceKey(plan: LabPlan): string {
+  const file = path.join(plan.dir, 'provenance_ecdsa.pem');
+  fs.mkdirSync(plan.dir, { recursive: true, mode: 0o700 });
+  if (!fs.existsSync(file)) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    fs.writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    fs.writeFileSync(file.replace(/\.pem$/, '.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+  }
+  return file;
+}
 
 export function ensureKeys(plan: LabPlan): LabKeys {
   const p = labKeyPaths(plan);

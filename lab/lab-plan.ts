@@ -16,6 +16,13 @@ export const IMAGES = {
   infra: 'driftless-lab/infra:1',
 } as const;
 
+/**
+ * The images the lab's pipeline attests (lab/attest.ts). The snowflake image is the negative
+ * control of DL-IMG-020: built by hand, outside the pipeline, and declared in the release all the
+ * same, so nothing signed says where it came from.
+ */
+export const ATTESTED_IMAGES: readonly string[] = ['cattle', 'infra'];
+
 /** Labels every lab container carries; `lab down` removes exactly what has LAB_LABEL. */
 export const LABELS = {
   lab: 'driftless.lab',

@@ -9,9 +9,11 @@ import { connectEngine, execIn } from '../probes/docker.ts';
 import { errorMessage, LabError, PortInUseError, UsageError } from '../core/errors.ts';
 import { httpGet, portIsFree, sleep, sshBanner } from '../probes/net.ts';
 import { haproxyConfig } from './haproxy.ts';
+import { attestBuilds } from './attest.ts';
 import { ensureImages, type LabImages } from './images.ts';
-import { ensureEvidenceKey, ensureKeys, labKeyPaths } from './keys.ts';
-import { type HostSpec, LABELS, type LabPlan, makePlan, PORT_BASE_SETTING, portsOf } from './lab-plan.ts';
+import { ensureEvidenceKey, ensureKeys, ensureProvenanceKey, labKeyPaths } from './keys.ts';
+import { ATTESTED_IMAGES, type HostSpec, LABELS, type LabPlan, makePlan, PORT_BASE_SETTING, portsOf } from './lab-plan.ts';
+import { attestationsDir, labRelease, releaseNamesSources, writeRelease } from './release.ts';
 
 type Log = (line: string) => void;
 
@@ -28,7 +30,7 @@ export interface LabState {
 }
 
 const statePath = (plan: LabPlan) => path.join(plan.dir, 'lab.json');
-export const releasePath = (plan: LabPlan) => path.join(plan.dir, 'release.json');
+export { releasePath } from './release.ts';
 
 export function readLabState(plan: LabPlan): LabState | undefined {
   try {
@@ -254,7 +256,7 @@ export async function labDown(docker: Docker, plan: LabPlan = makePlan(), log: L
 async function alreadyUp(docker: Docker, plan: LabPlan, images: LabImages): Promise<boolean> {
   const state = readLabState(plan);
   if (state?.status !== 'up' || state.portBase !== plan.portBase) return false;
-  if (JSON.stringify(state.images) !== JSON.stringify(images)) return false;
+  if (JSON.stringify(state.images) !== JSON.stringify(images) || !releaseNamesSources(plan)) return false;
   const running = (await labContainers(docker)).filter((c) => c.State === 'running').length;
   if (running !== plan.hosts.length + plan.lbs.length + 3) return false; // + store, supervisor, recorder
   for (const h of plan.hosts) if ((await hostHealth(h)) !== 'healthy') return false;
@@ -283,8 +285,10 @@ export async function labUp(opts: { portBase?: number; log?: Log } = {}): Promis
   // Images first: the engine's layer cache makes this seconds when nothing changed, and a
   // running lab built from older images must be replaced, not reused.
   log('[1/5] images');
-  const images = await ensureImages(docker, log);
+  const { images, builds } = await ensureImages(docker, log);
   ensureEvidenceKey(plan); // made once, even for a lab that is already up
+  // The pipeline signs what it builds (an image from the cache keeps the attestation it was built with).
+  const sources = await attestBuilds(attestationsDir(plan), ensureProvenanceKey(plan), builds, ATTESTED_IMAGES, log);
   if (await alreadyUp(docker, plan, images)) {
     log(`the lab is already up (port base ${plan.portBase}, same images); nothing to do`);
     return { plan, images, reused: true, seconds: (Date.now() - t0) / 1000 };
@@ -350,16 +354,12 @@ export async function labUp(opts: { portBase?: number; log?: Log } = {}): Promis
   const fix = await execIn(docker, SNOWFLAKE_DRIFT.host, ['sh', '-c', `echo '# hotfix applied by hand' >> ${SNOWFLAKE_DRIFT.path}`]);
   if (fix.exitCode !== 0) throw new LabError(`could not apply the snowflake drift: ${fix.stderr}`);
 
-  fs.writeFileSync(
-    releasePath(plan),
-    JSON.stringify(
-      {
-        release: 'lab',
-        services: { 'cattle-web': { digest: images.cattle }, 'snowflake-web': { digest: images.snowflake }, 'sticky-web': { digest: images.cattle } },
-      },
-      null,
-      2,
-    ) + '\n',
+  writeRelease(
+    plan,
+    labRelease(plan, 'lab', {
+      cattle: { digest: images.cattle, source: sources.cattle },
+      snowflake: { digest: images.snowflake, source: sources.snowflake },
+    }),
   );
   writeState(plan, { status: 'up', portBase: plan.portBase, startedAt: new Date().toISOString(), images });
   return { plan, images, reused: false, seconds: (Date.now() - t0) / 1000 };

@@ -1,7 +1,7 @@
 /**
  * The Allure renderer: the typed results (core/check-record.ts) as Allure result files, one per
  * owed check, with the labels an auditor slices by (epic = control family, feature = control,
- * story = fleet; suites: suite, fleet, host), the evidence as attachments, categories by message
+ * story = fleet; suites: suite, fleet, host, or for a plan's checks the resource address), the evidence as attachments, categories by message
  * prefix, and a stable history id per (suite, fleet, host, check). An owed check with no record
  * is written as broken ("not run"), so the report never hides it. Nothing reads these files back.
  */
@@ -23,6 +23,8 @@ export interface AllureInput {
   /** The owed checks, each with its record (absent: not run) and the folder its evidence is in. */
   checks: Array<{ check: PlannedCheck; record?: CheckRecord; dir?: string }>;
   report: Config['report'] | undefined;
+  /** The checks failing now that did not in the baseline, and which run that was: marked NEW (message and tag). */
+  fresh?: { checks: ReadonlySet<string>; since: string };
 }
 
 interface Label {
@@ -38,7 +40,7 @@ function labelsOf(check: PlannedCheck, r: CheckRecord | undefined, report: Allur
     { name: 'story', value: `fleet ${check.fleet}` },
     { name: 'parentSuite', value: check.suite },
     { name: 'suite', value: `fleet ${check.fleet}` },
-    ...(check.host ? [{ name: 'subSuite', value: check.host }] : []),
+    ...(check.host || check.resource ? [{ name: 'subSuite', value: (check.host ?? check.resource)! }] : []),
     { name: 'control', value: check.control },
     { name: 'check', value: check.id },
     { name: 'run', value: r?.runId ?? '' },
@@ -93,9 +95,12 @@ export async function writeAllureResults(dir: string, input: AllureInput): Promi
       writes.push(() => fs.promises.writeFile(path.join(dir, source), body));
       attachments.push({ name: 'waiver', source, type: 'application/json' });
     }
-    const titlePath = [check.suite, `fleet ${check.fleet}`, ...(check.host ? [check.host] : [])];
+    const where = check.host ?? check.resource;
+    const titlePath = [check.suite, `fleet ${check.fleet}`, ...(where ? [where] : [])];
     const fullName = [...titlePath, check.title].join(' › ');
-    const { status, message } = statusOf(r);
+    const { status, message: said } = statusOf(r);
+    const isNew = status === 'failed' && !!input.fresh?.checks.has(check.id);
+    const message = isNew ? `NEW since ${input.fresh!.since}: ${said}` : said;
     const result = {
       uuid,
       name: check.title,
@@ -109,11 +114,13 @@ export async function writeAllureResults(dir: string, input: AllureInput): Promi
       stage: 'finished',
       steps: [],
       attachments,
-      parameters: Object.entries(r?.parameters ?? { fleet: check.fleet, ...(check.host ? { host: check.host } : {}) }).map(([name, value]) => ({
+      parameters: Object.entries(
+        r?.parameters ?? { fleet: check.fleet, ...(check.host ? { host: check.host } : {}), ...(check.resource ? { resource: check.resource } : {}) },
+      ).map(([name, value]) => ({
         name,
         value,
       })),
-      labels: labelsOf(check, r, input.report),
+      labels: [...labelsOf(check, r, input.report), ...(isNew ? [{ name: 'tag', value: 'new-violation' }] : [])],
       links,
       start: r ? Date.parse(r.startedAt) : Date.now(),
       stop: r ? Date.parse(r.finishedAt) : Date.now(),

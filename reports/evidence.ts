@@ -10,9 +10,10 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../core/config.ts';
+import { BUILT_IN_CONFIG, type Config } from '../core/config.ts';
 import { VerifyKeyError } from '../core/errors.ts';
 import { parseTrustedKey } from '../core/public-key.ts';
+import { keyFingerprint } from '../core/provenance.ts';
 import type { Verdict } from './verdict.ts';
 
 export const EVIDENCE_FILE = 'driftless-evidence.json';
@@ -69,12 +70,7 @@ function signedBytes(b: Omit<EvidenceBundle, 'signature'>): Buffer {
   return Buffer.from(canonical(b));
 }
 
-export function keyFingerprint(publicKey: KeyObject): string {
-  return `SHA256:${createHash('sha256')
-    .update(publicKey.export({ type: 'spki', format: 'der' }))
-    .digest('base64')
-    .replace(/=+$/, '')}`;
-}
+export { keyFingerprint };
 
 /** The key a verification trusts, from a public key file (SPKI PEM); a private key is refused. `from` says where it was named. */
 export function readTrustedKey(file: string, from: string): KeyObject {
@@ -177,18 +173,28 @@ export function verifyEvidence(dir: string, trusted?: KeyObject): Verification {
   return out;
 }
 
-/** The inputs that decided a run, by hash: config, release file, pinned host keys, golden manifests, waivers, lockfile. */
-export function inputsOf(config: Config, lockfile: string): EvidenceBundle['inputs'] {
-  const out: EvidenceBundle['inputs'] = [{ what: 'config', file: config.source.file, sha256: fileSha256(config.source.file) }];
+/**
+ * The inputs that decided a run, by hash: config (built-in defaults: the hash of their JSON),
+ * release file, pinned host keys, golden manifests, the keys trusted for provenance and the
+ * attestations verified (`attestations`: the files the run's DL-IMG-020 results name, besides
+ * those the release names), waivers, the plan files gated, lockfile.
+ */
+export function inputsOf(config: Config, lockfile: string, attestations: readonly string[] = []): EvidenceBundle['inputs'] {
+  const builtIn = config.source.file === BUILT_IN_CONFIG;
+  const out: EvidenceBundle['inputs'] = [{ what: 'config', file: config.source.file, sha256: builtIn ? config.source.sha256 : fileSha256(config.source.file) }];
   if (config.release.file) out.push({ what: 'release file', file: config.release.file, sha256: fileSha256(config.release.file) });
   for (const f of [...new Set(config.targets.map((t) => t.ssh?.knownHostsFile).filter((x): x is string => !!x))])
     out.push({ what: 'known_hosts', file: f, sha256: fileSha256(f) });
   for (const [service, s] of Object.entries(config.release.services))
     if (s.manifest) out.push({ what: `golden manifest of ${service}`, file: s.manifest, sha256: fileSha256(s.manifest) });
+  for (const f of config.policy?.provenance?.keys ?? []) out.push({ what: 'provenance key', file: f, sha256: fileSha256(f) });
+  const named = Object.values(config.release.services).flatMap((s) => (s.attestation ? [s.attestation] : []));
+  for (const f of [...new Set([...named, ...attestations])]) out.push({ what: 'attestation', file: f, sha256: fileSha256(f) });
   if (config.waivers) {
     const f = path.resolve(path.dirname(config.source.file), config.waivers);
     out.push({ what: 'waivers', file: f, sha256: fileSha256(f) });
   }
+  for (const p of config.planFiles ?? []) out.push({ what: `plan file ${p.name}`, file: p.file, sha256: fileSha256(p.file) });
   out.push({ what: 'lockfile', file: lockfile, sha256: fileSha256(lockfile) });
   return out;
 }

@@ -16,9 +16,11 @@ import { ensureOwnedParent, OWNED_MARKER, whyNotOwned } from '../core/owned-dir.
 import { harnessVersion, REPO_ROOT } from '../core/paths.ts';
 import { readChecks } from '../core/results-folder.ts';
 import { writeAllureResults } from './allure-results.ts';
+import { type BaselineVerdict, changesOf, newIds, readBaseline, sharesRun } from './baseline.ts';
 import { allureCategories } from './categories.ts';
 import { EVIDENCE_FILE, type EvidenceBundle, evidenceState, fileSha256, keyFingerprint, publicKeyOf, verifyEvidence, writeEvidence } from './evidence.ts';
 import { matrices, writeMatrixResults } from './matrix.ts';
+import { OUTPUT_KINDS, type OutputKind, OUTPUTS_DIR, type WrittenOutputs, writeOutputs } from './outputs.ts';
 import { type MergedRecords, mergeRecords, readRunRecord } from './run-record.ts';
 import { answersOf, type Verdict, verdictOf, writeVerdict } from './verdict.ts';
 
@@ -38,6 +40,10 @@ export interface ReportOptions {
   /** Signs the report (report.signingKey) and is the key every results folder must be signed by. */
   signingKey?: string;
   report?: Config['report'];
+  /** The outputs to write into <out>/outputs/ (--output); default report.outputs, else all of them. */
+  outputs?: readonly OutputKind[];
+  /** A verdict.json to compare with (--baseline); default the previous report's verdict, else the output folder's. */
+  baseline?: string;
 }
 
 export interface ReportResult {
@@ -46,6 +52,10 @@ export interface ReportResult {
   reportDir: string;
   singleFile?: { file: string; bytes: number };
   historyCarried: boolean;
+  /** The outputs written (relative to the report folder) and the job summary's Markdown. */
+  outputs: WrittenOutputs;
+  /** The baseline compared with, or why none was. */
+  baseline: { file?: string; runId?: string; skipped?: string };
 }
 
 function allure(args: string[]): void {
@@ -77,6 +87,11 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
     const why = whyNotOwned(dir, what);
     if (why) throw new UsageError(why);
   }
+  // The baseline, read before anything is written (the report folder and the verdict are replaced below).
+  const candidates =
+    o.baseline !== undefined
+      ? [readBaseline(o.baseline, true)]
+      : [path.join(o.out, 'driftless-verdict.json'), o.verdictFile].filter((f) => fs.existsSync(f)).map((f) => readBaseline(f, false));
   // Every folder named must be there, be one run's, and have finished: what is not is named.
   const merged = mergeRecords(o.inputs.map(readRunRecord), true, { maxRunSpreadHours: o.report?.maxRunSpreadHours ?? 24 });
   if (merged.refused.length) throw new RunContextError(`refusing to merge these results:\n${merged.refused.join('\n')}`);
@@ -87,8 +102,17 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   // The verdict, from the typed results and the run records alone.
   const { records, dirOf, problems } = readAll(inputs);
   const signature = o.signingKey ? { signed: true, keyFingerprint: keyFingerprint(publicKeyOf(o.signingKey)) } : { signed: false };
-  const verdict = { ...verdictOf(records, merged, problems), evidence: evidenceState(signature) };
   const { owed, byCheck } = answersOf(records, merged);
+  const { baseline, skipped } = pickBaseline(
+    candidates,
+    merged.runs.map((r) => r.runId),
+    o.baseline !== undefined,
+  );
+  const verdict: Verdict = {
+    ...verdictOf(records, merged, problems),
+    evidence: evidenceState(signature),
+    ...(baseline ? { changes: changesOf(baseline, owed, byCheck) } : {}),
+  };
 
   // Then the renderers: Allure results in staging, from the same records.
   // The staging folder is driftless's own scratch space (a fixed name under the output folder).
@@ -103,6 +127,7 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
       return { check, ...(record ? { record, dir: dirOf.get(record)! } : {}) };
     }),
     report: o.report,
+    ...(verdict.changes ? { fresh: { checks: newIds(verdict.changes), since: `run ${verdict.changes.baseline.runId}` } } : {}),
   });
   writeMatrixResults(o.staging, matrices(owed, byCheck, verdict), verdict);
   writeAllureMetadata(o.staging, merged, verdict, sealed);
@@ -117,6 +142,19 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
     const file = path.join(o.singleFileDir, 'index.html');
     singleFile = { file, bytes: fs.statSync(file).size };
   }
+  // The outputs, renderers of the same records, before the bundle so that it lists them.
+  const outputsDir = path.join(o.out, OUTPUTS_DIR);
+  const outputs = writeOutputs(o.out, o.outputs ?? o.report?.outputs ?? OUTPUT_KINDS, {
+    owed,
+    byCheck,
+    verdict,
+    runs: merged.runs,
+    evidencePath: (r, e) =>
+      path
+        .relative(outputsDir, path.join(dirOf.get(r)!, e.file))
+        .split(path.sep)
+        .join('/'),
+  });
   ensureOwnedParent(path.dirname(o.verdictFile));
   writeVerdict(o.verdictFile, verdict);
   // The verdict travels with the report it came from, and both are covered by the bundle.
@@ -138,7 +176,34 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   };
   const evidence = sign(o.out);
   if (o.singleFileDir) sign(o.singleFileDir);
-  return { verdict, reportDir: o.out, ...(singleFile ? { singleFile } : {}), historyCarried, evidence };
+  return {
+    verdict,
+    reportDir: o.out,
+    ...(singleFile ? { singleFile } : {}),
+    historyCarried,
+    evidence,
+    outputs,
+    baseline: baseline ? { file: baseline.file, runId: baseline.runId } : skipped ? { skipped } : {},
+  };
+}
+
+/**
+ * The first readable candidate that is another run's verdict: the previous report's (or the output
+ * folder's) verdict of these very runs is no baseline. An explicit --baseline is always used.
+ */
+function pickBaseline(
+  candidates: Array<{ baseline?: BaselineVerdict; skipped?: string }>,
+  runIds: string[],
+  explicit: boolean,
+): { baseline?: BaselineVerdict; skipped?: string } {
+  const why: string[] = [];
+  for (const c of candidates) {
+    if (!c.baseline) why.push(c.skipped!);
+    else if (!explicit && sharesRun(c.baseline, runIds))
+      why.push(`the previous verdict ${c.baseline.file} is of these runs (${c.baseline.runId}): no comparison`);
+    else return { baseline: c.baseline };
+  }
+  return why.length ? { skipped: why.join('; ') } : {};
 }
 
 /** categories.json, environment.properties (the verdict first) and executor.json (the title carries the verdict). */
@@ -155,6 +220,11 @@ function writeAllureMetadata(dir: string, merged: MergedRecords, verdict: Verdic
       ]),
     ),
     ...(verdict.incomplete.length ? { 'verdict.not-fully-checked': verdict.incomplete.slice(0, 3).join(' | ') } : {}),
+    ...(verdict.changes
+      ? {
+          'since.baseline': `run ${verdict.changes.baseline.runId}: ${verdict.changes.newViolations.length} new violations, ${verdict.changes.fixed.length} fixed, ${verdict.changes.stillFailing.length} still failing, ${verdict.changes.newlyBroken.length} newly broken`,
+        }
+      : {}),
     evidence: verdict.evidence?.statement ?? 'UNSIGNED',
     'evidence.results': sealed.map((x) => `${path.basename(x.dir)}: ${x.state}`).join('; '),
     'run.id': verdict.runId,

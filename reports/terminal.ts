@@ -9,7 +9,7 @@ import type { Verdict } from './verdict.ts';
 
 const SHOWN = 100;
 
-const where = (r: CheckRecord) => (r.host ? `${r.fleet}/${r.host}` : `fleet ${r.fleet}`);
+const where = (r: CheckRecord) => (r.host ? `${r.fleet}/${r.host}` : r.resource ? `${r.fleet} ${r.resource}` : `fleet ${r.fleet}`);
 
 function evidenceOf(r: CheckRecord, resultsDir: string): string {
   const e = r.evidence[0];
@@ -47,5 +47,27 @@ export function verdictLines(v: Verdict, opts: { shard?: { index: number; total:
   for (const n of v.notRun.slice(0, 20)) out.push(`  not run: ${n.check}: ${n.reason}`);
   if (v.notRun.length > 20) out.push(`  … ${v.notRun.length - 20} more not run (verdict.json, notRun)`);
   if (v.taintedHosts.length) out.push(`  tainted hosts (changed in place during the audit: replace them): ${v.taintedHosts.join(', ')}`);
+  return out;
+}
+
+/** What changed since the baseline: the counts, then each new and each fixed violation on its own line. */
+export function changeLines(v: Verdict, baseline: { file?: string; skipped?: string }): string[] {
+  const ch = v.changes;
+  if (!ch)
+    return baseline.skipped
+      ? [`  since the last run: ${baseline.skipped}`]
+      : ['  since the last run: no earlier verdict to compare with (--baseline verdict.json)'];
+  const rel = path.relative(process.cwd(), ch.baseline.file) || ch.baseline.file;
+  const out = [
+    `  since run ${ch.baseline.runId} (${rel}): ${ch.newViolations.length} new violations, ${ch.fixed.length} fixed, ${ch.stillFailing.length} still failing, ` +
+      `${ch.newlyBroken.length} newly broken${ch.unresolved.length ? `, ${ch.unresolved.length} earlier violations not passing now (waived, not checked or not owed)` : ''}`,
+  ];
+  const at = (c: { fleet: string; host?: string }) => (c.host ? `${c.fleet}/${c.host}` : `fleet ${c.fleet}`);
+  for (const c of ch.newViolations.slice(0, SHOWN)) out.push(`    NEW ${at(c)} ${c.control} [${c.category ?? 'Other violation'}]: ${c.message}`);
+  if (ch.newViolations.length > SHOWN) out.push(`    … ${ch.newViolations.length - SHOWN} more new (verdict.json, changes.newViolations)`);
+  for (const c of ch.fixed.slice(0, SHOWN)) out.push(`    FIXED ${at(c)} ${c.control}: was ${c.message}`);
+  if (ch.fixed.length > SHOWN) out.push(`    … ${ch.fixed.length - SHOWN} more fixed (verdict.json, changes.fixed)`);
+  for (const c of ch.newlyBroken.slice(0, 20)) out.push(`    NEWLY BROKEN ${at(c)} ${c.control}: ${c.message}`);
+  if (ch.newlyBroken.length > 20) out.push(`    … ${ch.newlyBroken.length - 20} more newly broken (verdict.json, changes.newlyBroken)`);
   return out;
 }

@@ -9,9 +9,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CATEGORY_NAMES, PROBE_ERROR } from '../core/categories.ts';
 import { type CheckRecord, firstLine } from '../core/check-record.ts';
+import { chainOf, PROVENANCE_CONTROL } from '../core/provenance.ts';
 import { ExitCode, type ExitCodeValue, InternalError } from '../core/errors.ts';
 import type { PlannedCheck } from '../core/run-plan.ts';
 import { schemaProblems } from '../core/schema-check.ts';
+import type { Changes } from './baseline.ts';
 import type { MergedRecords } from './run-record.ts';
 
 export type Answer = 'compliant' | 'violations' | 'not-fully-checked' | 'not-applicable';
@@ -45,20 +47,74 @@ export interface Verdict {
   counts: { passed: number; failed: number; broken: number; waived: number; skipped: number; notApplicable: number; missing: number };
   coverage: {
     total: Coverage;
-    fleets: Array<{ fleet: string; verdict: Answer; coverage: Coverage; hosts: Array<{ host: string; verdict: Answer; coverage: Coverage }> }>;
+    /**
+     * Per fleet, and per host of it; a plan file (the plan suite's fleet) has its resource
+     * changes instead of hosts, each with its own answer.
+     */
+    fleets: Array<{
+      fleet: string;
+      verdict: Answer;
+      coverage: Coverage;
+      hosts: Array<{ host: string; verdict: Answer; coverage: Coverage }>;
+      resources?: Array<{ resource: string; verdict: Answer; coverage: Coverage }>;
+    }>;
   };
-  /** Controls the plan left out, and checks a judgement proved not to apply, each with the reason. */
-  notApplicable: Array<{ fleet: string; host?: string; suite: string; control?: string; reason: string }>;
+  /** Controls the plan left out, and checks a judgement proved not to apply, each with the reason ("no changes" for a plan that changes nothing). */
+  notApplicable: Array<{ fleet: string; host?: string; resource?: string; suite: string; control?: string; reason: string }>;
   /** Checks a waiver covers (its reason, approver and expiry in the message): not a pass, not blocking. */
-  waived: Array<{ check: string; fleet: string; host?: string; control: string; waiver: string }>;
+  waived: Array<{ check: string; fleet: string; host?: string; resource?: string; control: string; waiver: string }>;
   /** Owed checks with no result, or skipped: never a pass. */
-  notRun: Array<{ check: string; fleet: string; host?: string; control: string; reason: string }>;
+  notRun: Array<{ check: string; fleet: string; host?: string; resource?: string; control: string; reason: string }>;
   categories: Record<string, number>;
   taintedHosts: string[];
-  uncheckedHosts: Array<{ host: string; fleet?: string; reason: string }>;
-  violations: Array<{ category: string; control: string; check: string; host?: string; fleet?: string; message: string }>;
+  /** Hosts (and fleets, and a plan's resource changes: "(resource <address>)") a check of which could not tell, with the first reason. */
+  uncheckedHosts: Array<{ host: string; fleet?: string; resource?: string; reason: string }>;
+  /** `check` is the check's title; `id` its id in the plan (what a later run's baseline compares by). */
+  violations: Array<{ id: string; category: string; control: string; check: string; host?: string; resource?: string; fleet?: string; message: string }>;
+  /** Every broken check (the probe could not tell), by id: a later run's baseline tells "newly broken" from these. */
+  broken: Array<{ id: string; control: string; fleet: string; host?: string; resource?: string; message: string }>;
+  /** What changed since the baseline verdict (`--baseline`, or the previous one in the output folder); absent without one. */
+  changes?: Changes;
+  /** Per host owing DL-IMG-020: instance → image → attestation (key, builder) → source (commit), as far as it was followed. */
+  provenance?: ProvenanceLink[];
   /** Whether the evidence bundle beside this verdict is signed: UNSIGNED proves nothing about later edits. */
   evidence?: { signed: boolean; statement: string; keyFingerprint?: string };
+}
+
+/** One host's provenance chain, from its DL-IMG-020 result (the parameters its judge set). */
+export interface ProvenanceLink {
+  fleet: string;
+  host?: string;
+  outcome: CheckRecord['outcome'];
+  instance?: string;
+  image?: string;
+  attestation?: { file: string; sha256?: string; keyFingerprint?: string; builder?: string };
+  /** The source the attestation was verified to name (passed), else the one the release declares. */
+  source?: { id: string; commit?: string };
+  message?: string;
+}
+
+function provenanceLink(check: PlannedCheck, r: CheckRecord): ProvenanceLink {
+  const c = chainOf(r.parameters);
+  return {
+    fleet: check.fleet,
+    ...(check.host ? { host: check.host } : {}),
+    outcome: r.outcome,
+    ...(c.instance ? { instance: c.instance } : {}),
+    ...(c.image ? { image: c.image } : {}),
+    ...(c.attestation
+      ? {
+          attestation: {
+            file: c.attestation,
+            ...(c.attestationSha256 ? { sha256: c.attestationSha256 } : {}),
+            ...(c.keyFingerprint ? { keyFingerprint: c.keyFingerprint } : {}),
+            ...(c.builder ? { builder: c.builder } : {}),
+          },
+        }
+      : {}),
+    ...(c.source ? { source: { id: c.source, ...(c.commit ? { commit: c.commit } : {}) } } : {}),
+    ...(r.outcome !== 'passed' && r.message ? { message: firstLine(r.message) } : {}),
+  };
 }
 
 export type CoverageKey = Exclude<keyof Coverage, 'owed'>;
@@ -116,18 +172,21 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
 
   const categories: Record<string, number> = Object.fromEntries(CATEGORY_NAMES.map((c) => [c, 0]));
   const total = empty();
-  const fleets = new Map<string, { coverage: Coverage; hosts: Map<string, Coverage> }>();
+  const fleets = new Map<string, { coverage: Coverage; hosts: Map<string, Coverage>; resources: Map<string, Coverage> }>();
   const fleetOf = (name: string) => {
-    if (!fleets.has(name)) fleets.set(name, { coverage: empty(), hosts: new Map() });
+    if (!fleets.has(name)) fleets.set(name, { coverage: empty(), hosts: new Map(), resources: new Map() });
     return fleets.get(name)!;
   };
+  const counterOf = (m: Map<string, Coverage>, key: string) => m.get(key) ?? m.set(key, empty()).get(key)!;
   for (const run of runs) for (const f of run.fleets) fleetOf(f.name);
   const tainted = new Set<string>();
   const unchecked = new Map<string, Verdict['uncheckedHosts'][number]>();
   const violations: Verdict['violations'] = [];
+  const broken: Verdict['broken'] = [];
   const notRun: Verdict['notRun'] = [];
   const waived: Verdict['waived'] = [];
   const notApplicable: Verdict['notApplicable'] = [];
+  const provenance: ProvenanceLink[] = [];
   const seenNa = new Set<string>();
   for (const n of runs.flatMap((r) => r.plan.notApplicable)) {
     const key = JSON.stringify(n);
@@ -139,16 +198,22 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
     const r = byCheck.get(check.id);
     const key: CoverageKey = r ? COUNTER[r.outcome] : 'missing';
     const f = fleetOf(check.fleet);
-    const counters = [total, f.coverage, ...(check.host ? [f.hosts.get(check.host) ?? f.hosts.set(check.host, empty()).get(check.host)!] : [])];
+    const counters = [
+      total,
+      f.coverage,
+      ...(check.host ? [counterOf(f.hosts, check.host)] : []),
+      ...(check.resource ? [counterOf(f.resources, check.resource)] : []),
+    ];
     for (const c of counters) {
       c.owed++;
       c[key]++;
     }
-    const where = { fleet: check.fleet, ...(check.host ? { host: check.host } : {}) };
+    const where = { fleet: check.fleet, ...(check.host ? { host: check.host } : {}), ...(check.resource ? { resource: check.resource } : {}) };
     if (!r) {
       notRun.push({ check: check.id, ...where, control: check.control, reason: 'not run: no result answers this owed check' });
       continue;
     }
+    if (check.control === PROVENANCE_CONTROL) provenance.push(provenanceLink(check, r));
     const message = firstLine(r.message);
     if (r.tainted && check.host && r.outcome !== 'not-applicable') tainted.add(check.host);
     if (r.outcome === 'skipped') notRun.push({ check: check.id, ...where, control: check.control, reason: `skipped: ${message || 'no reason given'}` });
@@ -156,12 +221,14 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
     else if (r.outcome === 'not-applicable') notApplicable.push({ ...where, suite: check.suite, control: check.control, reason: message });
     else if (r.outcome === 'broken') {
       categories[PROBE_ERROR]!++;
-      const at = `${check.fleet}/${check.host ?? '(fleet)'}`;
-      if (!unchecked.has(at)) unchecked.set(at, { host: check.host ?? `(fleet ${check.fleet})`, fleet: check.fleet, reason: message });
+      broken.push({ id: check.id, control: check.control, ...where, message });
+      const at = `${check.fleet}/${check.host ?? check.resource ?? '(fleet)'}`;
+      const host = check.host ?? (check.resource ? `(resource ${check.resource})` : `(fleet ${check.fleet})`);
+      if (!unchecked.has(at)) unchecked.set(at, { host, fleet: check.fleet, ...(check.resource ? { resource: check.resource } : {}), reason: message });
     } else if (r.outcome === 'failed') {
       const cat = r.category ?? 'Other violation';
       categories[cat] = (categories[cat] ?? 0) + 1;
-      violations.push({ category: cat, control: check.control, check: r.title, ...where, message });
+      violations.push({ id: check.id, category: cat, control: check.control, check: r.title, ...where, message });
     }
   }
 
@@ -199,6 +266,7 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
         verdict: answer(f.coverage),
         coverage: f.coverage,
         hosts: [...f.hosts.entries()].map(([host, c]) => ({ host, verdict: answer(c), coverage: c })),
+        ...(f.resources.size ? { resources: [...f.resources.entries()].map(([resource, c]) => ({ resource, verdict: answer(c), coverage: c })) } : {}),
       })),
     },
     notApplicable,
@@ -208,6 +276,8 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
     taintedHosts: [...tainted].sort(),
     uncheckedHosts: [...unchecked.values()],
     violations,
+    broken,
+    ...(provenance.length ? { provenance } : {}),
   };
 }
 

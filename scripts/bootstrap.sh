@@ -57,6 +57,18 @@ ensure_moto() {
   python3 -m pip install -q --disable-pip-version-check "moto[server]"
 }
 
+# compliance-trestle (IBM's OSCAL toolkit, pydantic models of OSCAL 1.1.3): the tests validate the
+# OSCAL outputs with it. Pinned to the last line that models OSCAL 1.1.x, in its own venv so its
+# dependencies never meet moto's.
+TRESTLE_VERSION=3.12.4
+TRESTLE_VENV=.driftless/tools/trestle
+ensure_trestle() {
+  [ -x "$TRESTLE_VENV/bin/trestle" ] && "$TRESTLE_VENV/bin/python" -c "import trestle, sys; sys.exit(trestle.__version__ != '$TRESTLE_VERSION')" 2>/dev/null && return 0
+  say "installing compliance-trestle $TRESTLE_VERSION (pip, into $TRESTLE_VENV) for the OSCAL tests"
+  python3 -m venv "$TRESTLE_VENV" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$TRESTLE_VENV"; }
+  "$TRESTLE_VENV/bin/python" -m pip install -q --disable-pip-version-check "compliance-trestle==$TRESTLE_VERSION"
+}
+
 ensure_machine() {
   # openssh-client: ssh-keygen for lab keys; debootstrap: the lab's base image without a
   # registry; a JRE: allure-commandline; docker.io: the engine and its client.
@@ -74,12 +86,14 @@ case "$mode" in
   ci)
     ensure_machine
     ensure_moto
+    ensure_trestle
     npm run lint
     npm test
     ;;
   test)
     ensure_machine
     ensure_moto
+    ensure_trestle
     npx tsc --noEmit -p .
     node --import tsx --test --test-concurrency=1 --test-reporter=spec test/unit/*.test.ts test/integration/*.test.ts
     ;;

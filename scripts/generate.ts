@@ -1,5 +1,5 @@
 /**
- * Writes the generated files: docs/controls.md (from the controls registry, core/controls.ts),
+ * Writes the generated files: docs/controls.md and docs/oscal/catalog.json (from the controls registry, core/controls.ts),
  * docs/errors.md (from the error classes, core/errors.ts), core/config.generated.ts (from
  * schemas/config.schema.json) and the suite enums of the plan and results schemas (from the
  * suite table, core/suites.ts). `npm run generate` writes them; `npm run generate -- --check`
@@ -10,9 +10,11 @@ import * as prettier from 'prettier';
 import path from 'node:path';
 import { CATEGORIES, VIOLATION_CATEGORY } from '../core/categories.ts';
 import { type Control, CONTROLS } from '../core/controls.ts';
+import { PLAN_DEFAULT_COMPUTE, PLAN_DEFAULT_STATEFUL } from '../core/controls/plan.ts';
 import { featureOf, SUITES } from '../core/suites.ts';
 import { ERROR_CLASSES } from '../core/errors.ts';
 import { REPO_ROOT } from '../core/paths.ts';
+import { catalogText } from '../reports/oscal.ts';
 import { CONFIG_TYPES_FILE, configTypes } from './config-types.ts';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
@@ -34,10 +36,19 @@ function controlsDoc(): string {
     out.push('', `## ${featureOf(suite)} (suite \`${suite}\`)`, '');
     out.push(`| id | check, per ${controls[0]!.scope} | applies to | what a failure proves | filed under | CIS Docker v1.6.0 |`, '|---|---|---|---|---|---|');
     for (const c of controls) {
-      const applies = [c.providers ? c.providers.join(', ') : 'any provider', c.when].filter(Boolean).join('; ');
+      // A plan's resource change has no provider kind: only when it is owed applies.
+      const applies = [c.scope === 'resource' ? undefined : c.providers ? c.providers.join(', ') : 'any provider', c.when].filter(Boolean).join('; ');
       const cats = [...new Set(c.violations.map((v) => VIOLATION_CATEGORY[v]))].join(', ');
       out.push(`| ${c.id} | ${cell(c.title)} | ${cell(applies)} | ${cell(c.proves)} | ${cats} | ${c.cis ?? ''} |`);
     }
+    if (suite === 'plan')
+      out.push(
+        '',
+        `Compute by default: ${PLAN_DEFAULT_COMPUTE.map((t) => `\`${t}\``).join(', ')}; \`plan.compute\` adds types.`,
+        `Stateful by default: ${PLAN_DEFAULT_STATEFUL.map((t) => `\`${t}\``).join(', ')}; \`plan.stateful\` adds types.`,
+        'Each check is about one resource change of one plan file (its fleet); a control no change of a plan falls under is owed',
+        'once for the whole plan, as not applicable with the reason ("no changes" for a plan that says it changes nothing).',
+      );
   }
   out.push('', '## Categories', '', '| category | meaning |', '|---|---|');
   for (const c of CATEGORIES) out.push(`| ${c.name} | ${cell(c.description)} |`);
@@ -90,14 +101,34 @@ async function withSuiteEnums(rel: string): Promise<string> {
   return prettier.format(JSON.stringify(schema), { ...(await prettier.resolveConfig(file)), parser: 'json' });
 }
 
+const check = process.argv.includes('--check');
+
+/**
+ * docs/oscal/catalog.json, the registry as an OSCAL catalog. Its last-modified date is kept while
+ * nothing else in it changes (so --check is stable), and set to now when something does.
+ */
+function oscalCatalogDoc(rel: string): string {
+  const file = path.join(REPO_ROOT, rel);
+  const now = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  let previous: string | undefined;
+  try {
+    previous = (JSON.parse(now) as { catalog: { metadata: { 'last-modified': string } } }).catalog.metadata['last-modified'];
+  } catch {
+    previous = undefined;
+  }
+  const kept = previous ? catalogText(previous) : undefined;
+  if (kept && (kept === now || check)) return kept;
+  return catalogText(new Date().toISOString());
+}
+
 const docs: Record<string, string> = {
   'schemas/plan.schema.json': await withSuiteEnums('schemas/plan.schema.json'),
   'schemas/results.schema.json': await withSuiteEnums('schemas/results.schema.json'),
   'docs/controls.md': controlsDoc(),
   'docs/errors.md': errorsDoc(),
+  'docs/oscal/catalog.json': oscalCatalogDoc('docs/oscal/catalog.json'),
   [path.relative(REPO_ROOT, CONFIG_TYPES_FILE)]: await configTypes(),
 };
-const check = process.argv.includes('--check');
 let stale = 0;
 for (const [rel, body] of Object.entries(docs)) {
   const file = path.join(REPO_ROOT, rel);
@@ -107,6 +138,7 @@ for (const [rel, body] of Object.entries(docs)) {
     process.stderr.write(`${rel} is stale: it is generated from the registry; run \`npm run generate\` and commit it\n`);
     stale++;
   } else {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, body);
     process.stdout.write(`wrote ${rel}\n`);
   }

@@ -11,6 +11,7 @@ import { shQuote } from '../../probes/shell.ts';
 import type { ImageFacts } from '../../providers/provider.ts';
 import { providerFor } from '../../providers/registry.ts';
 import { sshLoginFor } from '../../providers/ssh-login.ts';
+import { requireEndpoint } from '../endpoint-identity.ts';
 import { type Mount, parseMountinfo } from '../ssh-edits/mounts.ts';
 
 export interface CommandRecord {
@@ -34,7 +35,19 @@ export class SessionPool {
     let s = this.sessions.get(key);
     if (!s) {
       const login = sshLoginFor(host, target);
-      s = 'error' in login ? Promise.reject(new Error(login.error)) : SshSession.connect(login);
+      // Like the built-in suites, a check runs only on an endpoint proven to be the host it names.
+      s =
+        'error' in login
+          ? Promise.reject(new Error(login.error))
+          : SshSession.connect(login).then(async (session) => {
+              try {
+                await requireEndpoint(session, host, `${login.host}:${login.port}`);
+              } catch (err) {
+                await session.close();
+                throw err;
+              }
+              return session;
+            });
       // A failed login is not cached: the next test of the host tries again, and says why.
       s.catch(() => this.sessions.delete(key));
       this.sessions.set(key, s);

@@ -30,6 +30,9 @@ import { declaredFor } from './image-plan.ts';
 import { type EngineView, proveListings, type UnlistedDir } from './unlisted.ts';
 import { runsImage } from '../declared-image.ts';
 import { type EndpointIdentity, requireEndpoint } from '../endpoint-identity.ts';
+import { control } from '../../core/controls.ts';
+import type { ProvenanceFacts } from './provenance.ts';
+import { gatherProvenance, loadTrustedKeys } from './provenance-gather.ts';
 
 /** At most this many paths are kept per list in the result (the count is always exact). */
 const MAX_LISTED = 500;
@@ -75,6 +78,8 @@ export interface HostImageAudit {
   manifest?: { error?: string; skipped?: string; result?: ManifestAudit; identity?: EndpointIdentity };
   ami?: AmiFacts;
   instance?: InstanceFacts;
+  /** DL-IMG-020: the running image's attestation, verified (only with policy.provenance). */
+  provenance?: ProvenanceFacts;
 }
 
 type Golden = Map<string, Promise<Manifest>>;
@@ -246,6 +251,8 @@ export async function auditImages(
   onProgress: (done: number, total: number, last: HostImageAudit) => void = () => {},
 ): Promise<HostImageAudit[]> {
   const golden: Golden = new Map();
+  const keys = config.policy.provenance ? loadTrustedKeys(config) : undefined;
+  const attested = control('DL-IMG-020').providers ?? [];
   const work = fleets.flatMap(({ snapshot, target, provider }) => snapshot.hosts.map((host) => ({ host, target, provider })));
   let done = 0;
   return mapLimit(work, config.policy.ssh.concurrency, async ({ host, target, provider }) => {
@@ -261,6 +268,8 @@ export async function auditImages(
       image: host.image,
       ...(host.launchedAt ? { launchedAt: host.launchedAt } : {}),
     };
+    // From files only, before the host is probed: the image it runs is the snapshot's.
+    if (keys && attested.includes(target.provider)) res.provenance = gatherProvenance(host, service, declared, config, keys);
     try {
       await auditHost(host, target, provider, config, golden, res);
     } catch (err) {

@@ -6,6 +6,7 @@ import type { Judges } from '../suite.ts';
 import { START_GRACE_MS, under } from './compare.ts';
 import { engineSocketMounts, userOf } from './engine-settings.ts';
 import type { HostImageAudit } from './image-gather.ts';
+import { judgeProvenance } from './provenance-judge.ts';
 
 type ContainerFacts = NonNullable<HostImageAudit['container']>;
 
@@ -28,6 +29,7 @@ export const IMAGE_JUDGES: Judges<'image-integrity', HostImageAudit> = {
   'DL-IMG-014': (j, a) => judgeNonRoot(j, a),
   'DL-IMG-015': (j, a) => judgeRootVolume(j, a),
   'DL-IMG-016': (j, a) => judgeMetadataTokens(j, a),
+  'DL-IMG-020': (j, a) => judgeProvenance(j, a),
 };
 
 function judgeDeclaredImage(j: Judgement, a: HostImageAudit, releaseName: string | undefined): CheckResult {

@@ -17,6 +17,7 @@ export const CHAOS_CONTROL_ENTRIES = [
   {
     id: 'DL-CHAOS-002',
     name: 'replaced, not repaired',
+    nist: ['CM-2'],
     title: "each victim is replaced by a NEW instance (new id, new start) running the release's digest",
     suite: 'chaos',
     family: 'Statelessness',

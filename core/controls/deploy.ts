@@ -5,6 +5,7 @@ export const DEPLOY_CONTROLS = [
   {
     id: 'DL-DEP-001',
     name: 'every instance replaced',
+    nist: ['CM-3'],
     title: 'no instance that served before the deploy (container id, EC2 instance id) is still there after it',
     suite: 'deploy',
     family: 'Replace-only deploys',
@@ -16,6 +17,7 @@ export const DEPLOY_CONTROLS = [
   {
     id: 'DL-DEP-002',
     name: 'runs the new release',
+    nist: ['CM-2', 'CM-3'],
     title: 'every instance after the deploy runs the digest (or AMI) the new release declares for its service',
     suite: 'deploy',
     family: 'Replace-only deploys',
@@ -27,6 +29,7 @@ export const DEPLOY_CONTROLS = [
   {
     id: 'DL-DEP-003',
     name: 'nothing patched in place',
+    nist: ['CM-3', 'CM-5'],
     title: "during the deploy no instance was entered, copied into or restarted in place (the engine's events: exec, copy, restart, a second start)",
     suite: 'deploy',
     family: 'Replace-only deploys',

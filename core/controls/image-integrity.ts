@@ -5,6 +5,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-001',
     name: 'runs the declared image',
+    nist: ['CM-2', 'SI-7'],
     title: 'the running image (Docker image id / repo digest, or AMI) is the one the release declares for its service',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -17,6 +18,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-002',
     name: 'no filesystem drift',
+    nist: ['CM-2', 'CM-3', 'SI-7'],
     title: "the engine's diff shows no added, changed or deleted path outside the allowed writable paths",
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -28,6 +30,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-003',
     name: 'read-only root',
+    nist: ['CM-5', 'SI-7'],
     title: 'the root filesystem is read-only',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -40,6 +43,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-004',
     name: 'not restarted in place',
+    nist: ['CM-3'],
     title: 'the container was never restarted in place (restart count 0, one start event)',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -51,6 +55,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-005',
     name: 'no out-of-band access',
+    nist: ['CM-3', 'CM-5'],
     title: 'no `docker exec` session into the container since it started',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -62,6 +67,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-006',
     name: 'golden manifest matches',
+    nist: ['CM-2', 'SI-7'],
     title: "the golden file manifest computed on the host over SSH (hashing on the host) equals the image's",
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -74,6 +80,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-007',
     name: 'AMI available',
+    nist: ['CM-2'],
     title: 'the AMI exists and is available',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -85,6 +92,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-008',
     name: 'replaced on deploy',
+    nist: ['CM-3'],
     title: "the instance was launched after the release's `deployedAt`",
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -96,6 +104,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-010',
     name: 'no writable mounts',
+    nist: ['CM-5'],
     title: 'no writable mount (bind, volume, tmpfs) at a path outside policy.ssh.writablePaths',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -108,6 +117,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-011',
     name: 'not privileged',
+    nist: ['AC-6'],
     title: 'the container is not privileged and has no CAP_SYS_ADMIN',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -120,6 +130,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-012',
     name: 'engine socket not mounted',
+    nist: ['AC-6'],
     title: "the engine's socket is not mounted into the container",
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -132,6 +143,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-013',
     name: 'no new privileges',
+    nist: ['AC-6'],
     title: 'no-new-privileges is set (no setuid escalation inside)',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -144,6 +156,7 @@ export const IMAGE_INTEGRITY_CONTROLS = [
   {
     id: 'DL-IMG-014',
     name: 'non-root user',
+    nist: ['AC-6'],
     title: 'the container runs as a non-root user',
     suite: 'image-integrity',
     family: 'Image integrity',
@@ -175,5 +188,20 @@ export const IMAGE_INTEGRITY_CONTROLS = [
     violations: ['metadata-v1'],
     proves: "a request forged from inside (SSRF) can read the instance role's credentials and act on the fleet out of band",
     providers: ['ec2'],
+  },
+  {
+    id: 'DL-IMG-020',
+    name: 'image provenance verified',
+    title:
+      'the running image (digest or AMI) has a provenance attestation (Sigstore bundle, in-toto SLSA provenance) signed by a trusted key, for exactly that image, from the expected builder and source repository, naming the source the release declares',
+    suite: 'image-integrity',
+    family: 'Image integrity',
+    scope: 'host',
+    violations: ['unattested-image'],
+    proves:
+      'nothing signed traces the running image to the pipeline and the source the release names: it may have been built by hand (the message says which broke: no attestation, untrusted key, subject mismatch, builder or repository mismatch, source mismatch)',
+    providers: ['docker', 'ec2'],
+    when: 'policy.provenance is set',
+    severity: 'blocker',
   },
 ] as const satisfies readonly Control[];

@@ -5,6 +5,7 @@ export const SSH_EDIT_CONTROLS = [
   {
     id: 'DL-SSH-001',
     name: 'login refused',
+    nist: ['AC-17'],
     title: 'a login is refused',
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -16,6 +17,7 @@ export const SSH_EDIT_CONTROLS = [
   {
     id: 'DL-SSH-010',
     name: 'no file added in place',
+    nist: ['CM-5', 'SI-7'],
     title: 'creating a canary file (named with the run id) in each immutable path fails (EROFS, EACCES, EPERM)',
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -28,6 +30,7 @@ export const SSH_EDIT_CONTROLS = [
   {
     id: 'DL-SSH-020',
     name: 'critical files not writable',
+    nist: ['CM-5', 'SI-7'],
     title: 'opening each critical file for append (zero bytes written) fails',
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -40,6 +43,7 @@ export const SSH_EDIT_CONTROLS = [
   {
     id: 'DL-SSH-030',
     name: 'modes not changeable',
+    nist: ['CM-5'],
     title: "changing a file's mode in /usr/bin fails (on a canary, or to the file's own current mode)",
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -51,6 +55,7 @@ export const SSH_EDIT_CONTROLS = [
   {
     id: 'DL-SSH-040',
     name: 'no privilege escalation',
+    nist: ['AC-6'],
     title: '`sudo -n true` fails, and the login user is not root',
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -62,6 +67,7 @@ export const SSH_EDIT_CONTROLS = [
   {
     id: 'DL-SSH-050',
     name: 'root not remountable',
+    nist: ['CM-5'],
     title: 'remounting / read-write fails',
     suite: 'ssh-edits',
     family: 'Immutability',
@@ -73,6 +79,7 @@ export const SSH_EDIT_CONTROLS = [
   {
     id: 'DL-SSH-060',
     name: 'immutable paths on read-only mounts',
+    nist: ['CM-5', 'SI-7'],
     title: 'every immutable path sits on a read-only mount, and no read-write mount lies at or under one (from /proc/self/mountinfo)',
     suite: 'ssh-edits',
     family: 'Immutability',

@@ -44,9 +44,14 @@ test('the release digests are the ids of the lab images on the engine', async ()
   const snowflake = (await docker.getImage(IMAGES.snowflake).inspect()).Id;
   assert.match(cattle, /^sha256:[0-9a-f]{64}$/);
   assert.notEqual(cattle, snowflake);
-  assert.deepEqual(config.release.services, {
-    'cattle-web': { digest: cattle },
-    'snowflake-web': { digest: snowflake },
-    'sticky-web': { digest: cattle }, // the sticky fleet runs the cattle image
+  const services = config.release.services;
+  assert.deepEqual(Object.fromEntries(Object.entries(services).map(([k, v]) => [k, v.digest])), {
+    'cattle-web': cattle,
+    'snowflake-web': snowflake,
+    'sticky-web': cattle, // the sticky fleet runs the cattle image
   });
+  // and the source each was built from (its build inputs' hash), which its attestation names
+  for (const s of Object.values(services)) assert.match(s.source ?? '', /^sha256:[0-9a-f]{64}$/);
+  assert.equal(services['sticky-web']!.source, services['cattle-web']!.source);
+  assert.notEqual(services['snowflake-web']!.source, services['cattle-web']!.source);
 });

@@ -7,6 +7,7 @@
  * fleet with its compliance matrix, State lost and Not replaced for snowflake, and the waived check.
  */
 import assert from 'node:assert/strict';
+import { createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,8 @@ import { outputDir } from '../../core/paths.ts';
 import { readChecks } from '../../core/results-folder.ts';
 import { mergeRecords, readRunRecord } from '../../reports/run-record.ts';
 import { labUp } from '../../lab/lab.ts';
+import { labDir } from '../../lab/lab-plan.ts';
+import { keyFingerprint } from '../../core/provenance.ts';
 import { EVIDENCE_FILE } from '../../reports/evidence.ts';
 import { validateVerdict, type Verdict, verdictOf } from '../../reports/verdict.ts';
 import { readRecords, type Rec } from '../helpers/records.ts';
@@ -110,6 +113,43 @@ describe('the demo run and its verdict', () => {
     assert.match(verdict.waived[0]!.waiver, /approved by driftless maintainers, until 2099-12-31/);
     const r = raw.find((x) => x.control === 'DL-IMG-005' && x.host === 'dl-snowflake-1')!;
     assert.equal(r.outcome, 'waived');
+  });
+});
+
+describe('provenance (DL-IMG-020): the chain for every host', () => {
+  test('cattle and sticky verify to the lab key, builder and source; snowflake runs an image nothing attests', () => {
+    const lab = path.join(labDir(), 'provenance_ecdsa.pub.pem');
+    const key = keyFingerprint(createPublicKey(fs.readFileSync(lab, 'utf8')));
+    const release = JSON.parse(fs.readFileSync(path.join(labDir(), 'release.json'), 'utf8')) as { services: Record<string, { source: string }> };
+    const chain = new Map((verdict.provenance ?? []).map((p) => [p.host, p]));
+    assert.deepEqual([...chain.keys()].sort(), ['dl-cattle-1', 'dl-cattle-2', 'dl-cattle-3', 'dl-snowflake-1', 'dl-snowflake-2', 'dl-sticky-1', 'dl-sticky-2']);
+    for (const host of ['dl-cattle-1', 'dl-cattle-2', 'dl-cattle-3', 'dl-sticky-1', 'dl-sticky-2']) {
+      const p = chain.get(host)!;
+      assert.equal(p.outcome, 'passed', `${host}: ${p.message}`);
+      assert.match(p.instance ?? '', /^[0-9a-f]{12,64}$/);
+      assert.match(p.image ?? '', /^sha256:[0-9a-f]{64}$/);
+      assert.equal(p.attestation?.file, path.join(labDir(), 'attestations', `${p.image!.replace(':', '-')}.sigstore.json`));
+      assert.equal(p.attestation?.keyFingerprint, key);
+      assert.equal(p.attestation?.builder, 'driftless-lab');
+      assert.equal(p.source?.id, release.services['cattle-web']!.source, 'sticky runs the cattle image');
+    }
+    for (const host of ['dl-snowflake-1', 'dl-snowflake-2']) {
+      const p = chain.get(host)!;
+      assert.equal(p.outcome, 'failed');
+      assert.match(p.message ?? '', /^no attestation: /);
+      assert.equal(p.source?.id, release.services['snowflake-web']!.source, 'the source the release claims, unproven');
+    }
+    assert.equal(verdict.categories['Unproven provenance'], 2);
+  });
+
+  test("the evidence bundle hashes the lab's provenance key and every attestation verified", () => {
+    const bundle = JSON.parse(fs.readFileSync(path.join(results, EVIDENCE_FILE), 'utf8')) as {
+      inputs: Array<{ what: string; file: string; sha256: string | null }>;
+    };
+    const attestations = bundle.inputs.filter((i) => i.what === 'attestation');
+    assert.equal(attestations.length, 1, 'one image (cattle) attested, run by cattle and sticky');
+    assert.match(attestations[0]!.sha256 ?? '', /^[0-9a-f]{64}$/);
+    assert.ok(bundle.inputs.some((i) => i.what === 'provenance key' && i.file.endsWith('provenance_ecdsa.pub.pem') && i.sha256));
   });
 });
 
@@ -255,6 +295,12 @@ describe('in chromium', () => {
     assert.equal(cell('(fleet)', 'DL-CHAOS-002'), 'FAIL');
     assert.equal(cell('dl-snowflake-1', 'DL-IMG-005'), 'waived');
     assert.equal(cell('dl-snowflake-1', 'DL-IMG-001'), 'pass');
+    // under it, the provenance chain: the snowflake image has no attestation
+    const chain = await page.frameLocator('iframe').first().locator('#provenance tr').allInnerTexts();
+    assert.ok(
+      chain.some((r) => r.startsWith('dl-snowflake-1') && /\bnone\b/.test(r) && r.includes('FAIL')),
+      chain.join('\n'),
+    );
     await page.screenshot({ path: path.join(outputDir(), 'screenshots', 'demo-matrix.png') });
   });
 

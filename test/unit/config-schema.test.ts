@@ -97,7 +97,9 @@ describe('schema problems', () => {
 
   test('an unknown top-level key lists the allowed ones', () => {
     const f = write(config({ extra: 'sefaty:\n  maxKills: 1\n' }));
-    assert.deepEqual(problems(f), [`${f}: /: unknown key "sefaty" (allowed: version, targets, release, waivers, policy, chaos, deploy, safety, report, run)`]);
+    assert.deepEqual(problems(f), [
+      `${f}: /: unknown key "sefaty" (allowed: version, targets, release, waivers, policy, chaos, deploy, safety, report, run, plan)`,
+    ]);
   });
 
   test('an unknown key in a target lists the keys of its provider', () => {
@@ -113,9 +115,11 @@ describe('schema problems', () => {
     assert.deepEqual(problems(f), [`${f}: /chaos/load: unknown key "rps" (allowed: rate, durationSeconds, warmupSeconds, path)`]);
   });
 
-  test('missing targets', () => {
+  test('missing targets, and no plan section either: the one message says what a config needs', () => {
     const f = write(`version: 1\nrelease:\n  services:\n    web: { digest: "${DIGEST_A}" }\n`);
-    assert.deepEqual(problems(f), [`${f}: /: missing required key "targets"`]);
+    assert.deepEqual(problems(f), [
+      `${f}: /: must list targets (the fleets to audit) or have a plan section (plan.files: the Terraform/OpenTofu plans or CloudFormation change sets to gate), or both`,
+    ]);
   });
 
   test('empty targets', () => {
@@ -125,7 +129,7 @@ describe('schema problems', () => {
 
   test('missing release', () => {
     const f = write(config().replace(/release:[\s\S]*$/, ''));
-    assert.deepEqual(problems(f), [`${f}: /: missing required key "release"`]);
+    assert.deepEqual(problems(f), [`${f}: /: missing key "release": a config with targets must say what they must run (release.services or release.file)`]);
   });
 
   test('a release with no services at all', () => {

@@ -322,8 +322,10 @@ describe('valid configs', () => {
         assert.deepEqual(
           err.problems.map((p) => [p.pointer, p.message]),
           [
-            ['', 'missing required key "targets"'],
-            ['', 'missing required key "release"'],
+            [
+              '',
+              'must list targets (the fleets to audit) or have a plan section (plan.files: the Terraform/OpenTofu plans or CloudFormation change sets to gate), or both',
+            ],
           ],
         );
         return true;

@@ -104,7 +104,7 @@ test('firstFileOfTar reads the first regular file and skips directories and PAX 
 test('imageChecksFor: each provider gets only the checks that apply to it', () => {
   const engine = ['DL-IMG-010', 'DL-IMG-011', 'DL-IMG-012', 'DL-IMG-013'];
   assert.deepEqual(imageChecksFor('docker', undefined), ['DL-IMG-001', 'DL-IMG-002', 'DL-IMG-003', 'DL-IMG-004', 'DL-IMG-005', 'DL-IMG-006', ...engine]);
-  assert.deepEqual(imageChecksFor('docker', undefined, true).at(-1), 'DL-IMG-014', 'DL-IMG-014 only when policy.container.nonRoot');
+  assert.deepEqual(imageChecksFor('docker', undefined, { nonRoot: true }).at(-1), 'DL-IMG-014', 'DL-IMG-014 only when policy.container.nonRoot');
   assert.deepEqual(imageChecksFor('ec2', { ami: 'ami-1' }), ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008', 'DL-IMG-015', 'DL-IMG-016']);
   assert.deepEqual(imageChecksFor('ec2', { ami: 'ami-1', manifest: '/m.json' }), [
     'DL-IMG-001',

@@ -36,6 +36,7 @@ test('every planned check names a registered control of its own suite', () => {
       container: { nonRoot: false },
       disabledControls: [],
     },
+    planFiles: [{ name: 'plan.json', file: path.join(REPO_ROOT, 'test', 'fixtures', 'plan', 'aws-asg-template-no-refresh.json') }],
   } as unknown as Config;
   const host = (id: string, provider: 'docker' | 'ec2') => ({
     id,
@@ -63,10 +64,25 @@ test('every planned check names a registered control of its own suite', () => {
     assert.ok(c, `${check.id}: ${check.control} is not in the registry`);
     assert.equal(c.suite, check.suite, check.id);
     assert.ok(!c.providers || !check.host || c.providers.includes(check.fleet === 'd' ? 'docker' : 'ec2'), `${check.id} on a provider the registry excludes`);
+    // A resource-scoped control is owed per resource change, never per host; the others never per resource.
+    assert.equal(c.scope === 'resource', check.resource !== undefined, `${check.id}: scope ${c.scope}`);
   }
+  assert.ok(
+    plan.checks.some((c) => c.suite === 'plan'),
+    'the plan suite owes checks of the plan file',
+  );
   assert.equal(new Set(plan.checks.map((c) => c.id)).size, plan.checks.length, 'check ids are unique');
   // the ec2 fleet has no ssh section: said, not silent
   assert.ok(plan.notApplicable.some((n) => n.fleet === 'e' && n.suite === 'ssh-edits' && /no ssh section/.test(n.reason)));
+});
+
+test("the schemas' suite enums list every suite of the table, in its order", () => {
+  for (const name of ['plan', 'results']) {
+    const text = fs.readFileSync(path.join(REPO_ROOT, 'schemas', `${name}.schema.json`), 'utf8');
+    const enums = [...text.matchAll(/"suites?": \{\s*(?:"type": "array",\s*"items": \{\s*)?"enum": (\[[^\]]*\])/g)].map((m) => JSON.parse(m[1]!) as string[]);
+    assert.ok(enums.length >= 2, `${name}: its suite enums are found`);
+    for (const e of enums) assert.deepEqual(e, [...SUITES], name);
+  }
 });
 
 test('every error class has its own stable code, an exit code and a description', () => {

@@ -98,7 +98,7 @@ describe('schema problems', () => {
   test('an unknown top-level key lists the allowed ones', () => {
     const f = write(config({ extra: 'sefaty:\n  maxKills: 1\n' }));
     assert.deepEqual(problems(f), [
-      `${f}: /: unknown key "sefaty" (allowed: version, targets, release, waivers, policy, chaos, deploy, safety, report, run, plan)`,
+      `${f}: /: unknown key "sefaty" (allowed: version, targets, release, waivers, checks, policy, chaos, deploy, safety, report, run, plan)`,
     ]);
   });
 

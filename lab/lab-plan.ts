@@ -17,11 +17,11 @@ export const IMAGES = {
 } as const;
 
 /**
- * The images the lab's pipeline attests (lab/attest.ts). The snowflake image is the negative
- * control of DL-IMG-020: built by hand, outside the pipeline, and declared in the release all the
- * same, so nothing signed says where it came from.
+ * The images the lab's pipeline attests (lab/attest.ts): every image it builds. DL-IMG-020's
+ * negative controls (an image built by hand and declared in the release, another key, another
+ * digest, another source, a corrupt bundle) are made by test/integration/provenance.test.ts.
  */
-export const ATTESTED_IMAGES: readonly string[] = ['cattle', 'infra'];
+export const ATTESTED_IMAGES: readonly string[] = ['cattle', 'snowflake', 'infra'];
 
 /** Labels every lab container carries; `lab down` removes exactly what has LAB_LABEL. */
 export const LABELS = {

@@ -168,7 +168,8 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
     // A phase that owes nothing (every check not applicable, with its reason in the plan) is not started.
     const owed = (s: SuiteName) => owedChecks.filter((c) => c.suite === s);
     const active = mine.filter((s) => owed(s).length > 0);
-    observe.phase({ phase, suites: active.length ? active : null });
+    // A phase that owes nothing and has nothing to say (no not-applicable reason either) stays quiet.
+    if (active.length || plan.notApplicable.some((n) => mine.includes(n.suite))) observe.phase({ phase, suites: active.length ? active : null });
     if (!active.length) continue;
     if (Date.now() >= deadlineAt) {
       // Never started: its checks have no result, so the verdict names each as not run.

@@ -74,7 +74,8 @@ function catalogControl(c: Control): Json {
       prop('suite', c.suite),
       prop('scope', c.scope),
       prop('severity', c.severity ?? 'critical'),
-      prop('category', VIOLATION_CATEGORY[c.violations[0]!]),
+      // A team's own control names its category; a built-in one files it by its first violation kind.
+      prop('category', c.custom?.category ?? (c.violations[0] ? VIOLATION_CATEGORY[c.violations[0]] : 'Other violation')),
       ...(c.providers ? [prop('applies-to', c.providers.join(' '))] : []),
       ...(c.cis ? [prop('cis-docker-benchmark-v1.6.0', c.cis)] : []),
       ...(c.nist ?? []).map((n) => ({ ...prop('nist-sp800-53r5', n.toLowerCase()), class: 'mapping' })),

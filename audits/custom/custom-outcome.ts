@@ -16,6 +16,17 @@ const first = (s: string | undefined) =>
 // eslint-disable-next-line no-control-regex -- the escape character is exactly what is removed
 const plain = (s: string | undefined) => (s ?? '').replace(/\u001b\[[0-9;]*m/g, '');
 
+/** An expect's failure in one line: its own message (or matcher), what was expected, what was received. */
+export function expectSummary(message: string | undefined): string {
+  const lines = plain(message)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const head = (lines[0] ?? 'an expect did not hold').replace(/^Error: /, '').replace(/\s*\/\/.*$/, '');
+  const pick = (re: RegExp) => lines.find((l) => re.test(l));
+  return [head, pick(/^Expected( value)?:/), pick(/^Received( value| array| string)?:/)].filter(Boolean).join('; ');
+}
+
 export function judgeCustom(j: Judgement, c: Control, outcomes: TestOutcome[], tests: number, notRun: string | undefined): CheckResult {
   const where = `${c.custom?.file ?? 'its check file'}`;
   if (tests === 0) return j.broken(`control ${c.id} (${where}) declares no test(): nothing checks it`);
@@ -35,7 +46,7 @@ export function judgeCustom(j: Judgement, c: Control, outcomes: TestOutcome[], t
   );
   if (outcomes.length === 0) return j.broken(`no test of ${c.id} ran here: ${notRun ?? 'Playwright reported no result for it'}`);
   const violation = outcomes.find((o) => o.status === 'failed' && o.failure === 'expect');
-  if (violation) return j.failAs(c.custom?.category ?? 'Other violation', `${c.title}: ${first(plain(violation.message))} (test "${violation.title}")`);
+  if (violation) return j.failAs(c.custom?.category ?? 'Other violation', `${c.title}: ${expectSummary(violation.message)} (test "${violation.title}")`);
   const bad = outcomes.find((o) => o.status !== 'passed');
   if (bad) {
     const why =

@@ -64,7 +64,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 test('report exits 1 (violations) and says where the report, the single file and the verdict are', () => {
   assert.equal(report.code, 1, report.stderr);
   assert.match(report.stdout, /single file for auditors: .*report-single\/index\.html \([\d.]+ MB; budget 25 MB; opens from disk\)/);
-  assert.match(report.stdout, /verdict: .*verdict\.json: violations \(exit 1\)/);
+  assert.match(report.stdout, /verdict: violations — .* exit 1 \(.*verdict\.json\)/);
 });
 
 test('verdict.json is valid against its schema: categories, tainted and unchecked hosts', () => {

@@ -156,7 +156,7 @@ describe("a check's result, from its test outcomes", () => {
     ]);
     assert.equal(r.status, 'failed');
     assert.equal(r.category, 'Payments hygiene');
-    assert.equal(r.message, 'no cron daemon runs: expect(received).not.toContain(expected) (test "ACME-001 no cron · h1")');
+    assert.equal(r.message, 'no cron daemon runs: expect(received).not.toContain(expected); Expected value: "cron" (test "ACME-001 no cron · h1")');
   });
 
   test('a crash, a timeout, a skip: broken, never a violation; no test, or no result: broken with the reason', () => {

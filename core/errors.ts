@@ -242,6 +242,12 @@ export class ManifestStreamError extends HarnessError {
   static override readonly when: string = "a host's manifest stream could not be read";
 }
 
+/** A host's process list (what runs on it) could not be read, or was cut off. */
+export class ProcessListError extends HarnessError {
+  static override readonly code: string = 'DL_PROCESS_LIST';
+  static override readonly when: string = "a host's process list could not be read over SSH (no sh, base64 or sha256sum there, or the output was cut off)";
+}
+
 /** The probe could not tell: the check is broken (never passed, never failed). */
 export class ProbeError extends HarnessError {
   static override readonly code: string = 'DL_PROBE';
@@ -284,6 +290,7 @@ export const ERROR_CLASSES = [
   IneligibleVictimError,
   RateNotSustainedError,
   ManifestStreamError,
+  ProcessListError,
   ProbeError,
   RunContextError,
   InternalError,

@@ -7,6 +7,8 @@ import type { SuiteName } from '../core/suites.ts';
 import { chaosSuite } from './chaos/chaos-suite.ts';
 import { deploySuite } from './deploy/deploy-suite.ts';
 import { imageIntegritySuite } from './image/image-suite.ts';
+import { newReleaseSuite } from './new-release/new-release-suite.ts';
+import { replacementsSuite } from './replacements/replacements-suite.ts';
 import { sshEditsSuite } from './ssh-edits/ssh-edits-suite.ts';
 import type { SuiteModule } from './suite.ts';
 
@@ -14,5 +16,7 @@ export const SUITE_MODULES: { readonly [S in SuiteName]: SuiteModule } = {
   'ssh-edits': sshEditsSuite,
   'image-integrity': imageIntegritySuite,
   chaos: chaosSuite,
+  replacements: replacementsSuite,
   deploy: deploySuite,
+  'new-release': newReleaseSuite,
 };

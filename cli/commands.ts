@@ -59,7 +59,12 @@ export const COMMANDS: CommandSpec[] = [
       'The results folder holds the run record (driftless-run.json), the typed results (checks/<suite>.json), their evidence and the verdict.',
     options: {
       config,
-      suite: { type: 'string', multiple: true, arg: 'name', help: 'run only this suite: ssh-edits, image-integrity, chaos, deploy' },
+      suite: {
+        type: 'string',
+        multiple: true,
+        arg: 'name',
+        help: 'run only this suite: ssh-edits, image-integrity, chaos (its replacements audited too), deploy (its new release audited too)',
+      },
       seed: { type: 'string', arg: 'N', help: 'the seed of random choices (victims): replays a run; printed and recorded either way' },
       'run-id': { type: 'string', arg: 'ID', help: "the run's id (letters, digits, . _ -); every shard of one run carries the same" },
       shard: { type: 'string', arg: 'i/n', help: 'audit only shard i of n (hosts dealt round-robin); needs --run-id' },

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CATEGORIES, VIOLATION_CATEGORY } from '../core/categories.ts';
 import { type Control, CONTROLS } from '../core/controls.ts';
-import { featureOf, SUITES } from '../core/suites.ts';
+import { aboutOf, featureOf, SUITES } from '../core/suites.ts';
 import { ERROR_CLASSES } from '../core/errors.ts';
 import { REPO_ROOT } from '../core/paths.ts';
 import { CONFIG_TYPES_FILE, configTypes } from './config-types.ts';
@@ -29,6 +29,11 @@ function controlsDoc(): string {
   for (const suite of SUITES) {
     const controls: Control[] = CONTROLS.filter((c) => c.suite === suite);
     out.push('', `## ${featureOf(suite)} (suite \`${suite}\`)`, '');
+    const about = aboutOf(suite);
+    if (about) {
+      out.push(about);
+      continue;
+    }
     out.push(`| id | check, per ${controls[0]!.scope} | applies to | what a failure proves | filed under | CIS Docker v1.6.0 |`, '|---|---|---|---|---|---|');
     for (const c of controls) {
       const applies = [c.providers ? c.providers.join(', ') : 'any provider', c.when].filter(Boolean).join('; ');
@@ -74,7 +79,8 @@ function withSuiteEnums(rel: string): string {
   const file = path.join(REPO_ROOT, rel);
   const text = fs.readFileSync(file, 'utf8');
   const names = JSON.stringify(SUITES).replace(/","/g, '", "');
-  return text.replace(/("suite(?:s)?": \{ (?:"type": "array", "items": \{ )?"enum": )\[[^\]]*\]/g, `$1${names}`);
+  // Whitespace as prettier leaves it: on one line, or the enum on a line of its own.
+  return text.replace(/("suite(?:s)?": \{\s*(?:"type": "array",\s*"items": \{\s*)?"enum": )\[[^\]]*\]/g, `$1${names}`);
 }
 
 const docs: Record<string, string> = {

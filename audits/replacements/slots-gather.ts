@@ -8,6 +8,7 @@ import type { Config } from '../../core/config.ts';
 import { controlsOf } from '../../core/controls.ts';
 import { errorMessage } from '../../core/errors.ts';
 import type { SnapshotHost } from '../../core/inventory.ts';
+import { sleep, sshBanner } from '../../probes/net.ts';
 import { providerFor } from '../../providers/registry.ts';
 import { snapshotHost } from '../../providers/snapshot.ts';
 import type { DeployOutcome } from '../deploy/watch.ts';
@@ -39,6 +40,14 @@ async function listNow(run: SuiteRun, fleets: readonly string[]): Promise<Map<st
   return now;
 }
 
+const SSH_READY_MS = 30_000;
+
+async function sshAnswers(h: SnapshotHost): Promise<void> {
+  if (!h.ssh) return;
+  const until = Date.now() + SSH_READY_MS;
+  while (Date.now() < until && !(await sshBanner(h.ssh.port, h.ssh.host, 1000))) await sleep(500);
+}
+
 /** The host facts of every instance of the slots, gathered as the ssh-edits and image-integrity suites gather them. */
 async function auditSlots(run: SuiteRun, slots: Slot[], config: Config): Promise<SlotFacts> {
   const byFleet = new Map<string, Map<string, SnapshotHost>>();
@@ -56,6 +65,9 @@ async function auditSlots(run: SuiteRun, slots: Slot[], config: Config): Promise
     return run.owed.some((c) => ids.has(c.control));
   };
   run.progress(`auditing ${count} instances that came up (${slots.flatMap((s) => s.members.map((m) => `${m.host.id}: ${m.origin}`)).join('; ')})`);
+  // Running is not serving: a replacement's sshd may still be starting. Bounded; one that never
+  // answers is audited anyway, and its SSH checks say it was unreachable.
+  await Promise.all(fleets.flatMap((f) => f.snapshot.hosts.map((h) => sshAnswers(h))));
   const [ssh, image] = await Promise.all([
     owes('ssh-edits')
       ? auditFleets(

@@ -39,6 +39,8 @@ export async function startTestHost(
     labels?: Record<string, string>;
     /** Replaces the image's entrypoint (a host that runs something besides the lab's programs). */
     entrypoint?: string[];
+    /** /tmp mounted exec (the engine mounts a tmpfs noexec unless told): what a dropped binary needs to start. */
+    execTmp?: boolean;
   },
 ): Promise<TestHost> {
   const lab = labDir();
@@ -58,7 +60,7 @@ export async function startTestHost(
       ReadonlyRootfs: !!opts.readOnlyRoot,
       ...(opts.sysAdmin ? { CapAdd: ['SYS_ADMIN'] } : {}),
       ...(opts.noNewPrivileges ? { SecurityOpt: ['no-new-privileges'] } : {}),
-      Tmpfs: opts.readOnlyRoot ? { '/run': 'rw,nosuid,nodev,mode=755', '/tmp': 'rw,nosuid,nodev,mode=1777' } : {},
+      Tmpfs: opts.readOnlyRoot ? { '/run': 'rw,nosuid,nodev,mode=755', '/tmp': `rw,${opts.execTmp ? 'exec,' : ''}nosuid,nodev,mode=1777` } : {},
       Binds: [`${keys}:/etc/ssh/keys:ro`, `${path.join(lab, 'authorized_keys')}:/etc/ssh/lab_authorized_keys:ro`],
     },
   });

@@ -71,7 +71,7 @@ before(async () => {
   });
   await sup.start();
 
-  const start = async (fleet: string, n: number, extra: { labels?: Record<string, string>; entrypoint?: string[] } = {}) => {
+  const start = async (fleet: string, n: number, extra: { labels?: Record<string, string>; entrypoint?: string[]; execTmp?: boolean } = {}) => {
     const sshPort = await next();
     const h = await startTestHost(docker, {
       name: name(fleet, n),
@@ -82,6 +82,7 @@ before(async () => {
       noNewPrivileges: true,
       labels: { [SELECT]: fleet, [LABELS.service]: 'cattle-web', [LABELS.sshPort]: String(sshPort), ...extra.labels },
       ...(extra.entrypoint ? { entrypoint: extra.entrypoint } : {}),
+      ...(extra.execTmp ? { execTmp: true } : {}),
     });
     hosts.push(h);
     return h;
@@ -91,8 +92,10 @@ before(async () => {
     drifty.push(await start('drifty', n, { labels: { [MANAGED]: 'replace', [LABELS.chaos]: 'opt-in', [LABELS.desired]: '2' } }));
   }
   for (const n of [1, 2]) await start('rolling', n);
-  // A binary dropped into the scratch tmpfs and started, beside the lab's own programs.
+  // A binary dropped into the scratch tmpfs and started, beside the lab's own programs (its /tmp is
+  // mounted exec: the lab's cattle mount it noexec, where such a binary could not even start).
   await start('dropped', 1, {
+    execTmp: true,
     entrypoint: ['/bin/sh', '-c', 'cp /bin/sleep /tmp/payload && /tmp/payload 3600 & exec /opt/app/entrypoint.sh'],
   });
 

@@ -3,6 +3,7 @@
  * replacement comes back from the same image with a drifted launch configuration (the negative
  * control of the replacements suite); without it, exactly as it was; an unknown drift is refused
  * before anything is watched. Its pure part, run by the real python3.
+ * (PYTHONDONTWRITEBYTECODE: no __pycache__ is left in lab/images/infra, the build context of the lab image.)
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,7 +21,11 @@ function drifted(drift: string | undefined, hc: unknown): { managed: string; hc:
     'm = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)',
     'print(json.dumps({"managed": m.MANAGED, "hc": m.drifted(json.loads(sys.argv[1]))}))',
   ].join('\n');
-  const env = { PATH: process.env.PATH, ...(drift !== undefined ? { SUPERVISOR_DRIFT: drift, SUPERVISOR_MANAGED_LABEL: 'driftless.test.on-death' } : {}) };
+  const env = {
+    PATH: process.env.PATH,
+    PYTHONDONTWRITEBYTECODE: '1',
+    ...(drift !== undefined ? { SUPERVISOR_DRIFT: drift, SUPERVISOR_MANAGED_LABEL: 'driftless.test.on-death' } : {}),
+  };
   const r = spawnSync('python3', ['-c', code, JSON.stringify(hc)], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as { managed: string; hc: Record<string, unknown> };
@@ -41,7 +46,7 @@ test('with it: a writable root, no-new-privileges dropped, CAP_SYS_ADMIN added; 
 test('an unknown drift is refused before the engine is watched', () => {
   const r = spawnSync('python3', [SCRIPT], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, SUPERVISOR_DRIFT: 'writable-root,engine-sockt' },
+    env: { PATH: process.env.PATH, PYTHONDONTWRITEBYTECODE: '1', SUPERVISOR_DRIFT: 'writable-root,engine-sockt' },
     timeout: 10_000,
   });
   assert.notEqual(r.status, 0);

@@ -40,6 +40,11 @@ export interface SuiteRun {
   /** Re-reads the release from the config (a deploy command updates it). */
   reloadRelease: () => Release;
   deployBefore?: DeploySnapshot;
+  /**
+   * What the suites of earlier phases of this run gathered, by suite: a suite that follows
+   * another (core/suites.ts) audits what that one brought up (chaos's replacements, a new release).
+   */
+  earlier?: ReadonlyMap<SuiteName, unknown>;
   progress: (line: string) => void;
 }
 
@@ -86,6 +91,8 @@ export interface SuiteOutcome {
   results: CheckResult[];
   /** Why the suite's gathering failed (its checks are then broken), if it did. */
   error?: string;
+  /** What it gathered (for the suites that follow it), when the gathering succeeded. */
+  facts?: unknown;
 }
 
 /**
@@ -103,7 +110,7 @@ export async function runSuite(suite: SuiteModule, run: SuiteRun): Promise<Suite
     return { error, results: run.owed.map((c) => new Judgement(c.id).broken(`${error}; so this check was not judged`)) };
   }
   const results = judgeChecks(suite, facts, run.owed, run);
-  return { results };
+  return { results, facts };
 }
 
 /** Judges `checks` with a suite's gathered facts: pure, so tests judge without a target. */

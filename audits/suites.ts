@@ -9,6 +9,8 @@ import { customSuite } from './custom/custom-suite.ts';
 import { deploySuite } from './deploy/deploy-suite.ts';
 import { imageIntegritySuite } from './image/image-suite.ts';
 import { planSuite } from './plan/plan-suite.ts';
+import { newReleaseSuite } from './new-release/new-release-suite.ts';
+import { replacementsSuite } from './replacements/replacements-suite.ts';
 import { sshEditsSuite } from './ssh-edits/ssh-edits-suite.ts';
 import type { SuiteModule } from './suite.ts';
 
@@ -18,5 +20,7 @@ export const SUITE_MODULES: { readonly [S in SuiteName]: SuiteModule } = {
   'image-integrity': imageIntegritySuite,
   custom: customSuite,
   chaos: chaosSuite,
+  replacements: replacementsSuite,
   deploy: deploySuite,
+  'new-release': newReleaseSuite,
 };

@@ -6,6 +6,11 @@
 export const CATEGORIES = [
   { name: 'Mutable host', description: 'The host can be changed in place: a forbidden edit got through, or nothing stops one.' },
   { name: 'Drift', description: 'The filesystem differs from the image the host was started from.' },
+  {
+    name: 'Foreign code',
+    description:
+      'A process runs code that is not part of the image: a binary dropped into a writable path, a script run from one, an executable deleted or replaced since it started.',
+  },
   { name: 'Wrong image', description: 'The host runs an image (digest, AMI) the release does not declare for it.' },
   {
     name: 'Unproven provenance',
@@ -59,6 +64,7 @@ export const VIOLATION_CATEGORY = {
   'out-of-band-access': 'Out-of-band access',
   'filesystem-drift': 'Drift',
   'manifest-drift': 'Drift',
+  'foreign-code': 'Foreign code',
   'wrong-image': 'Wrong image',
   'undeclared-image': 'Wrong image',
   'ami-unavailable': 'Wrong image',

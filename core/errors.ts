@@ -249,6 +249,12 @@ export class ChecksLoadError extends UsageError {
     'a check file (config `checks`) does not load, or its control() declaration is invalid: the file and line are named, nothing is touched';
 }
 
+/** A host's process list (what runs on it) could not be read, or was cut off. */
+export class ProcessListError extends HarnessError {
+  static override readonly code: string = 'DL_PROCESS_LIST';
+  static override readonly when: string = "a host's process list could not be read over SSH (no sh, base64 or sha256sum there, or the output was cut off)";
+}
+
 /** The probe could not tell: the check is broken (never passed, never failed). */
 export class ProbeError extends HarnessError {
   static override readonly code: string = 'DL_PROBE';
@@ -292,6 +298,7 @@ export const ERROR_CLASSES = [
   IneligibleVictimError,
   RateNotSustainedError,
   ManifestStreamError,
+  ProcessListError,
   ProbeError,
   RunContextError,
   InternalError,

@@ -22,7 +22,7 @@ import { type PlannedCheck, planHash, type RunPlan } from '../core/run-plan.ts';
 import { type DeploySnapshot, newRunId, progress } from '../core/run.ts';
 import { schemaProblems } from '../core/schema-check.ts';
 import { newSeed } from '../core/seed.ts';
-import { type Phase, PHASES, phaseOf, SUITES, type SuiteName } from '../core/suites.ts';
+import { leaderOf, type Phase, PHASES, phaseOf, type SuiteName, withFollowers } from '../core/suites.ts';
 import { snapshotFleets } from '../providers/snapshot.ts';
 import { type BaselineVerdict, changesOf, readBaseline, sharesRun } from '../reports/baseline.ts';
 import { type EvidenceBundle, evidenceState, fileSha256, inputsOf, keyFingerprint, publicKeyOf, writeEvidence } from '../reports/evidence.ts';
@@ -92,7 +92,13 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
   // The baseline is read before anything is written: this run overwrites the output folder's verdict.json.
   const base = req.baseline !== undefined ? readBaseline(req.baseline, true) : fs.existsSync(OUTPUT.verdict()) ? readBaseline(OUTPUT.verdict(), false) : {};
   const outputKinds = req.outputs ?? config.report?.outputs ?? OUTPUT_KINDS;
-  const selected = SUITES.filter((s) => req.suites.includes(s));
+  // A suite that audits what another brings up runs with it, never without it.
+  for (const s of req.suites) {
+    const leader = leaderOf(s);
+    if (leader && !req.suites.includes(leader))
+      throw new UsageError(`--suite ${s} audits what the ${leader} suite brings up, and runs with it: select --suite ${leader}`);
+  }
+  const selected = withFollowers(req.suites);
   const modules = req.modules ?? SUITE_MODULES;
   // The suites' own inputs (a plan file, say) are the config's too: exit 2 before anything is touched.
   for (const s of selected) modules[s]!.check?.(config);
@@ -162,6 +168,8 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
   const budget = new KillBudget(config.safety.maxKills);
   const records: CheckRecord[] = [];
   const phases: PhaseEnd[] = [];
+  // What each suite gathered: the suites of later phases that follow it read it.
+  const earlier = new Map<SuiteName, unknown>();
   for (const phase of PHASES) {
     const mine = selected.filter((s) => phaseOf(s) === phase);
     if (mine.length === 0) continue;
@@ -191,9 +199,11 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
             budget,
             reloadRelease: () => (req.config ? req.config.release : loadConfig(req.configFile).release),
             ...(deployBefore ? { deployBefore } : {}),
+            earlier,
             progress: (line) => progress(s, line),
           }),
         );
+        if (outcome !== 'deadline' && outcome.facts !== undefined) earlier.set(s, outcome.facts);
         if (outcome === 'deadline') {
           progress(s, `stopped waiting: ${deadlineWhy}`);
           observe.recorded({ suite: s, records: 0, error: deadlineWhy });
@@ -278,7 +288,9 @@ function beforeDeadline<T>(at: number, work: Promise<T>): Promise<T | 'deadline'
  */
 function refuseShardedExperiments(req: RunRequest, config: Config, selected: SuiteName[], modules: Readonly<Record<string, SuiteModule>>): void {
   if (!req.shard) return;
-  const experiments = selected.filter((s) => phaseOf(s) !== 'audit' && phaseOf(s) !== 'plan' && modules[s]!.plan({ config, inventory: [] }).checks.length > 0);
+  const experiments = selected.filter(
+    (s) => (phaseOf(s) === 'chaos' || phaseOf(s) === 'deploy') && modules[s]!.plan({ config, inventory: [] }).checks.length > 0,
+  );
   if (experiments.length === 0) return;
   throw new UsageError(
     `--shard ${req.shard.index}/${req.shard.total} with ${experiments.join(' and ')}: every shard would spend its own safety.maxKills and run the deploy again. ` +

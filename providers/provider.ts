@@ -26,6 +26,12 @@ export interface Provider {
   waitForCapacity(opts: WaitOptions): Promise<CapacityReport>;
   /** What the provider itself can say about what a host runs (engine or cloud API facts). */
   imageFacts(host: SnapshotHost): Promise<ImageFacts>;
+  /**
+   * How the host was launched (read-only root, privileges, capabilities, mounts, security options,
+   * user), where the provider can say (Docker: the engine's inspect): a replacement's is compared
+   * with its predecessor's.
+   */
+  launchConfig?(host: Host | SnapshotHost): Promise<LaunchConfig>;
   /** Reads the golden manifest and single files of a declared image, where the provider can (Docker). */
   readonly images?: ImageSource;
   /**
@@ -66,6 +72,9 @@ export interface ContainerFacts {
   /** Config.User: empty means root. */
   user?: string;
 }
+
+/** The settings a host was launched with that make it what it is (a subset of ContainerFacts). */
+export type LaunchConfig = Pick<ContainerFacts, 'readonlyRootfs' | 'privileged' | 'capAdd' | 'securityOpt' | 'mountDetails' | 'user'>;
 
 export interface EventFacts {
   error?: string;

@@ -1,7 +1,7 @@
 /** The fleets as they are when a run starts: the inventory snapshot every suite and the plan read. */
 import type { Config } from '../core/config.ts';
 import { errorMessage } from '../core/errors.ts';
-import type { FleetSnapshot } from '../core/inventory.ts';
+import type { FleetSnapshot, Host, SnapshotHost } from '../core/inventory.ts';
 import { providerFor } from './registry.ts';
 
 export async function snapshotFleets(config: Config): Promise<FleetSnapshot[]> {
@@ -12,11 +12,16 @@ export async function snapshotFleets(config: Config): Promise<FleetSnapshot[]> {
         return {
           target: t.name,
           provider: t.provider,
-          hosts: hosts.map(({ launchedAt, ...h }) => ({ ...h, ...(launchedAt ? { launchedAt: launchedAt.toISOString() } : {}) })),
+          hosts: hosts.map(snapshotHost),
         };
       } catch (err) {
         return { target: t.name, provider: t.provider, hosts: [], error: errorMessage(err) };
       }
     }),
   );
+}
+
+/** A host as a snapshot records it (JSON-safe: its launch time as an ISO string). */
+export function snapshotHost({ launchedAt, ...h }: Host): SnapshotHost {
+  return { ...h, ...(launchedAt ? { launchedAt: launchedAt.toISOString() } : {}) };
 }

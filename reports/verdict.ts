@@ -215,7 +215,9 @@ export function verdictOf(records: readonly CheckRecord[], merged: MergedRecords
     }
     if (check.control === PROVENANCE_CONTROL) provenance.push(provenanceLink(check, r));
     const message = firstLine(r.message);
-    if (r.tainted && check.host && r.outcome !== 'not-applicable') tainted.add(check.host);
+    // A slot's record (a replacement, a deployed set) names the real instances a canary got through on.
+    if (r.tainted && check.host && r.outcome !== 'not-applicable')
+      for (const h of (r.parameters['tainted instances'] ?? check.host).split(', ')) tainted.add(h);
     if (r.outcome === 'skipped') notRun.push({ check: check.id, ...where, control: check.control, reason: `skipped: ${message || 'no reason given'}` });
     else if (r.outcome === 'waived') waived.push({ check: check.id, ...where, control: check.control, waiver: message.replace(/^WAIVED: /, '') });
     else if (r.outcome === 'not-applicable') notApplicable.push({ ...where, suite: check.suite, control: check.control, reason: message });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { CATEGORIES, VIOLATION_CATEGORY } from '../core/categories.ts';
 import { type Control, CONTROLS } from '../core/controls.ts';
 import { PLAN_DEFAULT_COMPUTE, PLAN_DEFAULT_STATEFUL } from '../core/controls/plan.ts';
-import { featureOf, SUITES } from '../core/suites.ts';
+import { aboutOf, featureOf, SUITES } from '../core/suites.ts';
 import { ERROR_CLASSES } from '../core/errors.ts';
 import { REPO_ROOT } from '../core/paths.ts';
 import { catalogText } from '../reports/oscal.ts';
@@ -34,6 +34,11 @@ function controlsDoc(): string {
     // The team's own controls live in its check files, not in the registry (README, "Writing your own checks").
     if (controls.length === 0) continue;
     out.push('', `## ${featureOf(suite)} (suite \`${suite}\`)`, '');
+    const about = aboutOf(suite);
+    if (about) {
+      out.push(about);
+      continue;
+    }
     out.push(`| id | check, per ${controls[0]!.scope} | applies to | what a failure proves | filed under | CIS Docker v1.6.0 |`, '|---|---|---|---|---|---|');
     for (const c of controls) {
       // A plan's resource change has no provider kind: only when it is owed applies.

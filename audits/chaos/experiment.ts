@@ -17,6 +17,7 @@ import { PRODUCTION_LIKE } from '../../core/environments.ts';
 import type { KillBudget } from './budget.ts';
 import { chaosWindowOf, type ChaosWindow } from './chaos-window.ts';
 import { declaredImage } from '../declared-image.ts';
+import { launchConfigsOf, type LaunchReading } from '../launch-diff.ts';
 import { runExperiment, type ExperimentEvent, type ExperimentResult } from './kill-loop.ts';
 import { loadCeilingMs, underLoad, type UnderLoad } from './load-span.ts';
 import { timeToRecovery, verifyReplacements, type ReplacementCheck } from './replacements.ts';
@@ -46,6 +47,11 @@ export interface ChaosOutcome {
   /** The load stopped before the experiment ended (a hung kill or look-up reached its ceiling). */
   loadProblem?: string;
   replacements: ReplacementCheck[];
+  /**
+   * How each victim was launched, by instance id, read before the first kill: the replacements
+   * suite compares each replacement's launch configuration with its predecessor's.
+   */
+  predecessors?: Record<string, LaunchReading>;
   state?: StateProbeResult;
   /** Which instances answered the state writes (the servedByHeader), and which of them are hosts of the fleet. */
   stateHolders?: { header: string; servedBy: string[]; hosts: string[] };
@@ -133,6 +139,8 @@ export async function runChaos(target: Target, config: Config, seed: number, run
   } else {
     say(`which instance holds the state is unknown (no ${c.stateProbe.servedByHeader} header naming a host of the fleet): victims stay as drawn`);
   }
+  // Read now: a killed container is gone (or replaced) by the time its replacement is audited.
+  out.predecessors = await launchConfigsOf(inv, victims);
   // The load runs until the last kill's recovery is judged, and at least chaos.load.durationSeconds.
   const minLoadMs = c.load.durationSeconds * 1000;
   const ceilingMs = loadCeilingMs({

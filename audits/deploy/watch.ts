@@ -19,6 +19,7 @@ import { readStateKeys, type StateProbeResult, writeStateKeys } from '../../prob
 import type { InPlaceChange, Provider } from '../../providers/provider.ts';
 import { providerFor } from '../../providers/registry.ts';
 import { renderTimelineSvg } from '../chaos/timeline-chart.ts';
+import { launchConfigsOf, type LaunchReading } from '../launch-diff.ts';
 
 /** What a host was, as far as the deploy judgement needs: one shape for live listings and snapshots. */
 export interface Incarnation {
@@ -43,6 +44,8 @@ export interface FleetWatch {
   state?: StateProbeResult;
   changes?: InPlaceChange[];
   changesError?: string;
+  /** How each instance of before was launched, by instance id (the new release's instances are compared with it). */
+  launchBefore?: Record<string, LaunchReading>;
   svg?: string;
   error?: string;
 }
@@ -74,6 +77,7 @@ interface Watched {
   target: Config['targets'][number];
   provider: Provider;
   before: Host[];
+  launchBefore: Record<string, LaunchReading>;
   desired?: number;
   samples: FleetWatch['samples'];
 }
@@ -88,7 +92,8 @@ export async function watchDeploy(config: Config, fleets: string[], runId: strin
     const provider = await providerFor(target, config);
     const before = await provider.list();
     const desired = await provider.desiredCapacity().catch(() => undefined);
-    watched.push({ fleet: name, target, provider, before, ...(desired !== undefined ? { desired } : {}), samples: [] });
+    const launchBefore = await launchConfigsOf(provider, before);
+    watched.push({ fleet: name, target, provider, before, launchBefore, ...(desired !== undefined ? { desired } : {}), samples: [] });
     say(`${name}: ${before.length} instances before the deploy (${before.map((h) => h.id).join(', ')})`);
   }
   const states = new Map<string, { writes: Awaited<ReturnType<typeof writeStateKeys>> }>();
@@ -165,6 +170,7 @@ export async function watchDeploy(config: Config, fleets: string[], runId: strin
       ...(w.target.service ? { service: w.target.service } : {}),
       before: w.before.map(incarnation),
       after: [],
+      launchBefore: w.launchBefore,
       ...(w.desired !== undefined ? { desired: w.desired } : {}),
       samples: w.samples,
     };

@@ -22,6 +22,7 @@ import {
   shQuote,
   validateManifest,
 } from '../../probes/manifest.ts';
+import { PROCESS_LIST_COMMAND, parseProcessList, type ProcessList } from '../../probes/processes.ts';
 import { SshSession } from '../../probes/ssh.ts';
 import type { AmiFacts, ContainerFacts, EventFacts, ImageSource, InstanceFacts, Provider } from '../../providers/provider.ts';
 import { sshLoginFor } from '../../providers/ssh-login.ts';
@@ -76,13 +77,41 @@ export interface HostImageAudit {
   events?: EventFacts;
   /** identity: set when the SSH endpoint was not proven to be this host (nothing was read there). */
   manifest?: { error?: string; skipped?: string; result?: ManifestAudit; identity?: EndpointIdentity };
+  /** What runs on the host (DL-IMG-017): its process list, read in the manifest's session, and the golden manifest to judge it by. */
+  runtime?: RuntimeFacts;
   ami?: AmiFacts;
   instance?: InstanceFacts;
   /** DL-IMG-020: the running image's attestation, verified (only with policy.provenance). */
   provenance?: ProvenanceFacts;
 }
 
+export interface RuntimeFacts {
+  /** Why no process list was read (the manifest could not be had, the session failed). */
+  error?: string;
+  /** Set when the SSH endpoint was not proven to be this host: nothing was read there. */
+  identity?: EndpointIdentity;
+  list?: ProcessList;
+  login?: { user: string; address: string };
+  durationMs?: number;
+  /** The golden manifest the processes are judged by (DL-IMG-006's), and where it came from. */
+  golden?: Manifest;
+  goldenSource?: string;
+}
+
 type Golden = Map<string, Promise<Manifest>>;
+
+/** A process list of a few hundred processes takes a few seconds (a few commands per process). */
+const PROCESS_LIST_TIMEOUT_MS = 60_000;
+
+/** Every process's command line, and its executable where the login user may read it (probes/processes.ts). */
+async function readProcesses(session: SshSession, login: { user: string; address: string }): Promise<RuntimeFacts> {
+  try {
+    const r = await session.exec(PROCESS_LIST_COMMAND, PROCESS_LIST_TIMEOUT_MS);
+    return { list: parseProcessList(r.stdout, r.stderr), login, durationMs: r.durationMs };
+  } catch (err) {
+    return { error: `the process list could not be read as ${login.user} at ${login.address}: ${errorMessage(err)}`, login };
+  }
+}
 
 /** The golden manifest: the release's manifest file, or the declared image's (once per image). */
 async function expectedManifest(
@@ -126,6 +155,7 @@ async function manifestOverSsh(
   expected: Manifest,
   imageFile?: (file: string) => Promise<Buffer | undefined>,
   engine?: EngineView,
+  onProcesses: (r: RuntimeFacts) => void = () => {},
 ): Promise<Omit<ManifestAudit, 'expectedSource'>> {
   const st = sshLoginFor(host, target);
   if ('error' in st) throw new ConfigInvalidError(st.error);
@@ -133,6 +163,8 @@ async function manifestOverSsh(
   try {
     // The manifest of another host would be compared in this one's name: prove the endpoint first.
     const identity = await requireEndpoint(session, host, `${st.host}:${st.port}`);
+    // What runs, first: a scan that fails later must not lose it.
+    onProcesses(await readProcesses(session, { user: st.user, address: `${st.host}:${st.port}` }));
     const r = await session.exec(remoteManifestShellLine(expected.paths, expected.excludes), MANIFEST_TIMEOUT_MS);
     let entries;
     try {
@@ -201,12 +233,15 @@ async function auditManifest(
       image: digest ?? res.image.id ?? 'its image',
     };
     try {
-      res.manifest = { result: { expectedSource: source, ...(await manifestOverSsh(host, target, manifest, reader?.read, view)) } };
+      const onProcesses = (r: RuntimeFacts) => (res.runtime = { ...r, golden: manifest, goldenSource: source });
+      res.manifest = { result: { expectedSource: source, ...(await manifestOverSsh(host, target, manifest, reader?.read, view, onProcesses)) } };
     } finally {
       await reader?.close();
     }
   } catch (err) {
-    res.manifest = { error: errorMessage(err), ...(err instanceof EndpointIdentityError ? { identity: err.identity as EndpointIdentity } : {}) };
+    const identity = err instanceof EndpointIdentityError ? { identity: err.identity as EndpointIdentity } : {};
+    res.manifest = { error: errorMessage(err), ...identity };
+    res.runtime ??= { error: errorMessage(err), ...identity };
   }
 }
 
@@ -220,6 +255,7 @@ async function auditHost(host: SnapshotHost, target: Target, provider: Provider,
       res.diff = { error: msg, drift: [], driftCount: 0, ignored: [], writablePaths: [] };
       res.events = { error: msg, since: '', until: '', complete: false, starts: [], execs: [] };
       res.manifest = { error: msg };
+      res.runtime = { error: msg };
       return;
     }
     if (facts.events) res.events = facts.events;
@@ -274,6 +310,7 @@ export async function auditImages(
       await auditHost(host, target, provider, config, golden, res);
     } catch (err) {
       res.manifest ??= { error: errorMessage(err) };
+      res.runtime ??= { error: errorMessage(err) };
     }
     done++;
     onProgress(done, work.length, res);

@@ -7,6 +7,7 @@ import { START_GRACE_MS, under } from './compare.ts';
 import { engineSocketMounts, userOf } from './engine-settings.ts';
 import type { HostImageAudit } from './image-gather.ts';
 import { judgeProvenance } from './provenance-judge.ts';
+import { describeFinding, goldenView, judgeRuntime } from './runtime.ts';
 
 type ContainerFacts = NonNullable<HostImageAudit['container']>;
 
@@ -30,6 +31,7 @@ export const IMAGE_JUDGES: Judges<'image-integrity', HostImageAudit> = {
   'DL-IMG-015': (j, a) => judgeRootVolume(j, a),
   'DL-IMG-016': (j, a) => judgeMetadataTokens(j, a),
   'DL-IMG-020': (j, a) => judgeProvenance(j, a),
+  'DL-IMG-017': (j, a, _c, run) => judgeOnlyImageRuns(j, a, run.config.policy.ssh.writablePaths),
 };
 
 function judgeDeclaredImage(j: Judgement, a: HostImageAudit, releaseName: string | undefined): CheckResult {
@@ -320,4 +322,51 @@ function judgeMetadataTokens(j: Judgement, a: HostImageAudit): CheckResult {
   if (!i.httpTokens) return j.broken(`EC2 did not report the metadata options of ${a.host}`);
   if (i.httpTokens === 'required' || i.httpEndpoint === 'disabled') return j.pass();
   return j.fail('metadata-v1', `${a.host} accepts instance metadata requests without a token (HttpTokens ${i.httpTokens}): require IMDSv2`);
+}
+
+/**
+ * What runs must be the image (runtime.ts): judged from the process list read over SSH. A host
+ * whose processes cannot be read at all, or whose /proc hides all but the login user's own, is
+ * broken: an empty or partial list proves nothing.
+ */
+function judgeOnlyImageRuns(j: Judgement, a: HostImageAudit, writablePaths: readonly string[]): CheckResult {
+  const rt = a.runtime;
+  if (rt?.identity) {
+    j.attach(json('login', { host: a.host, identity: rt.identity }));
+    return j.broken(`${rt.identity.reason}: the processes were not read over SSH`);
+  }
+  if (!rt || rt.error || !rt.list) return j.broken(`${a.host}: no process list could be read: ${rt?.error ?? 'not read'}`);
+  if (!rt.golden) return j.broken(`${a.host}: no golden manifest to judge its processes by`);
+  const ps = rt.list;
+  if (!ps.processes.length) return j.broken(`${a.host}: the process list as ${rt.login?.user ?? 'the login user'} is empty: nothing shows what runs`);
+  const r = judgeRuntime(ps, goldenView(rt.golden), writablePaths);
+  const how =
+    `as ${rt.login?.user ?? 'the login user'} (uid ${ps.uid}) at ${rt.login?.address ?? '?'}: the command lines of ${r.commandLines} processes (/proc/<pid>/cmdline) ` +
+    `and the executables of ${r.executables} (/proc/<pid>/exe, readlink and sha256; readable for the login user's own processes, or all as root), ` +
+    `judged against the golden manifest ${rt.goldenSource ?? ''}; ${r.skipped} not judged (kernel threads, zombies). ` +
+    'A command line is what a process says about itself: a hostile process can forge it.';
+  j.attach(
+    json('processes', {
+      host: a.host,
+      how,
+      writablePaths: r.writable,
+      processes: r.findings,
+    }),
+  );
+  if (!r.pid1Visible) {
+    return j.broken(
+      `${a.host}: the login user ${rt.login?.user ?? ''} sees ${ps.processes.length} processes and not PID 1: /proc hides other users' processes (hidepid), ` +
+        'so what else runs cannot be told; audit as a user who can see every process',
+    );
+  }
+  if (r.failed.length) {
+    const lines = r.failed.map((f) => describeFinding(f));
+    j.attach(text('processes that are not the image', lines.join('\n')));
+    return j.fail('foreign-code', `${a.host} runs code that is not part of its image: ${list(lines, 5)}`);
+  }
+  if (r.unverified.length) {
+    const lines = r.unverified.map((f) => describeFinding(f, 'unverified'));
+    return j.broken(`${a.host}: ${r.unverified.length} processes could not be tied to the image: ${list(lines, 5)}`);
+  }
+  return j.pass();
 }

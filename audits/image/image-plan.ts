@@ -17,6 +17,8 @@ type ImageControl = ControlsOf<typeof suite>;
 /** Controls owed only under a condition besides the provider kind. */
 const OWED_WHEN: Partial<Record<ImageControl, (kind: ProviderKind, declared: ReleaseService | undefined, policy: ImagePolicy) => boolean>> = {
   'DL-IMG-006': (kind, declared) => traitsOf(kind).manifestFromImage || !!declared?.manifest,
+  // Judged against the same golden manifest, read in the same session.
+  'DL-IMG-017': (kind, declared) => traitsOf(kind).manifestFromImage || !!declared?.manifest,
   'DL-IMG-014': (_k, _d, policy) => policy.nonRoot,
   'DL-IMG-020': (_k, _d, policy) => policy.provenance,
 };
@@ -73,18 +75,14 @@ export function planImages({ config, inventory }: PlanInput): SuitePlan {
       const service = host.service ?? target.service;
       const declared = declaredFor(config, service);
       const owed = imageChecksFor(snap.provider, declared, policyOf(config));
-      // No manifest declared: the golden-manifest check is left out, and the plan says why (an
+      // No manifest declared: the golden-manifest checks are left out, and the plan says why (an
       // SSH host has nothing else that proves its image, so its suite is then empty).
       const withManifest = imageChecksFor(snap.provider, { ...declared, manifest: 'declared' }, policyOf(config));
       if (!owed.includes('DL-IMG-006') && withManifest.includes('DL-IMG-006') && !said.has(service ?? '')) {
         said.add(service ?? '');
         const only = owed.length === 0 ? ': nothing else proves the image of a host reached only over SSH, so no image check runs on it' : '';
-        notApplicable.push({
-          fleet: snap.target,
-          suite,
-          control: 'DL-IMG-006',
-          reason: `the release declares no golden manifest for service ${service ?? "(none: set the target's service)"} (release.services.<service>.manifest)${only}`,
-        });
+        const reason = `the release declares no golden manifest for service ${service ?? "(none: set the target's service)"} (release.services.<service>.manifest)${only}`;
+        for (const control of ['DL-IMG-006', 'DL-IMG-017'] as const) notApplicable.push({ fleet: snap.target, suite, control, reason });
       }
       for (const id of owed) checks.push(plannedCheck(id, { fleet: snap.target, host: host.id }));
     }

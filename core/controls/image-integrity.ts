@@ -190,6 +190,20 @@ export const IMAGE_INTEGRITY_CONTROLS = [
     providers: ['ec2'],
   },
   {
+    id: 'DL-IMG-017',
+    name: 'only the image runs',
+    title:
+      "every running process's command (and an interpreter's script) is a file of the image's golden manifest outside every writable path, and every executable the login user may read hashes as the image's and was not deleted since it started",
+    suite: 'image-integrity',
+    family: 'Image integrity',
+    scope: 'host',
+    violations: ['foreign-code'],
+    proves:
+      'code that is not part of the image runs on the host (a binary dropped into /tmp, a script run from a writable path, an executable replaced under a running process); a command line can be forged by a hostile process, so a pass rules out drift and careless installs, not an attacker who hides',
+    providers: ['docker', 'ec2', 'ssh'],
+    when: 'wherever the golden manifest is compared (DL-IMG-006)',
+  },
+  {
     id: 'DL-IMG-020',
     name: 'image provenance verified',
     title:

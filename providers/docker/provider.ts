@@ -13,6 +13,7 @@ import { type CapacityReport, type Host, type HostIdentity, type KillKind, match
 import {
   connectEngine,
   containerChanges,
+  type ContainerDetails,
   containerEvents,
   engineReachesBack,
   containersWithLabels,
@@ -30,7 +31,7 @@ import { healthCheckCommand, splitHealthChecks } from '../../probes/engine-event
 import { recordedHistory, type RecordedHistory, recorderIsLive } from '../../probes/event-log.ts';
 import { manifestOfImage } from '../../probes/manifest.ts';
 import { sleep } from '../../probes/net.ts';
-import type { EventFacts, ImageFacts, ImageSource, InPlaceChange, Provider } from '../provider.ts';
+import type { ContainerFacts, EventFacts, ImageFacts, ImageSource, InPlaceChange, LaunchConfig, Provider } from '../provider.ts';
 
 export interface DockerFleet {
   name: string;
@@ -86,6 +87,32 @@ function withoutHealthChecks(events: EventFacts, command: string | undefined): E
   if (!split.healthChecks.length) return events;
   const times = split.healthChecks.map((e) => e.time).sort();
   return { ...events, execs: split.execs, healthChecks: { command: command!, count: split.healthChecks.length, first: times[0]!, last: times.at(-1)! } };
+}
+
+/** What the engine's inspect says about how a container runs. */
+function containerFactsOf(info: ContainerDetails): ContainerFacts {
+  return {
+    created: info.Created,
+    startedAt: info.State.StartedAt,
+    restartCount: info.RestartCount,
+    readonlyRootfs: info.HostConfig.ReadonlyRootfs === true,
+    state: info.State.Status,
+    mounts: (info.Mounts ?? []).map((m) => m.Destination),
+    mountDetails: [
+      ...(info.Mounts ?? []).map((m) => ({ destination: m.Destination, source: m.Source, type: m.Type, rw: m.RW })),
+      // --tmpfs mounts are not in Mounts: they are writable unless their options say ro.
+      ...Object.entries(info.HostConfig.Tmpfs ?? {}).map(([destination, opts]) => ({
+        destination,
+        source: 'tmpfs',
+        type: 'tmpfs',
+        rw: !String(opts).split(',').includes('ro'),
+      })),
+    ],
+    privileged: info.HostConfig.Privileged === true,
+    capAdd: info.HostConfig.CapAdd ?? [],
+    securityOpt: info.HostConfig.SecurityOpt ?? [],
+    user: info.Config.User ?? '',
+  };
 }
 
 /** The largest desired capacity a member was created with (label driftless.fleet.desired). */
@@ -191,6 +218,13 @@ export class DockerProvider implements Provider {
     }
   }
 
+  async launchConfig(host: Host | SnapshotHost): Promise<LaunchConfig> {
+    const info = await inspectContainer(await this.engine(), host.instanceId);
+    if (!info) throw new ProviderError(`no such container ${host.id} (${host.instanceId.slice(0, 12)})`);
+    const { readonlyRootfs, privileged, capAdd, securityOpt, mountDetails, user } = containerFactsOf(info);
+    return { readonlyRootfs, privileged, capAdd, securityOpt, mountDetails, user };
+  }
+
   /** Inspect, then the engine's events (before anything of ours could touch the host), then its diff. */
   async imageFacts(host: SnapshotHost): Promise<ImageFacts> {
     const docker = await this.engine();
@@ -202,28 +236,7 @@ export class DockerProvider implements Provider {
       const error = `could not inspect container ${host.id} (${host.instanceId.slice(0, 12)}): ${errorMessage(err)}`;
       return { kind: 'docker', container: { error } };
     }
-    const container = {
-      created: info.Created,
-      startedAt: info.State.StartedAt,
-      restartCount: info.RestartCount,
-      readonlyRootfs: info.HostConfig.ReadonlyRootfs === true,
-      state: info.State.Status,
-      mounts: (info.Mounts ?? []).map((m) => m.Destination),
-      mountDetails: [
-        ...(info.Mounts ?? []).map((m) => ({ destination: m.Destination, source: m.Source, type: m.Type, rw: m.RW })),
-        // --tmpfs mounts are not in Mounts: they are writable unless their options say ro.
-        ...Object.entries(info.HostConfig.Tmpfs ?? {}).map(([destination, opts]) => ({
-          destination,
-          source: 'tmpfs',
-          type: 'tmpfs',
-          rw: !String(opts).split(',').includes('ro'),
-        })),
-      ],
-      privileged: info.HostConfig.Privileged === true,
-      capAdd: info.HostConfig.CapAdd ?? [],
-      securityOpt: info.HostConfig.SecurityOpt ?? [],
-      user: info.Config.User ?? '',
-    };
+    const container = containerFactsOf(info);
     const since = Math.floor(Date.parse(info.Created) / 1000);
     const until = Math.ceil(Date.now() / 1000);
     const window = { since: new Date(since * 1000).toISOString(), until: new Date(until * 1000).toISOString() };

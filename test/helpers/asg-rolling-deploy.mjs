@@ -10,6 +10,9 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand, TerminateInstanceI
 import { CreateLaunchTemplateVersionCommand, EC2Client } from '@aws-sdk/client-ec2';
 
 const [endpoint, group, template, ami, releaseFile, flag] = process.argv.slice(2);
+// When the release was deployed: every instance launched from here on is of it (EC2 launch times
+// are whole seconds: a second early, so none launched by this deploy is "before" it).
+const deployedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000).toISOString();
 const cfg = { region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
 const ec2 = new EC2Client(cfg);
 const asg = new AutoScalingClient(cfg);
@@ -23,5 +26,5 @@ if (flag !== '--keep-instances') {
     await sleep(300);
   }
 }
-fs.writeFileSync(releaseFile, JSON.stringify({ release: 'v2', services: { web: { ami } } }));
+fs.writeFileSync(releaseFile, JSON.stringify({ release: 'v2', services: { web: { ami, deployedAt } } }));
 process.stdout.write('release file updated\n');

@@ -27,7 +27,21 @@ export async function freePort(from: number): Promise<number> {
 
 export async function startTestHost(
   docker: Docker,
-  opts: { name: string; image: string; sshPort: number; httpPort: number; readOnlyRoot?: boolean; sysAdmin?: boolean; labels?: Record<string, string> },
+  opts: {
+    name: string;
+    image: string;
+    sshPort: number;
+    httpPort: number;
+    readOnlyRoot?: boolean;
+    sysAdmin?: boolean;
+    /** no-new-privileges, as the lab's cattle runs. */
+    noNewPrivileges?: boolean;
+    labels?: Record<string, string>;
+    /** Replaces the image's entrypoint (a host that runs something besides the lab's programs). */
+    entrypoint?: string[];
+    /** /tmp mounted exec (the engine mounts a tmpfs noexec unless told): what a dropped binary needs to start. */
+    execTmp?: boolean;
+  },
 ): Promise<TestHost> {
   const lab = labDir();
   const keys = path.join(lab, 'hostkeys', 'dl-snowflake-1');
@@ -40,11 +54,13 @@ export async function startTestHost(
     Image: opts.image,
     Env: [`HTTP_PORT=${opts.httpPort}`, `SSH_PORT=${opts.sshPort}`, 'STATE_BACKEND=memory', `INSTANCE_NAME=${opts.name}`],
     Labels: { [TEST_HOST_LABEL]: 'true', ...opts.labels },
+    ...(opts.entrypoint ? { Entrypoint: opts.entrypoint } : {}),
     HostConfig: {
       NetworkMode: 'host',
       ReadonlyRootfs: !!opts.readOnlyRoot,
       ...(opts.sysAdmin ? { CapAdd: ['SYS_ADMIN'] } : {}),
-      Tmpfs: opts.readOnlyRoot ? { '/run': 'rw,nosuid,nodev,mode=755', '/tmp': 'rw,nosuid,nodev,mode=1777' } : {},
+      ...(opts.noNewPrivileges ? { SecurityOpt: ['no-new-privileges'] } : {}),
+      Tmpfs: opts.readOnlyRoot ? { '/run': 'rw,nosuid,nodev,mode=755', '/tmp': `rw,${opts.execTmp ? 'exec,' : ''}nosuid,nodev,mode=1777` } : {},
       Binds: [`${keys}:/etc/ssh/keys:ro`, `${path.join(lab, 'authorized_keys')}:/etc/ssh/lab_authorized_keys:ro`],
     },
   });

@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { labUp } from '../../lab/lab.ts';
-import { labDir } from '../../lab/lab-plan.ts';
-import { readRecords, type Rec } from '../helpers/records.ts';
+import { eventLogPath, labUp } from '../../lab/lab.ts';
+import { LAB_MANIFEST_EXCLUDES, LAB_METADATA_ONLY, labDir, makePlan } from '../../lab/lab-plan.ts';
+import { evidence, readRecords, type Rec } from '../helpers/records.ts';
 import { driftless, type CliResult } from '../helpers/cli.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-chaos-'));
@@ -30,13 +30,15 @@ before(async () => {
     environment: 'lab',
     service: `${name}-web`,
     entrypoint: `http://127.0.0.1:${port}`,
-    docker: { labels: { 'driftless.fleet': name, 'driftless.lab.role': 'host' } },
+    docker: { labels: { 'driftless.fleet': name, 'driftless.lab.role': 'host' }, eventLog: eventLogPath(makePlan()) },
     ssh,
   });
   const config = {
     version: 1,
     targets: [fleet('cattle', 21000), fleet('snowflake', 21001)], // the lab's default port base
     release: { file: path.join(lab, 'release.json') },
+    // As the lab config has it: the replacements are audited like any host of the lab.
+    policy: { manifest: { excludes: LAB_MANIFEST_EXCLUDES, metadataOnly: LAB_METADATA_ONLY } },
     chaos: {
       kill: { count: 1 },
       kinds: ['sigkill'],
@@ -63,7 +65,7 @@ test('the run records and prints its seed, and ends with exit 1 (violations: the
   assert.match(run.stdout, /\(seed 7, from --seed\)/);
   assert.match(run.stderr, /\[driftless chaos\] cattle: seed 7: .* victims dl-cattle-\d/);
   assert.equal(run.code, 1, run.stdout.slice(-2000));
-  for (const r of results) assert.equal(r.parameters.seed, '7');
+  for (const r of results.filter((x) => x.suite === 'chaos')) assert.equal(r.parameters.seed, '7');
 });
 
 test('cattle: no state lost, the victim replaced by a new instance of the release digest, SLO held', () => {
@@ -71,6 +73,21 @@ test('cattle: no state lost, the victim replaced by a new instance of the releas
     const r = find('cattle', c);
     assert.equal(r?.outcome, 'passed', `${c}: ${r?.message}`);
   }
+});
+
+test("cattle's replacement is audited like any cattle host, and passes every check: the instance named, with its origin", () => {
+  const slot = results.filter((r) => r.fleet === 'cattle' && r.suite === 'replacements');
+  assert.ok(slot.length > 20, `${slot.length} checks of the replacement`);
+  for (const r of slot) {
+    assert.equal(r.host, 'replacement-of-kill-1');
+    assert.equal(r.outcome, 'passed', `${r.control}: ${r.message}`);
+    assert.match(r.parameters.origin ?? '', /^replacement of dl-cattle-\d \(kill 1 of fleet cattle\)$/);
+  }
+  const launch = evidence<{ changes: unknown[] }>(
+    slot.find((r) => r.control === 'DL-IMG-003')!,
+    'launch configuration vs its predecessor',
+  );
+  assert.deepEqual(launch?.changes, [], 'the supervisor brings it back as it was');
 });
 
 test('snowflake: state loss is caught', () => {

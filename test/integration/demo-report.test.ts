@@ -73,9 +73,41 @@ describe('the demo run and its verdict', () => {
     const fleets = Object.fromEntries(verdict.coverage.fleets.map((f) => [f.fleet, f.verdict]));
     assert.deepEqual(fleets, { cattle: 'compliant', snowflake: 'violations', sticky: 'violations' });
     const cattle = verdict.coverage.fleets.find((f) => f.fleet === 'cattle')!;
-    assert.ok(cattle.hosts.length === 3 && cattle.hosts.every((h) => h.verdict === 'compliant'), JSON.stringify(cattle.hosts));
+    // Its three hosts, the replacement of its chaos victim and the instances of its new release.
+    assert.deepEqual(cattle.hosts.map((h) => h.host).sort(), ['deployed-instances', 'dl-cattle-1', 'dl-cattle-2', 'dl-cattle-3', 'replacement-of-kill-1']);
+    assert.ok(
+      cattle.hosts.every((h) => h.verdict === 'compliant'),
+      JSON.stringify(cattle.hosts),
+    );
     assert.equal(verdict.coverage.total.missing, 0, 'no owed check is missing');
-    assert.equal(verdict.coverage.total.broken, 0, JSON.stringify(verdict.uncheckedHosts));
+    // The one thing not checked: the replacement of snowflake's victim, which nothing replaces.
+    assert.deepEqual(
+      verdict.uncheckedHosts.map((h) => `${h.fleet} ${h.host}`),
+      ['snowflake replacement-of-kill-1'],
+    );
+    assert.match(verdict.uncheckedHosts[0]!.reason, /^not run: dl-snowflake-2 \(kill 1 of fleet snowflake\) was never replaced/);
+  });
+
+  test('what came up during the run is audited: the replacements of the victims, the instances of the new release', () => {
+    const slot = (fleet: string, host: string) => raw.filter((r) => r.fleet === fleet && r.host === host);
+    for (const fleet of ['cattle', 'sticky']) {
+      const rs = slot(fleet, 'replacement-of-kill-1');
+      assert.ok(
+        rs.length > 20 && rs.every((r) => r.outcome === 'passed' && r.suite === 'replacements'),
+        `${fleet}: ${rs.map((r) => `${r.control} ${r.outcome}`).join(', ')}`,
+      );
+      assert.match(rs[0]!.parameters.origin ?? '', new RegExp(`^replacement of dl-${fleet}-\\d \\(kill 1 of fleet ${fleet}\\)$`));
+    }
+    const deployed = slot('cattle', 'deployed-instances');
+    assert.ok(deployed.every((r) => r.outcome === 'passed' && r.suite === 'new-release'));
+    assert.match(deployed[0]!.parameters.origin ?? '', /^deployed by release lab-r\d+$/);
+    assert.match(deployed[0]!.parameters.instances ?? '', /^dl-cattle-1 \([0-9a-f]{12}\), dl-cattle-2 \([0-9a-f]{12}\), dl-cattle-3 \([0-9a-f]{12}\)$/);
+    const snow = (c: string) => slot('snowflake', 'deployed-instances').find((r) => r.control === c)!;
+    assert.match(
+      snow('DL-IMG-001').message ?? '',
+      /^1 of 1 instances of fleet snowflake fail: dl-snowflake-1: dl-snowflake-1 runs image .*the release declares/,
+    );
+    assert.equal(snow('DL-IMG-017').outcome, 'passed', 'patched in place, but only the image runs');
   });
 
   test('the snowflake chaos shows the headline: State lost and Not replaced', () => {
@@ -105,10 +137,14 @@ describe('the demo run and its verdict', () => {
   });
 
   test('the waived check is waived (not passed), with its reason and approver', () => {
-    assert.equal(verdict.counts.waived, 1);
+    // dl-snowflake-1, and the same host again as snowflake's deployed instance after the lab deploy.
+    assert.equal(verdict.counts.waived, 2);
     assert.deepEqual(
       verdict.waived.map((w) => [w.control, w.host]),
-      [['DL-IMG-005', 'dl-snowflake-1']],
+      [
+        ['DL-IMG-005', 'dl-snowflake-1'],
+        ['DL-IMG-005', 'deployed-instances'],
+      ],
     );
     assert.match(verdict.waived[0]!.waiver, /approved by driftless maintainers, until 2099-12-31/);
     const r = raw.find((x) => x.control === 'DL-IMG-005' && x.host === 'dl-snowflake-1')!;
@@ -290,12 +326,10 @@ describe('in chromium', () => {
     assert.equal(cell('(fleet)', 'DL-CHAOS-002'), 'FAIL');
     assert.equal(cell('dl-snowflake-1', 'DL-IMG-005'), 'waived');
     assert.equal(cell('dl-snowflake-1', 'DL-IMG-001'), 'pass');
-    // under it, the provenance chain: the snowflake image has no attestation
-    const chain = await page.frameLocator('iframe').first().locator('#provenance tr').allInnerTexts();
-    assert.ok(
-      chain.some((r) => r.startsWith('dl-snowflake-1') && /\bnone\b/.test(r) && r.includes('FAIL')),
-      chain.join('\n'),
-    );
+    // What came up during the run, in the same matrix: the victim's replacement never did; the deployed instance fails.
+    assert.equal(cell('replacement-of-kill-1', 'DL-IMG-003'), 'broken');
+    assert.equal(cell('deployed-instances', 'DL-IMG-001'), 'FAIL');
+    assert.equal(cell('deployed-instances', 'DL-IMG-005'), 'waived');
     await page.screenshot({ path: path.join(outputDir(), 'screenshots', 'demo-matrix.png') });
   });
 

@@ -332,16 +332,25 @@ describe('driven on EC2 (moto): an Auto Scaling group rolled to a new launch tem
           timeoutSeconds: 60,
           minHealthyShare: 0.6,
         },
+        // The new release's instances are audited too (the new-release suite), and moto's Auto
+        // Scaling starts every instance accepting IMDSv1 whatever the launch template says.
+        policy: { disabledControls: [{ control: 'DL-IMG-016', reason: "moto's Auto Scaling ignores a launch template's MetadataOptions" }] },
       }),
     );
     return run(name, ['--config', cfg], EC2_ENV);
   }
 
-  test('every instance replaced from the new version: replaced, new release and capacity pass', async () => {
+  test('every instance replaced from the new version: replaced, new release and capacity pass, and so do its instances', async () => {
     const r = await deployRun('rolled', false);
     assert.equal(r.cli.code, 0, r.cli.stdout.slice(-2500) + r.cli.stderr.slice(-1500));
     for (const c of ['DL-DEP-001', 'DL-DEP-002', 'DL-DEP-004']) assert.equal(one(r.rs, 'rolled', c).outcome, 'passed', `${c}: ${msg(one(r.rs, 'rolled', c))}`);
-    const na = r.verdict.notApplicable.filter((n) => n.fleet === 'rolled').map((n) => n.control);
+    // After the deploy, its instances owe the image checks: the new AMI, launched after deployedAt.
+    for (const c of ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008', 'DL-IMG-015']) {
+      const x = r.rs.find((y) => y.fleet === 'rolled' && y.host === 'deployed-instances' && y.control === c);
+      assert.equal(x?.outcome, 'passed', `${c}: ${x?.message}`);
+      assert.match(x!.parameters.instances ?? '', /^i-[0-9a-f]+, i-[0-9a-f]+, i-[0-9a-f]+$/);
+    }
+    const na = r.verdict.notApplicable.filter((n) => n.fleet === 'rolled' && n.suite === 'deploy').map((n) => n.control);
     assert.deepEqual(na.sort(), ['DL-DEP-003', 'DL-DEP-005', 'DL-DEP-006'], 'no engine record, no entrypoint: each with its reason');
   });
 

@@ -30,7 +30,7 @@ const UNDECLARED_SERVICE = 'dl-undeclared-svc';
 const REPLACED = 'dl-cattle-3';
 const OOB_MARK = `out-of-band-${process.pid}`;
 const HISTORY_GONE = /event log no longer reaches back to the creation/;
-const CONTROL_COUNT = 10; // docker hosts: DL-IMG-001..006 and the engine controls 010..013
+const CONTROL_COUNT = 11; // docker hosts: DL-IMG-001..006, the engine controls 010..013, and only-the-image-runs 017
 
 let docker: Docker;
 let run: CliResult;

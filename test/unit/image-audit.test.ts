@@ -103,8 +103,17 @@ test('firstFileOfTar reads the first regular file and skips directories and PAX 
 
 test('imageChecksFor: each provider gets only the checks that apply to it', () => {
   const engine = ['DL-IMG-010', 'DL-IMG-011', 'DL-IMG-012', 'DL-IMG-013'];
-  assert.deepEqual(imageChecksFor('docker', undefined), ['DL-IMG-001', 'DL-IMG-002', 'DL-IMG-003', 'DL-IMG-004', 'DL-IMG-005', 'DL-IMG-006', ...engine]);
-  assert.deepEqual(imageChecksFor('docker', undefined, { nonRoot: true }).at(-1), 'DL-IMG-014', 'DL-IMG-014 only when policy.container.nonRoot');
+  assert.deepEqual(imageChecksFor('docker', undefined), [
+    'DL-IMG-001',
+    'DL-IMG-002',
+    'DL-IMG-003',
+    'DL-IMG-004',
+    'DL-IMG-005',
+    'DL-IMG-006',
+    ...engine,
+    'DL-IMG-017',
+  ]);
+  assert.deepEqual(imageChecksFor('docker', undefined, { nonRoot: true }).at(-2), 'DL-IMG-014', 'DL-IMG-014 only when policy.container.nonRoot');
   assert.deepEqual(imageChecksFor('ec2', { ami: 'ami-1' }), ['DL-IMG-001', 'DL-IMG-007', 'DL-IMG-008', 'DL-IMG-015', 'DL-IMG-016']);
   assert.deepEqual(imageChecksFor('ec2', { ami: 'ami-1', manifest: '/m.json' }), [
     'DL-IMG-001',
@@ -113,7 +122,8 @@ test('imageChecksFor: each provider gets only the checks that apply to it', () =
     'DL-IMG-008',
     'DL-IMG-015',
     'DL-IMG-016',
+    'DL-IMG-017',
   ]);
-  assert.deepEqual(imageChecksFor('ssh', { manifest: '/m.json' }), ['DL-IMG-006']);
+  assert.deepEqual(imageChecksFor('ssh', { manifest: '/m.json' }), ['DL-IMG-006', 'DL-IMG-017']);
   assert.deepEqual(imageChecksFor('ssh', {}), []);
 });

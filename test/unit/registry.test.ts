@@ -8,7 +8,7 @@ import { computePlan } from '../../audits/plan-run.ts';
 import { CATEGORY_NAMES, VIOLATION_CATEGORY } from '../../core/categories.ts';
 import type { Config } from '../../core/config.ts';
 import { type Control, CONTROLS } from '../../core/controls.ts';
-import { SUITES } from '../../core/suites.ts';
+import { leaderOf, SUITES } from '../../core/suites.ts';
 import { DriftlessError, ERROR_CLASSES, ExitCode } from '../../core/errors.ts';
 import { REPO_ROOT } from '../../core/paths.ts';
 
@@ -37,6 +37,9 @@ test('every planned check names a registered control of its own suite', () => {
       disabledControls: [],
     },
     planFiles: [{ name: 'plan.json', file: path.join(REPO_ROOT, 'test', 'fixtures', 'plan', 'aws-asg-template-no-refresh.json') }],
+    chaos: { kill: { count: 2 } },
+    safety: { maxKills: 3 },
+    deploy: { command: ['true'], fleets: ['d'] },
   } as unknown as Config;
   const host = (id: string, provider: 'docker' | 'ec2') => ({
     id,
@@ -45,7 +48,7 @@ test('every planned check names a registered control of its own suite', () => {
     provider,
     image: {},
     labels: {},
-    chaosEligible: false,
+    chaosEligible: true,
     state: 'running',
   });
   const plan = computePlan(
@@ -62,7 +65,9 @@ test('every planned check names a registered control of its own suite', () => {
   for (const check of plan.checks) {
     const c = byId.get(check.control);
     assert.ok(c, `${check.id}: ${check.control} is not in the registry`);
-    assert.equal(c.suite, check.suite, check.id);
+    // A slot of a suite that follows another (a replacement, a deployed set) owes the host checks of the audited suites.
+    if (leaderOf(check.suite)) assert.ok(['ssh-edits', 'image-integrity'].includes(c.suite), check.id);
+    else assert.equal(c.suite, check.suite, check.id);
     assert.ok(!c.providers || !check.host || c.providers.includes(check.fleet === 'd' ? 'docker' : 'ec2'), `${check.id} on a provider the registry excludes`);
     // A resource-scoped control is owed per resource change, never per host; the others never per resource.
     assert.equal(c.scope === 'resource', check.resource !== undefined, `${check.id}: scope ${c.scope}`);
@@ -72,6 +77,8 @@ test('every planned check names a registered control of its own suite', () => {
     'the plan suite owes checks of the plan file',
   );
   assert.equal(new Set(plan.checks.map((c) => c.id)).size, plan.checks.length, 'check ids are unique');
+  const slots = [...new Set(plan.checks.filter((c) => leaderOf(c.suite)).map((c) => `${c.suite} ${c.fleet}/${c.host}`))].sort();
+  assert.deepEqual(slots, ['new-release d/deployed-instances', 'replacements d/replacement-of-kill-1'], 'one kill: one eligible host');
   // the ec2 fleet has no ssh section: said, not silent
   assert.ok(plan.notApplicable.some((n) => n.fleet === 'e' && n.suite === 'ssh-edits' && /no ssh section/.test(n.reason)));
 });

@@ -354,3 +354,36 @@ describe('runs merged into one report are one nightly run (issue 24, item 23)', 
     assert.deepEqual(wide.refused, []);
   });
 });
+
+describe('a slot of what came up during the run (a replacement, a deployed set)', () => {
+  test('a canary that got through on it names the real instances as tainted, not the slot', () => {
+    const slot = { ...check('replacement-of-kill-1'), suite: 'replacements' as const, fleet: 'web' };
+    const plan: RunPlan = { suites: ['chaos', 'replacements'], checks: [slot], notApplicable: [] };
+    const judged: CheckResult = {
+      check: slot.id,
+      status: 'failed',
+      violation: 'mutable-host',
+      message: 'ALLOWED',
+      tainted: true,
+      parameters: { instance: 'dl-web-2 (abc)', 'tainted instances': 'dl-web-2' },
+      evidence: [],
+    };
+    const at = '2026-11-23T00:00:30.000Z';
+    const r = recordCheck(slot, judged, {
+      runId: 'r1',
+      runStartedAt: at,
+      waivers: [],
+      secrets: [],
+      store: () => {
+        throw new Error('no evidence');
+      },
+      timing: { startedAt: at, finishedAt: at },
+    });
+    const v = verdict([r], one(record({ plan, planHash: planHash(plan), owed: [slot.id] })));
+    assert.deepEqual(v.taintedHosts, ['dl-web-2']);
+    assert.deepEqual(
+      v.violations.map((x) => [x.control, x.host]),
+      [['DL-SSH-010', 'replacement-of-kill-1']],
+    );
+  });
+});

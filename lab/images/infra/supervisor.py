@@ -6,11 +6,21 @@ When a managed host dies:
                                      id with the same settings (cattle)
   driftless.lab.on-death=restart  -> start the same container again, in place (snowflake)
   driftless.lab.on-death=none     -> nothing: it stays dead (a fleet that does not replace its dead)
+
+Test-only settings (the negative control of the replacements suite; `lab up` sets neither):
+  SUPERVISOR_MANAGED_LABEL  the label that names the policy (default driftless.lab.on-death), so a
+                            test's own supervisor manages only the test's hosts
+  SUPERVISOR_DRIFT          comma-separated: the replacement comes back from the same image with a
+                            drifted launch configuration, as from an older template:
+                            writable-root (no read-only root), new-privileges (no-new-privileges
+                            dropped), cap-sys-admin (CAP_SYS_ADMIN added)
 """
-import http.client, json, socket, sys, time, urllib.parse
+import http.client, json, os, socket, sys, time, urllib.parse
 
 SOCK = "/var/run/docker.sock"
-MANAGED = "driftless.lab.on-death"
+MANAGED = os.environ.get("SUPERVISOR_MANAGED_LABEL") or "driftless.lab.on-death"
+DRIFT = [d.strip() for d in os.environ.get("SUPERVISOR_DRIFT", "").split(",") if d.strip()]
+KNOWN_DRIFT = {"writable-root", "new-privileges", "cap-sys-admin"}
 
 
 class UnixConn(http.client.HTTPConnection):
@@ -39,6 +49,18 @@ def log(msg, **kv):
     print(json.dumps(dict(msg=msg, t=time.time(), **kv)), flush=True)
 
 
+def drifted(hc):
+    """The host settings of a replacement under SUPERVISOR_DRIFT (unchanged without it)."""
+    out = dict(hc)
+    if "writable-root" in DRIFT:
+        out["ReadonlyRootfs"] = False
+    if "new-privileges" in DRIFT:
+        out["SecurityOpt"] = [o for o in (hc.get("SecurityOpt") or []) if not o.startswith("no-new-privileges")]
+    if "cap-sys-admin" in DRIFT:
+        out["CapAdd"] = sorted(set((hc.get("CapAdd") or []) + ["SYS_ADMIN"]))
+    return out
+
+
 def replace(cid):
     info = api("GET", "/containers/%s/json" % cid)
     name = info["Name"].lstrip("/")
@@ -56,13 +78,13 @@ def replace(cid):
         "StopSignal": cfg.get("StopSignal"),
         # everything that makes the host what it is, security settings included: a replacement
         # that lost no-new-privileges or gained nothing back would be a different host
-        "HostConfig": {k: hc.get(k) for k in ("NetworkMode", "ReadonlyRootfs", "Tmpfs", "Binds",
-                                              "RestartPolicy", "Init", "Memory", "SecurityOpt",
-                                              "CapAdd", "CapDrop", "Privileged")},
+        "HostConfig": drifted({k: hc.get(k) for k in ("NetworkMode", "ReadonlyRootfs", "Tmpfs", "Binds",
+                                                      "RestartPolicy", "Init", "Memory", "SecurityOpt",
+                                                      "CapAdd", "CapDrop", "Privileged")}),
     }
     new = api("POST", "/containers/create?name=%s" % urllib.parse.quote(name), body)
     api("POST", "/containers/%s/start" % new["Id"])
-    log("replaced", name=name, old=cid, new=new["Id"], image=image)
+    log("replaced", name=name, old=cid, new=new["Id"], image=image, drift=DRIFT)
 
 
 def restart(cid):
@@ -116,6 +138,10 @@ def watch():
 
 
 if __name__ == "__main__":
+    unknown = set(DRIFT) - KNOWN_DRIFT
+    if unknown:
+        sys.exit("SUPERVISOR_DRIFT: unknown %s (known: %s)" % (", ".join(sorted(unknown)), ", ".join(sorted(KNOWN_DRIFT))))
+    log("supervising", label=MANAGED, drift=DRIFT)
     while True:
         try:
             watch()

@@ -13,6 +13,7 @@ import { runSuite, type SuiteModule } from '../audits/suite.ts';
 import { SUITE_MODULES } from '../audits/suites.ts';
 import { loadConfig } from '../config/load.ts';
 import type { CheckRecord } from '../core/check-record.ts';
+import { controlsOf } from '../core/controls.ts';
 import type { Config } from '../core/config.ts';
 import { errorMessage, InternalError, UsageError } from '../core/errors.ts';
 import type { FleetSnapshot } from '../core/inventory.ts';
@@ -161,6 +162,7 @@ export async function runEngine(req: RunRequest, observe: RunObserver): Promise<
     owed: owedChecks.map((c) => c.id),
     dryRun: config.chaos.dryRun && selected.includes('chaos'),
     inputs: inputHashes(config),
+    ...(controlsOf('custom').length ? { customControls: controlsOf('custom') } : {}),
   };
   writeRunRecord(resultsDir, record);
 

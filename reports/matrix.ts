@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CheckRecord } from '../core/check-record.ts';
-import { control } from '../core/controls.ts';
+import { control, isControlId } from '../core/controls.ts';
 import type { PlannedCheck } from '../core/run-plan.ts';
 import { FLEET_VERDICT_CATEGORY } from './categories.ts';
 import type { Verdict } from './verdict.ts';
@@ -74,7 +74,10 @@ export function matrices(owed: readonly PlannedCheck[], byCheck: ReadonlyMap<str
 
 export function matrixHtml(m: FleetMatrix, verdict: Verdict): string {
   const head = m.controls
-    .map((id) => `<th title="${esc(control(id as never).title)}">${esc(id)}<br><small>${esc(control(id as never).name)}</small></th>`)
+    .map((id) => {
+      const c = isControlId(id) ? control(id) : undefined; // a control no run declared here: its id says it
+      return `<th title="${esc(c?.title ?? id)}">${esc(id)}<br><small>${esc(c?.name ?? '')}</small></th>`;
+    })
     .join('');
   const body = m.rows
     .map((r) => {

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CheckRecord } from '../core/check-record.ts';
 import type { Config } from '../core/config.ts';
+import { controlsOf, isControlId, registerControls } from '../core/controls.ts';
 import { ProviderError, RunContextError, UsageError } from '../core/errors.ts';
 import { ensureOwnedParent, OWNED_MARKER, whyNotOwned } from '../core/owned-dir.ts';
 import { harnessVersion, REPO_ROOT } from '../core/paths.ts';
@@ -98,6 +99,10 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   const inputs = o.inputs.filter((d) => fs.existsSync(d));
   if (inputs.length === 0) throw new RunContextError(`no results folder exists of ${o.inputs.join(', ')}: run \`driftless run\` first`);
   const sealed = checkSealedInputs(inputs, o.signingKey);
+  // The team's own controls, as the runs declared them: the matrix, categories and outputs name them.
+  const known = new Set(controlsOf('custom').map((c) => c.id));
+  const declared = merged.runs.flatMap((r) => r.customControls ?? []).filter((c) => !known.has(c.id) && !isControlId(c.id) && known.add(c.id));
+  registerControls(declared);
 
   // The verdict, from the typed results and the run records alone.
   const { records, dirOf, problems } = readAll(inputs);

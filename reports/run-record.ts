@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Control } from '../core/controls.ts';
 import type { FleetSnapshot } from '../core/inventory.ts';
 import type { RunPlan } from '../core/run-plan.ts';
 
@@ -53,6 +54,8 @@ export interface RunRecord {
   owed: string[];
   /** chaos.dryRun: nothing was killed, so the chaos checks cannot pass. */
   dryRun: boolean;
+  /** The team's own controls the run's check files declared (the report knows them from here). */
+  customControls?: Control[];
   /** The sha256 of the release file and the waiver file the run used (null: none): runs of one report must share them. */
   inputs: { release: string | null; waivers: string | null };
   /** Set when the run ended normally: absent means it crashed or was interrupted. */

@@ -105,10 +105,11 @@ def handle(cid, policy):
 
 
 def reconcile():
-    """On start: any managed host that is not running gets its policy applied."""
+    """On start: any managed host that died (exited, dead) gets its policy applied. A host just
+    created and not yet started is left alone: whoever created it is about to start it."""
     flt = urllib.parse.quote(json.dumps({"label": [MANAGED]}))
     for c in api("GET", "/containers/json?all=1&filters=%s" % flt):
-        if c["State"] != "running":
+        if c["State"] in ("exited", "dead"):
             handle(c["Id"], c["Labels"][MANAGED])
 
 

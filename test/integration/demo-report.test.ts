@@ -158,7 +158,16 @@ describe('provenance (DL-IMG-020): the chain for every host', () => {
     const key = keyFingerprint(createPublicKey(fs.readFileSync(lab, 'utf8')));
     const release = JSON.parse(fs.readFileSync(path.join(labDir(), 'release.json'), 'utf8')) as { services: Record<string, { source: string }> };
     const chain = new Map((verdict.provenance ?? []).map((p) => [p.host, p]));
-    assert.deepEqual([...chain.keys()].sort(), ['dl-cattle-1', 'dl-cattle-2', 'dl-cattle-3', 'dl-snowflake-1', 'dl-snowflake-2', 'dl-sticky-1', 'dl-sticky-2']);
+    // Every host of the run, and the slots of what came up during it (replacements, deployed instances).
+    assert.deepEqual([...chain.keys()].filter((h) => h?.startsWith('dl-')).sort(), [
+      'dl-cattle-1',
+      'dl-cattle-2',
+      'dl-cattle-3',
+      'dl-snowflake-1',
+      'dl-snowflake-2',
+      'dl-sticky-1',
+      'dl-sticky-2',
+    ]);
     for (const host of ['dl-cattle-1', 'dl-cattle-2', 'dl-cattle-3', 'dl-sticky-1', 'dl-sticky-2', 'dl-snowflake-1', 'dl-snowflake-2']) {
       const p = chain.get(host)!;
       const service = host.startsWith('dl-snowflake') ? 'snowflake-web' : 'cattle-web';
@@ -204,7 +213,8 @@ describe('one typed results pipeline', () => {
     assert.deepEqual(read.problems, []);
     assert.equal(read.records.length, verdict.coverage.total.owed);
     const again = verdictOf(read.records, mergeRecords([readRunRecord(results)]));
-    const strip = (v: Verdict) => ({ ...v, generatedAt: '', evidence: undefined });
+    // evidence and changes are the run's additions: how it was sealed, and what changed since the last run.
+    const strip = (v: Verdict) => ({ ...v, generatedAt: '', evidence: undefined, changes: undefined });
     const own = JSON.parse(fs.readFileSync(path.join(results, 'verdict.json'), 'utf8')) as Verdict;
     assert.deepEqual(strip(again), strip(own));
     assert.deepEqual({ ...strip(again), incomplete: [] }, { ...strip(verdict), incomplete: [] });

@@ -12,20 +12,12 @@ import type { Config, ReleaseService, Target } from '../../core/config.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import { ConfigInvalidError, EndpointIdentityError, errorMessage, ManifestStreamError } from '../../core/errors.ts';
 import type { FleetSnapshot, SnapshotHost } from '../../core/inventory.ts';
-import {
-  buildManifest,
-  type Manifest,
-  MANIFEST_DEFAULTS,
-  manifestDigest,
-  parseManifestStream,
-  remoteManifestShellLine,
-  shQuote,
-  validateManifest,
-} from '../../probes/manifest.ts';
+import { type Manifest, MANIFEST_DEFAULTS, remoteManifestShellLine, shQuote, validateManifest } from '../../probes/manifest.ts';
 import { SshSession } from '../../probes/ssh.ts';
 import type { AmiFacts, ContainerFacts, EventFacts, ImageSource, InstanceFacts, Provider } from '../../providers/provider.ts';
 import { sshLoginFor } from '../../providers/ssh-login.ts';
-import { classifyChanges, compareManifests, type DiffKind, type ManifestComparison, smallChangedFiles, unifiedDiff } from './compare.ts';
+import { classifyChanges, type DiffKind, type ManifestComparison, smallChangedFiles, unifiedDiff } from './compare.ts';
+import { compareWithGolden, compileGolden, type GoldenManifest } from './golden.ts';
 import { declaredFor } from './image-plan.ts';
 import { type EngineView, proveListings, type UnlistedDir } from './unlisted.ts';
 import { runsImage } from '../declared-image.ts';
@@ -82,7 +74,8 @@ export interface HostImageAudit {
   provenance?: ProvenanceFacts;
 }
 
-type Golden = Map<string, Promise<Manifest>>;
+/** Golden manifests by source, each read (or scanned), validated and compiled once per audit. */
+type Golden = Map<string, Promise<GoldenManifest>>;
 
 /** The golden manifest: the release's manifest file, or the declared image's (once per image). */
 async function expectedManifest(
@@ -91,7 +84,7 @@ async function expectedManifest(
   images: ImageSource | undefined,
   golden: Golden,
   excludes: readonly string[],
-): Promise<{ manifest: Manifest; source: string }> {
+): Promise<{ manifest: GoldenManifest; source: string }> {
   if (declared?.manifest) {
     const file = declared.manifest;
     // read and validated once per audit, not once per host
@@ -102,7 +95,7 @@ async function expectedManifest(
           const m = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
           const v = validateManifest(m);
           if (!v.ok) throw new ConfigInvalidError(`the release's manifest file ${file} is not a valid manifest: ${v.errors.slice(0, 3).join('; ')}`);
-          return m;
+          return compileGolden(m);
         })(),
       );
     }
@@ -116,14 +109,15 @@ async function expectedManifest(
     );
   const digest = declared.digest;
   // What this deployment places in its hosts at start is its config's to say (policy.manifest.excludes).
-  if (!golden.has(digest)) golden.set(digest, images.manifest(digest, MANIFEST_DEFAULTS.paths, [...MANIFEST_DEFAULTS.excludes, ...excludes]));
+  if (!golden.has(digest))
+    golden.set(digest, images.manifest(digest, MANIFEST_DEFAULTS.paths, [...MANIFEST_DEFAULTS.excludes, ...excludes]).then(compileGolden));
   return { manifest: await golden.get(digest)!, source: `image:${digest}` };
 }
 
 async function manifestOverSsh(
   host: SnapshotHost,
   target: Target,
-  expected: Manifest,
+  golden: GoldenManifest,
   imageFile?: (file: string) => Promise<Buffer | undefined>,
   engine?: EngineView,
 ): Promise<Omit<ManifestAudit, 'expectedSource'>> {
@@ -133,18 +127,19 @@ async function manifestOverSsh(
   try {
     // The manifest of another host would be compared in this one's name: prove the endpoint first.
     const identity = await requireEndpoint(session, host, `${st.host}:${st.port}`);
+    const expected = golden.manifest;
     const r = await session.exec(remoteManifestShellLine(expected.paths, expected.excludes), MANIFEST_TIMEOUT_MS);
-    let entries;
+    // Walked against the compiled golden manifest: no manifest of the host is built (golden.ts).
+    let compared;
     try {
-      entries = parseManifestStream(r.stdout);
+      compared = compareWithGolden(golden, r.stdout, { label: `ssh:${st.user}@${st.host}:${st.port}` });
     } catch (err) {
       throw new ManifestStreamError(
         `${errorMessage(err)} (exit ${r.exitCode}${r.stderr.trim() ? `; stderr: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''})`,
         { cause: err },
       );
     }
-    const actual = buildManifest(entries, { root: `ssh:${st.user}@${st.host}:${st.port}`, paths: expected.paths, excludes: expected.excludes });
-    const cmp = compareManifests(expected, actual);
+    const cmp = compared.comparison;
     const textDiffs: ManifestAudit['textDiffs'] = [];
     if (imageFile) {
       for (const c of smallChangedFiles(cmp.changed)) {
@@ -160,12 +155,12 @@ async function manifestOverSsh(
       }
     }
     return {
-      expectedDigest: manifestDigest(expected),
-      actualDigest: manifestDigest(actual),
+      expectedDigest: golden.digest,
+      actualDigest: compared.actualDigest,
       login: { user: st.user, address: `${st.host}:${st.port}`, hostKey: session.hostKey, identity },
       command: 'sh -c <remoteManifestCommand(paths, excludes)>',
       durationMs: r.durationMs,
-      entries: { expected: expected.entries.length, actual: actual.entries.length },
+      entries: { expected: golden.size, actual: compared.actualEntries },
       ...cmp,
       added: cmp.added.slice(0, MAX_LISTED),
       removed: cmp.removed.slice(0, MAX_LISTED),

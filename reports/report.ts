@@ -15,7 +15,7 @@ import { ProviderError, RunContextError, UsageError } from '../core/errors.ts';
 import { ensureOwnedParent, OWNED_MARKER, whyNotOwned } from '../core/owned-dir.ts';
 import { harnessVersion, REPO_ROOT } from '../core/paths.ts';
 import { readChecks } from '../core/results-folder.ts';
-import { writeAllureResults } from './allure-results.ts';
+import { type AllureLayout, writeAllureResults } from './allure-results.ts';
 import { type BaselineVerdict, changesOf, newIds, readBaseline, sharesRun } from './baseline.ts';
 import { allureCategories } from './categories.ts';
 import { EVIDENCE_FILE, type EvidenceBundle, evidenceState, fileSha256, keyFingerprint, publicKeyOf, verifyEvidence, writeEvidence } from './evidence.ts';
@@ -44,6 +44,8 @@ export interface ReportOptions {
   outputs?: readonly OutputKind[];
   /** A verdict.json to compare with (--baseline); default the previous report's verdict, else the output folder's. */
   baseline?: string;
+  /** The Allure layout (--allure); default report.allure, else grouped. */
+  allure?: AllureLayout;
 }
 
 export interface ReportResult {
@@ -52,6 +54,8 @@ export interface ReportResult {
   reportDir: string;
   singleFile?: { file: string; bytes: number };
   historyCarried: boolean;
+  /** How the Allure report was laid out, and how many results it holds (the fleets' matrices not counted). */
+  allure: { layout: AllureLayout; results: number };
   /** The outputs written (relative to the report folder) and the job summary's Markdown. */
   outputs: WrittenOutputs;
   /** The baseline compared with, or why none was. */
@@ -121,7 +125,8 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   const history = path.join(o.out, 'history');
   const historyCarried = fs.existsSync(history);
   if (historyCarried) fs.cpSync(history, path.join(o.staging, 'history'), { recursive: true });
-  await writeAllureResults(o.staging, {
+  const allureResults = await writeAllureResults(o.staging, {
+    layout: o.allure ?? o.report?.allure ?? 'grouped',
     checks: owed.map((check) => {
       const record = byCheck.get(check.id);
       return { check, ...(record ? { record, dir: dirOf.get(record)! } : {}) };
@@ -181,6 +186,7 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
     reportDir: o.out,
     ...(singleFile ? { singleFile } : {}),
     historyCarried,
+    allure: { layout: o.allure ?? o.report?.allure ?? 'grouped', results: allureResults },
     evidence,
     outputs,
     baseline: baseline ? { file: baseline.file, runId: baseline.runId } : skipped ? { skipped } : {},

@@ -142,6 +142,10 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   fs.writeFileSync(path.join(o.out, OWNED_MARKER), 'made by driftless report\n');
   let singleFile: ReportResult['singleFile'];
   if (o.singleFileDir) {
+    // The auditor's file is this run's: it keeps the trend, not every result's history (that grows
+    // by a line per result each night and would push a 1,000-host file past its budget within
+    // weeks); the report folder keeps both, and carries them to the next report.
+    fs.rmSync(path.join(o.staging, 'history', 'history.json'), { force: true });
     allure(['generate', '--clean', '--single-file', '-o', o.singleFileDir, o.staging]);
     fs.writeFileSync(path.join(o.singleFileDir, OWNED_MARKER), 'made by driftless report\n');
     const file = path.join(o.singleFileDir, 'index.html');

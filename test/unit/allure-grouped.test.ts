@@ -19,7 +19,9 @@ import { type PlannedCheck, plannedCheck } from '../../core/run-plan.ts';
 import { readChecks } from '../../core/results-folder.ts';
 import { recordSuite } from '../../engine/record.ts';
 import { type AllureLayout, writeAllureResults } from '../../reports/allure-results.ts';
+import { buildReport } from '../../reports/report.ts';
 import { driftless } from '../helpers/cli.ts';
+import { night, NIGHT_1, NIGHT_2 } from '../helpers/outputs-fixture.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'driftless-grouped-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -124,21 +126,23 @@ describe('the grouped Allure layout', () => {
     const h1 = groups.find((g) => g.name.startsWith('ssh-edits on h1'))!;
     assert.equal(h1.status, 'passed');
     assert.deepEqual(h1.attachments, []);
+    // A step per passed control, a parameter per check of it (its item): fleet/host/control:item is its check id.
     assert.deepEqual(
-      h1.steps.map((s) => [s.name, s.status, param(s.parameters, 'check'), s.attachments.length]),
+      h1.steps.map((s) => [s.name, s.status, s.parameters.map((p) => `${p.name}=${p.value}`), s.attachments.length]),
       [
-        ['DL-SSH-010 create a canary file in /etc', 'passed', 'web/h1/DL-SSH-010:canary:/etc', 0],
-        ['DL-SSH-010 create a canary file in /usr/bin', 'passed', 'web/h1/DL-SSH-010:canary:/usr/bin', 0],
-        ['DL-SSH-060 immutable paths on read-only mounts', 'passed', 'web/h1/DL-SSH-060', 0],
+        ['DL-SSH-010 no file added in place', 'passed', ['canary:/etc=passed', 'canary:/usr/bin=passed'], 0],
+        ['DL-SSH-060 immutable paths on read-only mounts', 'passed', [], 0],
       ],
     );
-    // Findable per host and control: its suites name the host, a feature and a control label per control.
+    // Findable per host and control: its suites name the host, a control label per control.
     assert.deepEqual([label(h1, 'parentSuite'), label(h1, 'subSuite'), label(h1, 'control')], [['ssh-edits'], ['h1'], ['DL-SSH-010', 'DL-SSH-060']]);
-    assert.deepEqual(label(h1, 'feature'), ['DL-SSH-010 no file added in place', 'DL-SSH-060 immutable paths on read-only mounts']);
+    assert.deepEqual(label(h1, 'feature'), ['Passed checks'], 'one feature: Behaviors lists it once, not once per control');
     assert.deepEqual([param(h1.parameters, 'host'), param(h1.parameters, 'passed'), param(h1.parameters, 'evidence')], ['h1', '3', dir]);
     assert.match(
       h1.statusDetails.message!,
-      new RegExp(`3 checks passed on h1.*not attached here: it is in the results folder ${dir} .*checks/ssh-edits\\.json.*driftless-evidence\\.json`),
+      new RegExp(
+        `3 checks passed on h1: .*Their evidence is in the results folder ${dir} \\(checks/ssh-edits\\.json, evidence/\\), sealed by its evidence bundle`,
+      ),
     );
     assert.equal(h1.historyId, md5('ssh-edits › fleet web › h1 › passed checks'), 'stable from run to run');
   });
@@ -169,6 +173,35 @@ describe('the grouped Allure layout', () => {
     // Only the checks that did not pass brought attachments along.
     assert.equal(grouped.all.filter((f) => f.includes('-attachment')).length, 3);
     assert.equal(perCheck.all.filter((f) => f.includes('-attachment')).length, 9);
+  });
+
+  test("the single file keeps the trend, not each result's history; the report folder keeps and carries both", async () => {
+    const root = path.join(tmp, 'nights');
+    const report = async (dir: string) =>
+      buildReport({
+        inputs: [dir],
+        out: path.join(root, 'report'),
+        singleFileDir: path.join(root, 'single'),
+        verdictFile: path.join(root, 'verdict.json'),
+        staging: path.join(root, 'staging'),
+      });
+    await report((await night(root, 'night-1', '2026-12-01T02:17:00.000Z', NIGHT_1)).dir);
+    const second = await report((await night(root, 'night-2', '2026-12-02T02:17:00.000Z', NIGHT_2)).dir);
+    assert.equal(second.historyCarried, true);
+    const history = JSON.parse(fs.readFileSync(path.join(root, 'report', 'history', 'history.json'), 'utf8')) as Record<string, { items: unknown[] }>;
+    assert.ok(
+      Object.values(history).some((h) => h.items.length === 2),
+      "the folder report has both nights in a result's history",
+    );
+    // The single file embeds its data as d('<path>','<base64>'): the trend of both nights, each result's history of this one.
+    const single = fs.readFileSync(path.join(root, 'single', 'index.html'), 'utf8');
+    const embedded = <T>(name: string) => JSON.parse(Buffer.from(new RegExp(`d\\('${name}','([^']*)'\\)`).exec(single)![1]!, 'base64').toString('utf8')) as T;
+    assert.equal(embedded<unknown[]>('history/history-trend.json').length, 2, 'the single file has the trend of both nights');
+    const own = embedded<Record<string, { items: unknown[] }>>('history/history.json');
+    assert.ok(
+      Object.values(own).every((h) => h.items.length === 1),
+      "but each result's history only of this night: it does not grow night after night",
+    );
   });
 
   test('`driftless report --allure` takes grouped or per-check, and nothing else (exit 2, before anything is read)', async () => {

@@ -213,7 +213,9 @@ function groupedResult(group: Passed[], report: AllureInput['report']) {
       // The host, fleet and resource are the result's own: a step carries only what is the check's.
       parameters: passed.flatMap(({ check, record: r }) => {
         const own = parametersOf(check, r).filter((x) => !GROUP_PARAMETERS.has(x.name));
-        return check.item ? [{ name: check.item, value: 'passed' }, ...own.map((x) => ({ name: `${check.item} ${x.name}`, value: x.value }))] : own;
+        // Several checks of one control: each named by its item (or, without one, its title).
+        const which = check.item ?? (passed.length > 1 ? check.title : undefined);
+        return which ? [{ name: which, value: 'passed' }, ...own.map((x) => ({ name: `${which} ${x.name}`, value: x.value }))] : own;
       }),
     };
   });

@@ -9,7 +9,10 @@ import type { LoadBenchResult } from './load.ts';
 import type { MachineDetails } from './machine.ts';
 import type { PeerComparison, PeerRun } from './peer.ts';
 import type { RecoveryResult } from './recovery.ts';
+import type { ManifestCostResult } from './manifest-cost.ts';
+import type { ReportBench, ReportStep } from './report-bench.ts';
 import type { ScaleRun } from './scale.ts';
+import type { ShardedRun } from './shards.ts';
 
 export interface BenchResults {
   command: string;
@@ -25,7 +28,17 @@ export interface BenchResults {
     starts: Array<{ hosts: number; seconds: number }>;
   };
   scale?: ScaleRun[];
-  large?: { hosts: number; scope: { name: string }; golden: { files: number; bytes: number }; fleetStartSeconds?: number; run?: ScaleRun; error?: string };
+  large?: {
+    hosts: number;
+    scope: { name: string };
+    golden: { files: number; bytes: number };
+    fleetStartSeconds?: number;
+    run?: ScaleRun;
+    shards?: ShardedRun[];
+    error?: string;
+  };
+  report?: ReportBench;
+  manifest?: ManifestCostResult;
   peer?: { versions?: Record<string, string>; driftless: ScaleRun[]; testinfra: PeerRun[]; comparisons: PeerComparison[] };
   hash?: HashResult;
   ctime?: CtimeResult;
@@ -113,6 +126,9 @@ export function renderTables(r: BenchResults): string {
       ),
     );
   }
+  if (r.large?.shards?.length) out.push('', ...shardTables(r.large.hosts, r.large.shards));
+  if (r.report) out.push('', ...reportTables(r.report));
+  if (r.manifest) out.push('', ...manifestTable(r.manifest));
   if (r.peer?.comparisons.length) {
     const v = r.peer.versions ?? {};
     out.push(
@@ -239,6 +255,98 @@ export function renderTables(r: BenchResults): string {
     );
   }
   return out.join('\n');
+}
+
+const GOALS = { reportSeconds: 60, reportMiB: 1024, singleFileMB: 25 };
+
+function shardTables(hosts: number, runs: ShardedRun[]): string[] {
+  return [
+    `**Shards** — the ${hosts}-host run as n shards, one process per shard (\`driftless run --shard i/n --run-id … --results-dir …\`, as n CI jobs run it; here one after the other, so each is measured alone), then \`driftless report\` over the n folders.`,
+    '',
+    table(
+      [
+        'shards',
+        'slowest shard s (CI wall)',
+        'shard CPU s (sum)',
+        'largest shard peak MiB',
+        'merge s',
+        'merge CPU s',
+        'merge peak MiB',
+        'single file MiB',
+        'valid',
+      ],
+      runs.map((x) => [
+        x.total,
+        s(x.slowestShardSeconds),
+        s(x.shardCpuSeconds),
+        Math.max(...x.shards.map((y) => y.memory.peakTreeMiB)).toFixed(0),
+        s(x.merge?.wallSeconds),
+        s(x.merge?.cpuSeconds),
+        x.merge?.peakTreeMiB.toFixed(0) ?? '—',
+        x.merge?.singleFileMiB?.toFixed(1) ?? '—',
+        x.valid ? 'yes' : `NO: ${x.problem ?? ''}`,
+      ]),
+    ),
+  ];
+}
+
+const stepRow = (x: ReportStep) => [
+  x.what,
+  s(x.wallSeconds),
+  s(x.cpuSeconds),
+  x.peakTreeMiB.toFixed(0),
+  x.allureResults ?? '—',
+  x.reportMiB?.toFixed(1) ?? '—',
+  x.singleFileMiB?.toFixed(1) ?? '—',
+  x.bytesPerCheck ?? '—',
+  x.valid ? 'yes' : `NO: ${x.problem ?? ''}`,
+];
+
+function reportTables(r: ReportBench): string[] {
+  const head = ['step', 'wall s', 'CPU s', 'peak MiB', 'Allure results', 'report MiB', 'single file MiB', 'single file bytes / check', 'valid'];
+  const grouped = r.reports.find((x) => x.what.endsWith('grouped'));
+  const goals =
+    grouped && r.hosts === 1000
+      ? `Goals at 1,000 hosts: generation ≤ ${GOALS.reportSeconds} s (${s(grouped.wallSeconds)} s), peak ≤ 1 GiB (${grouped.peakTreeMiB.toFixed(0)} MiB), single file ≤ ${GOALS.singleFileMB} MB (${(((grouped.singleFileMiB ?? 0) * 2 ** 20) / 1e6).toFixed(1)} MB).`
+      : '';
+  return [
+    `**Report** — \`driftless report --single-file\` over synthetic results of ${r.hosts} hosts × 26 checks (${r.checks} checks, ${r.notPassed} not passed; \`bench/synthetic-results.ts\`, the shapes and sizes of a real run's records and evidence; results folder ${r.resultsMiB} MiB). ${goals}`,
+    '',
+    table(head, r.reports.map(stepRow)),
+    '',
+    `The two generators on the same Allure results (the staging folder each report left): Allure 2 ${r.allure2} (\`allure generate --single-file\`, Java) and Allure 3 ${r.allure3?.version ?? '?'} (the \`allure\` npm package, awesome report, \`singleFile\`, Node API). Allure 3 install scripts: ${r.allure3?.installScripts ?? '?'}; packages asking for a newer Node than 20.17: ${r.allure3?.engines ?? '?'}${r.allure3?.error ? `; not measured: ${r.allure3.error}` : ''}.`,
+    '',
+    table(head, r.generators.map(stepRow)),
+    ...(r.shards.length
+      ? [
+          '',
+          `The same run as k shards (k folders), merged by \`driftless report\` (grouped); and the merge with one shard missing, which must name it.`,
+          '',
+          table(head, r.shards.map(stepRow)),
+        ]
+      : []),
+  ];
+}
+
+function manifestTable(m: ManifestCostResult): string[] {
+  const [general, compiled] = m.methods;
+  return [
+    `**Manifest comparison cost** — the harness's CPU per host for one host's full-manifest stream (${m.golden.entries} entries, ${m.golden.files} files, ${m.golden.streamBytes} bytes, ${m.golden.unreadableToUser} unreadable to the login user; golden: ${m.golden.source}), each method in its own process: \`${m.command}\`.`,
+    '',
+    table(
+      ['method', 'hosts', 'CPU ms / host', 'wall ms / host', 'once per golden ms', 'peak RSS MiB'],
+      m.methods.map((x) => [
+        x.method === 'general' ? 'general (parse, build, compare, digest)' : 'compiled golden, streamed',
+        x.hosts,
+        x.cpuMsPerHost.toFixed(1),
+        x.wallMsPerHost.toFixed(1),
+        x.setupMs.toFixed(0),
+        x.peakRssMiB.toFixed(0),
+      ]),
+    ),
+    '',
+    `general / compiled: **${m.ratioCpu}×** CPU per host (${general?.cpuMsPerHost} → ${compiled?.cpuMsPerHost} ms).`,
+  ];
 }
 
 const START = '<!-- bench:results:start -->';

@@ -122,6 +122,8 @@ export interface ScaleRun {
   valid: boolean;
   problem?: string;
   command: string;
+  /** Where its results folder is (removed after a valid run unless kept). */
+  resultsDir?: string;
   /** `driftless report` over this run's results, when asked for (the large fleet). */
   report?: ReportRun;
 }
@@ -145,13 +147,15 @@ const dirBytes = (dir: string): number =>
     : 0;
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
-/** `driftless report --single-file` over a run's results, timed like the run (Allure's generator is Java). */
-async function timeReport(reportsDir: string): Promise<ReportRun> {
-  const results = path.join(reportsDir, 'results');
+/**
+ * `driftless report --single-file` over a run's results (or its shards' folders, merged), timed
+ * like the run (Allure's generator is Java); the report goes into `reportsDir`.
+ */
+export async function timeReport(reportsDir: string, inputs: string[] = [path.join(reportsDir, 'results')]): Promise<ReportRun> {
   const out = path.join(reportsDir, 'report');
-  const args = [path.join(REPO_ROOT, 'bin', 'driftless.js'), 'report', '--results', results, '--out', out, '--single-file'];
-  const owed = readChecks(results).records.length;
-  log(`  driftless report --single-file over ${owed} results`);
+  const args = [path.join(REPO_ROOT, 'bin', 'driftless.js'), 'report', ...inputs.flatMap((d) => ['--results', d]), '--out', out, '--single-file'];
+  const owed = inputs.reduce((n, d) => n + readChecks(d).records.length, 0);
+  log(`  driftless report --single-file over ${owed} results in ${inputs.length} folder(s)`);
   const r = await runMeasured(process.execPath, args, { cwd: REPO_ROOT, env: freshRunEnv(reportsDir) });
   const rr: ReportRun = {
     command: `driftless ${args.slice(1).join(' ')}`.replaceAll(REPO_ROOT + '/', ''),
@@ -206,13 +210,29 @@ export async function runDriftless(opts: {
   workDir: string;
   /** Also time `driftless report` over the results. */
   report?: boolean;
+  /** One shard of a sharded run, as a CI job runs it: `--shard i/n --run-id id`, its own folders. */
+  shard?: { index: number; total: number; runId: string };
+  /** Keep the results folder even when valid (a shard's, for the merge). */
+  keep?: boolean;
 }): Promise<ScaleRun> {
   const suite = opts.suites.join('+');
-  const reportsDir = path.join(opts.workDir, `reports-${suite}-${opts.provider}-${opts.scope}-n${opts.hosts}-c${opts.concurrency}`);
+  const shardTag = opts.shard ? `-s${opts.shard.index}of${opts.shard.total}` : '';
+  const reportsDir = path.join(opts.workDir, `reports-${suite}-${opts.provider}-${opts.scope}-n${opts.hosts}-c${opts.concurrency}${shardTag}`);
   fs.rmSync(reportsDir, { recursive: true, force: true });
-  const args = [path.join(REPO_ROOT, 'bin', 'driftless.js'), 'run', '--config', opts.configFile, ...opts.suites.flatMap((x) => ['--suite', x])];
+  const args = [
+    path.join(REPO_ROOT, 'bin', 'driftless.js'),
+    'run',
+    '--config',
+    opts.configFile,
+    ...opts.suites.flatMap((x) => ['--suite', x]),
+    ...(opts.shard
+      ? ['--shard', `${opts.shard.index}/${opts.shard.total}`, '--run-id', opts.shard.runId, '--results-dir', path.join(reportsDir, 'results')]
+      : []),
+  ];
   const command = `DRIFTLESS_OUTPUT_DIR=${path.relative(REPO_ROOT, reportsDir)} driftless ${args.slice(1).join(' ')}`;
-  log(`driftless ${suite} (${opts.provider} provider): ${opts.hosts} hosts, concurrency ${opts.concurrency}`);
+  log(
+    `driftless ${suite} (${opts.provider} provider): ${opts.hosts} hosts, concurrency ${opts.concurrency}${opts.shard ? `, shard ${opts.shard.index}/${opts.shard.total}` : ''}`,
+  );
   const r = await runMeasured(process.execPath, args, { cwd: REPO_ROOT, env: freshRunEnv(reportsDir) });
   const { exitCode, stdout, stderr, wallSeconds, cpuSeconds, memory } = r;
   const audits = [...stderr.matchAll(/audit finished in ([\d.]+) s/g)].map((m) => Number(m[1]));
@@ -228,7 +248,7 @@ export async function runDriftless(opts: {
   if (!valid && !problem)
     problem = `exit ${exitCode}: ${counts.failed} failed, ${counts.broken} broken: ${whyNotPassed(path.join(reportsDir, 'results'))} (see ${path.relative(REPO_ROOT, reportsDir)})`;
   const report = opts.report && valid ? await timeReport(reportsDir) : undefined;
-  if (valid) fs.rmSync(reportsDir, { recursive: true, force: true }); // keep only what needs looking at
+  if (valid && !opts.keep) fs.rmSync(reportsDir, { recursive: true, force: true }); // keep only what needs looking at
   log(
     `  ${wallSeconds} s wall${audit ? `, audit ${audit} s` : ''}, ${cpuSeconds} CPU s, peak ${memory.peakTreeMiB} MiB, ${counts.passed} passed${valid ? '' : `, INVALID: ${problem}`}`,
   );
@@ -248,6 +268,7 @@ export async function runDriftless(opts: {
     valid,
     ...(problem ? { problem } : {}),
     command,
+    resultsDir: path.join(reportsDir, 'results'),
     ...(report ? { report } : {}),
   };
 }

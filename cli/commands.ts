@@ -120,6 +120,11 @@ export const COMMANDS: CommandSpec[] = [
       results: { type: 'string', multiple: true, arg: 'dir', help: 'a results folder (repeatable; default driftless-output/results)' },
       out: { type: 'string', arg: 'dir', help: 'the HTML report folder (default driftless-output/report); its history/ is carried over' },
       'single-file': { type: 'boolean', help: 'also write one HTML file that opens from disk, beside --out (report-single/index.html)' },
+      allure: {
+        type: 'string',
+        arg: 'grouped|per-check',
+        help: 'the Allure layout: grouped, the passed checks of each host and suite as one result (their evidence stays in the results folder), or per-check (default report.allure, else grouped)',
+      },
       config,
       'signing-key': { type: 'string', arg: 'pem', help: "sign the report with this Ed25519 private key (default: the config's report.signingKey)" },
       output,

@@ -9,6 +9,7 @@ import type { Config } from '../core/config.ts';
 import { ConfigInvalidError, UsageError } from '../core/errors.ts';
 import { OUTPUT } from '../core/paths.ts';
 import { EVIDENCE_FILE, fileSha256 } from '../reports/evidence.ts';
+import { ALLURE_LAYOUTS, type AllureLayout } from '../reports/allure-results.ts';
 import { buildReport, SINGLE_FILE_BUDGET_BYTES } from '../reports/report.ts';
 import { readRunRecord } from '../reports/run-record.ts';
 import { parseOutputs } from '../reports/outputs.ts';
@@ -22,6 +23,9 @@ export async function reportCommand(p: Parsed): Promise<number> {
   const signingKey = str(p, 'signing-key') ? path.resolve(str(p, 'signing-key')!) : config?.report?.signingKey;
   // Checked before anything is read or written: a wrong name is exit 2.
   const outputs = str(p, 'output') !== undefined ? parseOutputs(str(p, 'output')!) : undefined;
+  const allure = str(p, 'allure');
+  if (allure !== undefined && !(ALLURE_LAYOUTS as readonly string[]).includes(allure))
+    throw new UsageError(`--allure ${allure}: one of ${ALLURE_LAYOUTS.join(', ')}`);
   const outArg = str(p, 'out');
   if (outArg !== undefined && !outArg.trim())
     throw new UsageError('--out "": an empty path names the current directory, which driftless will not empty; name a folder');
@@ -36,12 +40,18 @@ export async function reportCommand(p: Parsed): Promise<number> {
     report: config?.report,
     ...(outputs ? { outputs } : {}),
     ...(str(p, 'baseline') !== undefined ? { baseline: str(p, 'baseline') } : {}),
+    ...(allure ? { allure: allure as AllureLayout } : {}),
   });
   const v = r.verdict;
   const log = (s: string) => process.stdout.write(s + '\n');
   const rel = (d: string) => path.relative(process.cwd(), d) || '.';
   log(
     `report: ${rel(r.reportDir)}/index.html (serve it: npx allure open ${rel(r.reportDir)})${r.historyCarried ? '; history carried from the previous report' : ''}`,
+  );
+  log(
+    r.allure.layout === 'grouped'
+      ? `allure: ${r.allure.results} results: each check that did not pass on its own with its evidence, the passed checks of each host and suite as one (their evidence in the results folder); --allure per-check for one each`
+      : `allure: ${r.allure.results} results, one per check`,
   );
   if (r.singleFile) {
     const mb = (r.singleFile.bytes / 1024 / 1024).toFixed(1);

@@ -427,6 +427,10 @@ export interface Report {
    */
   outputs?: ('junit' | 'sarif' | 'oscal' | 'summary')[];
   /**
+   * How `driftless report` lays out the Allure report. grouped (the default): every check that did not pass (violation, probe error, not run, skipped, waived, not applicable) is a result of its own with its evidence attached, and the passed checks of one host and suite are one result with a step per passed control and a parameter per check of it, without attachments: their evidence stays in the results folder's evidence/ (listed by check id in checks/<suite>.json), sealed by its evidence bundle; this keeps a 1,000-host report near 1 KB per check. per-check: one result per check, each with its evidence attached. The verdict, coverage, matrix and every other output count every check either way. `--allure` on `driftless report` wins.
+   */
+  allure: 'grouped' | 'per-check';
+  /**
    * `driftless report` merges results folders of different runs (sharded audits, then chaos) only when they started within this many hours of each other, and used the same config, release file and waiver file (by hash); last week's chaos folder never merges with tonight's audits.
    */
   maxRunSpreadHours: number;

@@ -85,14 +85,38 @@ function sumRecord(rec: string): { hex: string; name: string } | undefined {
 }
 
 /**
- * Parses what `remoteManifestCommand` printed into entries (unsorted). Both forms: one pass
+ * What the walk of a stream reports, record by record, so a caller keeps only what it needs
+ * (parseManifestStream: entries; a golden comparison: flat fields per golden path).
+ */
+export interface ManifestStreamSink {
+  /** An M record (path already stripped of the root); `target` is find's %l, empty but for symlinks. */
+  entry(path: string, kind: string, perm: number, uid: number, gid: number, size: number, target: string): void;
+  /** An E record: what could not be read of an entry listed before it (an unknown path is ignored). */
+  error(path: string, message: string): void;
+  /** A hash record; returns false when no file of that path was listed (fatal in one pass, ignored in two). */
+  hash(path: string, hex: string): boolean;
+}
+
+const HEX_DIGIT = new Uint8Array(128);
+for (const c of '0123456789abcdef') HEX_DIGIT[c.charCodeAt(0)] = 1;
+
+/** 64 lowercase hex digits, without a regular expression or a slice (this runs once per file). */
+function isHex64(s: string, from: number): boolean {
+  for (let i = from; i < from + 64; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || !HEX_DIGIT[c]) return false;
+  }
+  return true;
+}
+
+/**
+ * Walks what `remoteManifestCommand` printed, record by record, into `sink`. Both forms: one pass
  * (`H1` right after the header, hash records interleaved with the metadata records, each after
  * its file's `M` record) and two passes (`M`/`E` records, then an `H0` or `HL` hash section).
  * Fails closed: no header, no `END` where a record would start, a record it does not know, a hash
- * of a path outside the root or (one pass) of no file listed before it are errors; a listed file
- * without a hash becomes an entry with an `error`.
+ * of a path outside the root or (one pass) of no file listed before it are errors.
  */
-export function parseManifestStream(input: string | Buffer, opts: { root?: string } = {}): ManifestEntry[] {
+export function walkManifestStream(input: string | Buffer, sink: ManifestStreamSink, opts: { root?: string } = {}): void {
   const text = typeof input === 'string' ? input : input.toString('utf8');
   const root = opts.root ? normalizeRoot(opts.root) : '';
   const preview = JSON.stringify(text.slice(0, 120));
@@ -102,9 +126,8 @@ export function parseManifestStream(input: string | Buffer, opts: { root?: strin
   if (!text.endsWith(TRAILER)) throw new ManifestStreamError(incomplete);
   const strip = (p: string): string => {
     if (root && !p.startsWith(root + '/')) throw new ManifestStreamError(`manifest stream names "${p}", which is outside the scan root ${root}`);
-    return p.slice(root.length);
+    return root ? p.slice(root.length) : p;
   };
-  const raws = new Map<string, RawEntry>();
   let pos = HEADER.length;
   const field = (): string => {
     const end = text.indexOf('\0', pos);
@@ -113,9 +136,24 @@ export function parseManifestStream(input: string | Buffer, opts: { root?: strin
     pos = end + 1;
     return f;
   };
-  const int = (s: string, what: string, base = 10): number => {
-    const n = parseInt(s, base);
-    if (!/^[0-9]+$/.test(s) || !Number.isSafeInteger(n)) throw new ManifestStreamError(`manifest stream has a bad ${what} "${s}"`);
+  // A number field read in place (no string made for it): what parseInt(field, base) gives, for a
+  // field of decimal digits only; anything else, or past 2^53, is refused.
+  const int = (what: string, base = 10): number => {
+    const end = text.indexOf('\0', pos);
+    if (end < 0) throw new ManifestStreamError(`manifest stream truncated inside a record at byte ${pos}`);
+    let n = 0;
+    let valid = 0;
+    let ok = end > pos;
+    for (let i = pos; i < end; i++) {
+      const d = text.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) ok = false;
+      else if (valid === i - pos && d < base) {
+        n = n * base + d;
+        valid++;
+      }
+    }
+    if (!ok || valid === 0 || !Number.isSafeInteger(n)) throw new ManifestStreamError(`manifest stream has a bad ${what} "${text.slice(pos, end)}"`);
+    pos = end + 1;
     return n;
   };
   let mode: 'H0' | 'HL' | 'H1' | undefined;
@@ -123,22 +161,18 @@ export function parseManifestStream(input: string | Buffer, opts: { root?: strin
   while (pos < text.length) {
     const at = pos;
     const tag = field();
-    const sum = mode === 'H1' ? sumRecord(tag) : undefined;
     if (tag === 'M') {
-      const [kind, perm, uid, gid, size, p, target] = [field(), field(), field(), field(), field(), field(), field()];
-      const r: RawEntry = { path: strip(p), kind, perm: int(perm, 'mode', 8), uid: int(uid, 'uid'), gid: int(gid, 'gid'), size: int(size, 'size') };
-      if (kind === 'l') r.target = target;
-      raws.set(r.path, r);
+      const kind = field();
+      const [perm, uid, gid, size] = [int('mode', 8), int('uid'), int('gid'), int('size')];
+      const p = strip(field());
+      sink.entry(p, kind, perm, uid, gid, size, field());
     } else if (tag === 'E') {
       const p = strip(field());
-      const msg = field();
-      const r = raws.get(p);
-      if (r) r.error = msg;
-    } else if (sum) {
+      sink.error(p, field());
+    } else if (mode === 'H1' && tag.length > 66 && tag.charCodeAt(64) === 32 && (tag[65] === ' ' || tag[65] === '*') && isHex64(tag, 0)) {
       // One pass: find printed the file's M record before it handed the file to sha256sum.
-      const r = raws.get(strip(sum.name));
-      if (r?.kind !== 'f') throw new ManifestStreamError(`manifest stream has a hash of "${sum.name}" but no file record before it`);
-      r.sha256 = sum.hex;
+      const name = tag.slice(66);
+      if (!sink.hash(strip(name), tag.slice(0, 64))) throw new ManifestStreamError(`manifest stream has a hash of "${name}" but no file record before it`);
     } else if (tag === 'H1' && at === HEADER.length) {
       mode = tag;
     } else if ((tag === 'H0' || tag === 'HL') && mode === undefined) {
@@ -153,7 +187,7 @@ export function parseManifestStream(input: string | Buffer, opts: { root?: strin
   }
   if (mode === 'H1') {
     if (!ended || pos !== text.length) throw new ManifestStreamError(incomplete);
-    return [...raws.values()].map(makeEntry);
+    return;
   }
   if (!mode) throw new ManifestStreamError('manifest stream has no hash section');
   const body = text.slice(pos, text.length - TRAILER.length);
@@ -168,8 +202,36 @@ export function parseManifestStream(input: string | Buffer, opts: { root?: strin
     const sum = sumRecord(rec);
     if (!sum) throw new ManifestStreamError(`manifest stream has a bad hash record ${JSON.stringify(rec.slice(0, 120))}`);
     const name = escaped ? unescapeSumName(sum.name) : sum.name;
-    const r = raws.get(strip(name));
-    if (r && r.kind === 'f') r.sha256 = sum.hex; // a file created between the two passes has no M record: ignored
+    sink.hash(strip(name), sum.hex); // a file created between the two passes has no M record: ignored
   }
+}
+
+/**
+ * Parses what `remoteManifestCommand` printed into entries (unsorted); see walkManifestStream. A
+ * listed file without a hash becomes an entry with an `error`.
+ */
+export function parseManifestStream(input: string | Buffer, opts: { root?: string } = {}): ManifestEntry[] {
+  const raws = new Map<string, RawEntry>();
+  walkManifestStream(
+    input,
+    {
+      entry(path, kind, perm, uid, gid, size, target) {
+        const r: RawEntry = { path, kind, perm, uid, gid, size };
+        if (kind === 'l') r.target = target;
+        raws.set(path, r);
+      },
+      error(path, message) {
+        const r = raws.get(path);
+        if (r) r.error = message;
+      },
+      hash(path, hex) {
+        const r = raws.get(path);
+        if (r?.kind !== 'f') return false;
+        r.sha256 = hex;
+        return true;
+      },
+    },
+    opts,
+  );
   return [...raws.values()].map(makeEntry);
 }

@@ -16,7 +16,7 @@ import { ProviderError, RunContextError, UsageError } from '../core/errors.ts';
 import { ensureOwnedParent, OWNED_MARKER, whyNotOwned } from '../core/owned-dir.ts';
 import { harnessVersion, REPO_ROOT } from '../core/paths.ts';
 import { readChecks } from '../core/results-folder.ts';
-import { writeAllureResults } from './allure-results.ts';
+import { type AllureLayout, writeAllureResults } from './allure-results.ts';
 import { type BaselineVerdict, changesOf, newIds, readBaseline, sharesRun } from './baseline.ts';
 import { allureCategories } from './categories.ts';
 import { EVIDENCE_FILE, type EvidenceBundle, evidenceState, fileSha256, keyFingerprint, publicKeyOf, verifyEvidence, writeEvidence } from './evidence.ts';
@@ -45,6 +45,8 @@ export interface ReportOptions {
   outputs?: readonly OutputKind[];
   /** A verdict.json to compare with (--baseline); default the previous report's verdict, else the output folder's. */
   baseline?: string;
+  /** The Allure layout (--allure); default report.allure, else grouped. */
+  allure?: AllureLayout;
 }
 
 export interface ReportResult {
@@ -53,6 +55,8 @@ export interface ReportResult {
   reportDir: string;
   singleFile?: { file: string; bytes: number };
   historyCarried: boolean;
+  /** How the Allure report was laid out, and how many results it holds (the fleets' matrices not counted). */
+  allure: { layout: AllureLayout; results: number };
   /** The outputs written (relative to the report folder) and the job summary's Markdown. */
   outputs: WrittenOutputs;
   /** The baseline compared with, or why none was. */
@@ -126,7 +130,8 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   const history = path.join(o.out, 'history');
   const historyCarried = fs.existsSync(history);
   if (historyCarried) fs.cpSync(history, path.join(o.staging, 'history'), { recursive: true });
-  await writeAllureResults(o.staging, {
+  const allureResults = await writeAllureResults(o.staging, {
+    layout: o.allure ?? o.report?.allure ?? 'grouped',
     checks: owed.map((check) => {
       const record = byCheck.get(check.id);
       return { check, ...(record ? { record, dir: dirOf.get(record)! } : {}) };
@@ -142,6 +147,10 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   fs.writeFileSync(path.join(o.out, OWNED_MARKER), 'made by driftless report\n');
   let singleFile: ReportResult['singleFile'];
   if (o.singleFileDir) {
+    // The auditor's file is this run's: it keeps the trend, not every result's history (that grows
+    // by a line per result each night and would push a 1,000-host file past its budget within
+    // weeks); the report folder keeps both, and carries them to the next report.
+    fs.rmSync(path.join(o.staging, 'history', 'history.json'), { force: true });
     allure(['generate', '--clean', '--single-file', '-o', o.singleFileDir, o.staging]);
     fs.writeFileSync(path.join(o.singleFileDir, OWNED_MARKER), 'made by driftless report\n');
     const file = path.join(o.singleFileDir, 'index.html');
@@ -186,6 +195,7 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
     reportDir: o.out,
     ...(singleFile ? { singleFile } : {}),
     historyCarried,
+    allure: { layout: o.allure ?? o.report?.allure ?? 'grouped', results: allureResults },
     evidence,
     outputs,
     baseline: baseline ? { file: baseline.file, runId: baseline.runId } : skipped ? { skipped } : {},

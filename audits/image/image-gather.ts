@@ -12,21 +12,13 @@ import type { Config, ReleaseService, Target } from '../../core/config.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import { ConfigInvalidError, EndpointIdentityError, errorMessage, ManifestStreamError } from '../../core/errors.ts';
 import type { FleetSnapshot, SnapshotHost } from '../../core/inventory.ts';
-import {
-  buildManifest,
-  type Manifest,
-  MANIFEST_DEFAULTS,
-  manifestDigest,
-  parseManifestStream,
-  remoteManifestShellLine,
-  shQuote,
-  validateManifest,
-} from '../../probes/manifest.ts';
+import { type Manifest, MANIFEST_DEFAULTS, remoteManifestShellLine, shQuote, validateManifest } from '../../probes/manifest.ts';
 import { PROCESS_LIST_COMMAND, parseProcessList, type ProcessList } from '../../probes/processes.ts';
 import { SshSession } from '../../probes/ssh.ts';
 import type { AmiFacts, ContainerFacts, EventFacts, ImageSource, InstanceFacts, Provider } from '../../providers/provider.ts';
 import { sshLoginFor } from '../../providers/ssh-login.ts';
-import { classifyChanges, compareManifests, type DiffKind, type ManifestComparison, smallChangedFiles, unifiedDiff } from './compare.ts';
+import { classifyChanges, type DiffKind, type ManifestComparison, smallChangedFiles, unifiedDiff } from './compare.ts';
+import { compareWithGolden, compileGolden, type GoldenManifest } from './golden.ts';
 import { declaredFor } from './image-plan.ts';
 import { type EngineView, proveListings, type UnlistedDir } from './unlisted.ts';
 import { runsImage } from '../declared-image.ts';
@@ -98,7 +90,8 @@ export interface RuntimeFacts {
   goldenSource?: string;
 }
 
-type Golden = Map<string, Promise<Manifest>>;
+/** Golden manifests by source, each read (or scanned), validated and compiled once per audit. */
+type Golden = Map<string, Promise<GoldenManifest>>;
 
 /** A process list of a few hundred processes takes a few seconds (a few commands per process). */
 const PROCESS_LIST_TIMEOUT_MS = 60_000;
@@ -120,7 +113,7 @@ async function expectedManifest(
   images: ImageSource | undefined,
   golden: Golden,
   excludes: readonly string[],
-): Promise<{ manifest: Manifest; source: string }> {
+): Promise<{ manifest: GoldenManifest; source: string }> {
   if (declared?.manifest) {
     const file = declared.manifest;
     // read and validated once per audit, not once per host
@@ -131,7 +124,7 @@ async function expectedManifest(
           const m = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
           const v = validateManifest(m);
           if (!v.ok) throw new ConfigInvalidError(`the release's manifest file ${file} is not a valid manifest: ${v.errors.slice(0, 3).join('; ')}`);
-          return m;
+          return compileGolden(m);
         })(),
       );
     }
@@ -145,14 +138,15 @@ async function expectedManifest(
     );
   const digest = declared.digest;
   // What this deployment places in its hosts at start is its config's to say (policy.manifest.excludes).
-  if (!golden.has(digest)) golden.set(digest, images.manifest(digest, MANIFEST_DEFAULTS.paths, [...MANIFEST_DEFAULTS.excludes, ...excludes]));
+  if (!golden.has(digest))
+    golden.set(digest, images.manifest(digest, MANIFEST_DEFAULTS.paths, [...MANIFEST_DEFAULTS.excludes, ...excludes]).then(compileGolden));
   return { manifest: await golden.get(digest)!, source: `image:${digest}` };
 }
 
 async function manifestOverSsh(
   host: SnapshotHost,
   target: Target,
-  expected: Manifest,
+  golden: GoldenManifest,
   imageFile?: (file: string) => Promise<Buffer | undefined>,
   engine?: EngineView,
   onProcesses: (r: RuntimeFacts) => void = () => {},
@@ -165,18 +159,19 @@ async function manifestOverSsh(
     const identity = await requireEndpoint(session, host, `${st.host}:${st.port}`);
     // What runs, first: a scan that fails later must not lose it.
     onProcesses(await readProcesses(session, { user: st.user, address: `${st.host}:${st.port}` }));
+    const expected = golden.manifest;
     const r = await session.exec(remoteManifestShellLine(expected.paths, expected.excludes), MANIFEST_TIMEOUT_MS);
-    let entries;
+    // Walked against the compiled golden manifest: no manifest of the host is built (golden.ts).
+    let compared;
     try {
-      entries = parseManifestStream(r.stdout);
+      compared = compareWithGolden(golden, r.stdout, { label: `ssh:${st.user}@${st.host}:${st.port}` });
     } catch (err) {
       throw new ManifestStreamError(
         `${errorMessage(err)} (exit ${r.exitCode}${r.stderr.trim() ? `; stderr: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''})`,
         { cause: err },
       );
     }
-    const actual = buildManifest(entries, { root: `ssh:${st.user}@${st.host}:${st.port}`, paths: expected.paths, excludes: expected.excludes });
-    const cmp = compareManifests(expected, actual);
+    const cmp = compared.comparison;
     const textDiffs: ManifestAudit['textDiffs'] = [];
     if (imageFile) {
       for (const c of smallChangedFiles(cmp.changed)) {
@@ -192,12 +187,12 @@ async function manifestOverSsh(
       }
     }
     return {
-      expectedDigest: manifestDigest(expected),
-      actualDigest: manifestDigest(actual),
+      expectedDigest: golden.digest,
+      actualDigest: compared.actualDigest,
       login: { user: st.user, address: `${st.host}:${st.port}`, hostKey: session.hostKey, identity },
       command: 'sh -c <remoteManifestCommand(paths, excludes)>',
       durationMs: r.durationMs,
-      entries: { expected: expected.entries.length, actual: actual.entries.length },
+      entries: { expected: golden.size, actual: compared.actualEntries },
       ...cmp,
       added: cmp.added.slice(0, MAX_LISTED),
       removed: cmp.removed.slice(0, MAX_LISTED),
@@ -233,7 +228,7 @@ async function auditManifest(
       image: digest ?? res.image.id ?? 'its image',
     };
     try {
-      const onProcesses = (r: RuntimeFacts) => (res.runtime = { ...r, golden: manifest, goldenSource: source });
+      const onProcesses = (r: RuntimeFacts) => (res.runtime = { ...r, golden: manifest.manifest, goldenSource: source });
       res.manifest = { result: { expectedSource: source, ...(await manifestOverSsh(host, target, manifest, reader?.read, view, onProcesses)) } };
     } finally {
       await reader?.close();

@@ -220,27 +220,6 @@ describe('one typed results pipeline', () => {
     assert.deepEqual({ ...strip(again), incomplete: [] }, { ...strip(verdict), incomplete: [] });
   });
 
-  test("editing the report's Allure files changes neither the verdict nor the exit code of the next report", async () => {
-    const edited_ = copyOf(reportDir, 'edited-report');
-    const data = path.join(edited_, 'data', 'test-cases');
-    let edited = 0;
-    for (const f of fs.readdirSync(data)) {
-      const file = path.join(data, f);
-      const body = fs.readFileSync(file, 'utf8');
-      if (body.includes('"status":"failed"')) {
-        fs.writeFileSync(file, body.replaceAll('"status":"failed"', '"status":"passed"'));
-        edited++;
-      }
-    }
-    for (const f of fs.readdirSync(path.join(edited_, 'history'))) fs.writeFileSync(path.join(edited_, 'history', f), '[]');
-    assert.ok(edited > 0, 'failed results were edited to passed');
-    const again = await driftless(['report', '--results', results, '--out', edited_]);
-    assert.equal(again.code, report.code, again.stdout + again.stderr);
-    const v = JSON.parse(fs.readFileSync(path.join(outputDir(), 'verdict.json'), 'utf8')) as Verdict;
-    assert.deepEqual(v.violations, verdict.violations);
-    assert.deepEqual(v.coverage, verdict.coverage);
-  });
-
   test('chaos and deploy violations print as one readable line each, with no stack trace of driftless', () => {
     const lines = run.stdout.split('\n').filter((l) => /^ {2}VIOLATION fleet snowflake DL-(CHAOS|DEP)-/.test(l));
     assert.ok(lines.length >= 5, run.stdout.slice(-3000));

@@ -58,12 +58,21 @@ before(async () => {
 const entered = new Set<string>();
 async function replaceEntered(): Promise<void> {
   for (const name of entered) {
-    const old = await docker.getContainer(name).inspect().catch(() => undefined);
+    const old = await docker
+      .getContainer(name)
+      .inspect()
+      .catch(() => undefined);
     if (!old) continue;
-    await docker.getContainer(name).kill().catch(() => {});
+    await docker
+      .getContainer(name)
+      .kill()
+      .catch(() => {});
     const deadline = Date.now() + 90_000;
     for (;;) {
-      const now = await docker.getContainer(name).inspect().catch(() => undefined);
+      const now = await docker
+        .getContainer(name)
+        .inspect()
+        .catch(() => undefined);
       if (now && now.Id !== old.Id && now.State.Running && now.State.Health?.Status !== 'starting') break;
       assert.ok(Date.now() < deadline, `the supervisor did not replace ${name} within 90 s`);
       await new Promise((r) => setTimeout(r, 500));

@@ -130,6 +130,28 @@ test('the single-file report stays under its budget', () => {
   assert.ok(size < SINGLE_FILE_BUDGET_BYTES, `${size} bytes`);
 });
 
+test("editing the report's Allure files changes neither the verdict nor the exit code of the next report (typed results decide)", async () => {
+  const edited = path.join(tmp, 'edited-report');
+  fs.cpSync(out, edited, { recursive: true });
+  const data = path.join(edited, 'data', 'test-cases');
+  let n = 0;
+  for (const f of fs.readdirSync(data)) {
+    const file = path.join(data, f);
+    const body = fs.readFileSync(file, 'utf8');
+    if (body.includes('"status":"failed"') || body.includes('"status":"broken"')) {
+      fs.writeFileSync(file, body.replaceAll('"status":"failed"', '"status":"passed"').replaceAll('"status":"broken"', '"status":"passed"'));
+      n++;
+    }
+  }
+  for (const f of fs.readdirSync(path.join(edited, 'history'))) fs.writeFileSync(path.join(edited, 'history', f), '[]');
+  assert.ok(n > 0, 'failed and broken results were edited to passed');
+  const again = await driftless(['report', '--results', results, '--out', edited]);
+  assert.equal(again.code, report.code, again.stdout + again.stderr);
+  const v = JSON.parse(fs.readFileSync(path.join(REPORTS_DIR, 'verdict.json'), 'utf8')) as Verdict;
+  assert.deepEqual(v.violations, verdict.violations);
+  assert.deepEqual(v.coverage, verdict.coverage);
+});
+
 test('history is carried across 30 consecutive reports: the trend shows every run', async () => {
   const hist = path.join(tmp, 'history-report');
   // A small nightly run: four real checks and their records, as a results folder of their own.

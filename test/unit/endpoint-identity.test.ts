@@ -20,10 +20,11 @@ import type { Config, SshPolicy, Target } from '../../core/config.ts';
 import type { FleetSnapshot, SnapshotHost } from '../../core/inventory.ts';
 import { storageOf, type ContainerDetails } from '../../probes/docker.ts';
 import { parseImdsInstanceId } from '../../probes/imds.ts';
-import { manifestOfDirectory } from '../../probes/manifest.ts';
+import { manifestDigest, manifestOfDirectory } from '../../probes/manifest.ts';
 import type { Provider } from '../../providers/provider.ts';
 import { identityOf } from '../../providers/docker/provider.ts';
 import { StaticSshProvider } from '../../providers/ssh/provider.ts';
+import { streamOf, syntheticManifest } from '../helpers/manifest-stream.ts';
 import { startSshServer, type TestSshServer } from '../helpers/ssh-server.ts';
 import { judge } from '../helpers/suite-run.ts';
 
@@ -136,13 +137,14 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-endpoint-identity-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** A server whose root overlay has upper directory `upper`; every command it was asked is kept. */
-async function containerAt(upper: string): Promise<{ server: TestSshServer; commands: string[] }> {
+async function containerAt(upper: string, manifestStream?: Buffer): Promise<{ server: TestSshServer; commands: string[] }> {
   const commands: string[] = [];
   server = await startSshServer({
     auth: 'accept',
     session: (stream, command) => {
       commands.push(command);
       if (command === 'cat /proc/self/mountinfo') stream.write(mountinfo(upper));
+      if (manifestStream && command.includes('driftless-manifest-v1')) stream.write(manifestStream);
       stream.exit(0);
       stream.end();
     },
@@ -244,5 +246,31 @@ describe('image-integrity: the golden manifest over SSH at an endpoint that answ
     assert.equal(r!.status, 'broken');
     assert.match(r!.message ?? '', new RegExp(`answered as another container \\(upperdir ${THEIRS}\\), not dl-cattle-1 \\(upperdir ${OURS}\\)`));
     assert.ok(r!.evidence.some((x) => x.name === 'login'));
+  });
+
+  test('the audited container itself: its stream is compared with the compiled golden manifest, the drift named', async () => {
+    const golden = syntheticManifest(300, 11);
+    const file = golden.entries.find((e) => e.type === 'file' && e.mode === '0644')!;
+    const host = golden.entries.map((e) => (e === file ? { ...e, sha256: 'f'.repeat(64) } : e));
+    const { server: s, commands } = await containerAt(OURS, streamOf({ entries: host }, { asUser: true }));
+    const { target, snapshot, config } = fleetOf(s);
+    const manifestFile = path.join(tmp, 'golden-synthetic.json');
+    fs.writeFileSync(manifestFile, JSON.stringify(golden));
+    const withManifest = { ...config, release: { services: { web: { manifest: manifestFile } } } } as unknown as Config;
+    const provider = { fleet: 'web', kind: 'ssh', imageFacts: async () => ({ kind: 'none' }) } as unknown as Provider;
+    const [a] = await auditImages([{ snapshot, target, provider }], withManifest);
+    assert.equal(commands.length, 2, 'the mount table, then the manifest stream');
+    const m = a!.manifest?.result;
+    assert.ok(m, a!.manifest?.error);
+    assert.deepEqual(
+      m.changed.map((c) => [c.path, c.fields]),
+      [[file.path, ['sha256']]],
+    );
+    assert.equal(m.expectedDigest, manifestDigest(golden));
+    assert.deepEqual(m.entries, { expected: golden.entries.length, actual: golden.entries.length });
+    const checks = planImages({ config: withManifest, inventory: [snapshot] }).checks.filter((c) => c.control === 'DL-IMG-006');
+    const [r] = judge(imageIntegritySuite, [a], checks, withManifest, [snapshot]);
+    assert.equal(r!.status, 'failed');
+    assert.match(r!.message ?? '', new RegExp(`1 entries: changed ${file.path} \\(sha256\\)`));
   });
 });

@@ -106,9 +106,9 @@ describe('typed results', () => {
     for (const text of [of(checks[1]!).message!, fs.readFileSync(path.join(dir, of(checks[1]!).evidence[0]!.file), 'utf8')])
       assert.ok(!text.includes(SECRET), `secret redacted from: ${text}`);
 
-    // The Allure renderer, from the records alone.
+    // The Allure renderer, from the records alone (one result per check; the grouped layout: allure-grouped.test.ts).
     const allure = path.join(dir, 'allure');
-    await writeAllureResults(allure, { checks: checks.map((check) => ({ check, record: of(check), dir })), report: undefined });
+    await writeAllureResults(allure, { layout: 'per-check', checks: checks.map((check) => ({ check, record: of(check), dir })), report: undefined });
     const files = fs.readdirSync(allure).filter((f) => f.endsWith('-result.json'));
     const all = files.map((f) => JSON.parse(fs.readFileSync(path.join(allure, f), 'utf8')) as AllureFile);
     const a = (c: PlannedCheck) => all.find((r) => r.labels.some((l) => l.name === 'check' && l.value === c.id))!;

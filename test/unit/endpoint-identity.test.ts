@@ -259,7 +259,7 @@ describe('image-integrity: the golden manifest over SSH at an endpoint that answ
     const withManifest = { ...config, release: { services: { web: { manifest: manifestFile } } } } as unknown as Config;
     const provider = { fleet: 'web', kind: 'ssh', imageFacts: async () => ({ kind: 'none' }) } as unknown as Provider;
     const [a] = await auditImages([{ snapshot, target, provider }], withManifest);
-    assert.equal(commands.length, 2, 'the mount table, then the manifest stream');
+    assert.equal(commands.length, 3, 'the mount table, the process list (DL-IMG-017), then the manifest stream');
     const m = a!.manifest?.result;
     assert.ok(m, a!.manifest?.error);
     assert.deepEqual(

@@ -27,6 +27,14 @@ export interface CommandRecord {
 const KEEP = 8192;
 const cut = (s: string) => (s.length > KEEP ? `${s.slice(0, KEEP)}… (${s.length - KEEP} more characters)` : s);
 
+/**
+ * A worker keeps its session to a host for the whole run but uses it only a few times (its tests
+ * visit every host): a keepalive every 5 s from hundreds of idle sessions cost more CPU than the
+ * checks themselves (bench/README.md). Once a minute still keeps NAT state alive and finds a dead
+ * server; every command has its own deadline.
+ */
+export const POOLED_KEEPALIVE_MS = 60_000;
+
 export class SessionPool {
   private readonly sessions = new Map<string, Promise<SshSession>>();
 
@@ -39,7 +47,7 @@ export class SessionPool {
       s =
         'error' in login
           ? Promise.reject(new Error(login.error))
-          : SshSession.connect(login).then(async (session) => {
+          : SshSession.connect({ ...login, keepaliveMs: POOLED_KEEPALIVE_MS }).then(async (session) => {
               try {
                 await requireEndpoint(session, host, `${login.host}:${login.port}`);
               } catch (err) {

@@ -2,7 +2,8 @@
  * What a team's check may ask of a host, read-only by construction: run a command as the login
  * user over the pinned SSH session (with a deadline), read a file, the mount table, the listening
  * sockets, and the engine's or EC2's facts. Every command is recorded for the check's evidence.
- * Sessions are pooled per worker and host: a host is logged into once per worker, not per test.
+ * Sessions are pooled per worker and host; each host has one worker (its lane, checks-run.ts), so a
+ * host is logged into once per run, not once per test.
  */
 import type { Config, Target } from '../../core/config.ts';
 import type { SnapshotHost } from '../../core/inventory.ts';
@@ -28,10 +29,10 @@ const KEEP = 8192;
 const cut = (s: string) => (s.length > KEEP ? `${s.slice(0, KEEP)}… (${s.length - KEEP} more characters)` : s);
 
 /**
- * A worker keeps its session to a host for the whole run but uses it only a few times (its tests
- * visit every host): a keepalive every 5 s from hundreds of idle sessions cost more CPU than the
- * checks themselves (bench/README.md). Once a minute still keeps NAT state alive and finds a dead
- * server; every command has its own deadline.
+ * A worker keeps its session to a host for the whole run, idle between that host's checks: a
+ * keepalive every 5 s from every idle session cost more CPU than the checks themselves
+ * (bench/README.md). Once a minute still keeps NAT state alive and finds a dead server; every
+ * command has its own deadline.
  */
 export const POOLED_KEEPALIVE_MS = 60_000;
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { TestOutcome } from '../../audits/custom/checks-run.ts';
+import { lanes, type OwedCustomCheck, subjectOf, type TestOutcome } from '../../audits/custom/checks-run.ts';
 import { loadCustomControls } from '../../audits/custom/custom-controls.ts';
 import { judgeCustom } from '../../audits/custom/custom-outcome.ts';
 import { planCustom } from '../../audits/custom/custom-suite.ts';
@@ -186,8 +186,8 @@ test('listening sockets from /proc/net/tcp', () => {
 });
 
 test("a pooled session stays quiet while idle: no keepalive every 5 s from each of a worker's sessions", { timeout: 15_000 }, async () => {
-  // A worker keeps a session per host for the whole run and uses each a few times: pings every
-  // 5 s from hundreds of idle sessions cost more CPU than the checks (bench/README.md).
+  // A worker keeps its session to a host for the whole run, idle between that host's checks:
+  // pings every 5 s from every idle session cost more CPU than the checks (bench/README.md).
   const server = await startSshServer({ auth: 'accept' });
   const pool = new SessionPool();
   try {
@@ -208,4 +208,28 @@ test("a pooled session stays quiet while idle: no keepalive every 5 s from each 
     await pool.closeAll();
     await server.close();
   }
+});
+
+test("hosts are dealt over the workers' lanes: each check's test title is run by exactly one lane", () => {
+  const hosts = ['h1', 'h10', 'h2', 'web.1', 'web+1', 'a|b'];
+  const owed: OwedCustomCheck[] = [
+    ...hosts.flatMap((h) => ['ACME-1', 'ACME-2'].map((control) => ({ id: `${control}/${h}`, control, fleet: 'web', host: h }))),
+    { id: 'ACME-F/web', control: 'ACME-F', fleet: 'web' },
+  ];
+  const ls = lanes({ owed, workers: 3 });
+  assert.deepEqual(
+    ls.map((l) => [l.name, l.workers, l.checks]),
+    [
+      ['hosts-1', 1, 5],
+      ['hosts-2', 1, 4],
+      ['hosts-3', 1, 4],
+    ],
+  );
+  for (const c of owed)
+    for (const title of [`file.check.ts ${c.control} a title · ${subjectOf(c)}`, `file.check.ts ${c.control} a title @smoke · ${subjectOf(c)} @smoke`])
+      assert.equal(ls.filter((l) => l.grep.test(title)).length, 1, title);
+  // Every check of a host is in its lane.
+  assert.ok(ls[0]!.grep.test('x · h1') && !ls[0]!.grep.test('x · h10') && ls[1]!.grep.test('x · h10'));
+  // Never more lanes than hosts.
+  assert.equal(lanes({ owed: owed.slice(0, 2), workers: 8 }).length, 1);
 });

@@ -2,7 +2,7 @@
  * `npm run bench [-- options]`: every benchmark of bench/README.md in one run, so the ratios in
  * the table were measured side by side on the same machine at the same time.
  *
- *   --only scale,peer,large,hash,ctime,load,recovery   parts to run (default: all)
+ *   --only scale,peer,large,hash,ctime,load,recovery,custom   parts to run (default: all)
  *   --large 1000                           hosts of the large run (both audit suites in one run, scope etc,
  *                                          then `driftless report --single-file` over its results)
  *   --large-concurrency 32                 hosts probed at once in the large run
@@ -12,6 +12,8 @@
  *   --scope default|etc                    golden manifest scope of the scale runs (default: default)
  *   --peer-scope etc|default               scope of the peer comparison (default: etc; the default scope is
  *                                          also compared once, at the largest size)
+ *   --custom-hosts 100 --custom-checks 20  the custom part: the team's own checks as Playwright tests vs an
+ *                                          empty Playwright test vs the same checks as one suite (bench/custom.ts)
  *   --quick                                small settings, to check that the bench itself works
  *
  * Writes bench/results/<timestamp>.json (and latest.json) and rewrites the table in bench/README.md.
@@ -30,6 +32,7 @@ import { DriftlessError, errorMessage, ExitCode, UsageError } from '../core/erro
 import { CONTAINER_RUNTIME_FILES, MANIFEST_DEFAULTS } from '../probes/manifest.ts';
 import { startFleet, stopFleet } from './fleet.ts';
 import { benchCtime } from './ctime.ts';
+import { customPart } from './custom.ts';
 import { benchHashing } from './hash.ts';
 import { benchLoad } from './load.ts';
 import { machineDetails } from './machine.ts';
@@ -39,7 +42,7 @@ import { benchRecovery } from './recovery.ts';
 import { type HashScope, runDriftless, type ScaleRun, type SuiteName, writeBenchConfig, writeGolden } from './scale.ts';
 import { log, ratio } from './stats.ts';
 
-const PARTS = ['scale', 'peer', 'large', 'hash', 'ctime', 'load', 'recovery'] as const;
+const PARTS = ['scale', 'peer', 'large', 'hash', 'ctime', 'load', 'recovery', 'custom'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The bench fleet's hosts carry the lab's binds; the excludes are the six earlier results were measured with. */
@@ -67,6 +70,8 @@ async function main(): Promise<number> {
       quick: { type: 'boolean' },
       large: { type: 'string' },
       'large-concurrency': { type: 'string' },
+      'custom-hosts': { type: 'string' },
+      'custom-checks': { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -79,6 +84,8 @@ async function main(): Promise<number> {
   if (!scope) throw new UsageError(`--scope ${values.scope}: one of ${Object.keys(SCOPES).join(', ')}`);
   const [largeHosts] = ints(values.large ?? (quick ? '12' : '1000'), 'large');
   const [largeConcurrency] = ints(values['large-concurrency'] ?? '32', 'large-concurrency');
+  const [customHosts] = ints(values['custom-hosts'] ?? (quick ? '3' : '100'), 'custom-hosts');
+  const [customChecks] = ints(values['custom-checks'] ?? (quick ? '5' : '20'), 'custom-checks');
   const peerScope = SCOPES[values['peer-scope'] ?? 'etc'];
   if (!peerScope) throw new UsageError(`--peer-scope ${values['peer-scope']}: one of ${Object.keys(SCOPES).join(', ')}`);
 
@@ -207,6 +214,12 @@ async function main(): Promise<number> {
         log(`large: ${errorMessage(err)}`);
       }
     }
+  }
+  if (parts.includes('custom')) {
+    // The team's own checks (issue 26): a fleet of its own; a failure is an invalid row, the other parts still run.
+    const custom = await customPart(docker, { image, hosts: customHosts!, checks: customChecks!, concurrency: concurrency!, workDir });
+    allValid &&= custom.valid;
+    results.custom = custom;
   }
   if (parts.includes('hash')) results.hash = await benchHashing({ repeats: quick ? 2 : 5 });
   if (parts.includes('ctime')) results.ctime = await benchCtime({ repeats: quick ? 2 : 7 });

@@ -85,7 +85,9 @@ async function runChecks(run: SuiteRun): Promise<CustomFacts> {
     // Each lane of hosts runs its checks one after another (checks-run.ts, lanes): the longest lane bounds the run.
     const deadlineMs = (Math.max(...lanes(spec).map((l) => l.checks)) * longest + 120) * 1000;
     run.progress(`running ${run.owed.length} checks of ${controls.size} controls from ${files.length} files, ${spec.workers} workers`);
+    const t0 = Date.now();
     const exit = await playwright(specFile, deadlineMs, run.progress);
+    run.progress(`audit finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const byCheck = new Map<string, TestOutcome[]>();
     const errors: string[] = [];
     let end: string | undefined;

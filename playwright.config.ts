@@ -5,7 +5,7 @@
  */
 import { defineConfig } from '@playwright/test';
 import path from 'node:path';
-import { checksRun } from './audits/custom/checks-run.ts';
+import { checksRun, lanes } from './audits/custom/checks-run.ts';
 import { REPO_ROOT } from './core/paths.ts';
 
 const run = checksRun();
@@ -21,4 +21,6 @@ export default defineConfig({
   // Each check sets its own timeout (control({ timeoutSeconds })); this is only the ceiling.
   timeout: 600_000,
   reporter: [[path.join(REPO_ROOT, 'fixtures', 'driftless-reporter.ts')]],
+  // One project (of one worker) per lane of hosts: a host's checks all run in one worker.
+  projects: lanes(run).map(({ name, workers, grep }) => ({ name, workers, grep })),
 });

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import type { CtimeResult } from './ctime.ts';
+import { type CustomBenchResult, renderCustom } from './custom.ts';
 import type { HashResult } from './hash.ts';
 import type { LoadBenchResult } from './load.ts';
 import type { MachineDetails } from './machine.ts';
@@ -44,6 +45,7 @@ export interface BenchResults {
   ctime?: CtimeResult;
   load?: LoadBenchResult;
   recovery?: RecoveryResult;
+  custom?: CustomBenchResult;
 }
 
 const row = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
@@ -180,6 +182,7 @@ export function renderTables(r: BenchResults): string {
         `wall time ${behind.length ? `**behind** at ${behind.map((c) => `c${c.concurrency} ${c.scope}`).join(', ')}` : 'ahead at every concurrency'}.`,
     );
   }
+  if (r.custom) out.push('', ...renderCustom(r.custom));
   if (r.hash) {
     const h = r.hash;
     out.push(

@@ -2,7 +2,7 @@
  * `npm run bench [-- options]`: every benchmark of bench/README.md in one run, so the ratios in
  * the table were measured side by side on the same machine at the same time.
  *
- *   --only scale,peer,large,report,manifest,hash,ctime,load,recovery   parts to run (default: all)
+ *   --only scale,peer,large,report,manifest,hash,ctime,load,recovery,custom   parts to run (default: all)
  *   --large 1000                           hosts of the large run (both audit suites in one run, scope etc,
  *                                          then `driftless report --single-file` over its results)
  *   --large-concurrency 32                 hosts probed at once in the large run
@@ -18,6 +18,8 @@
  *   --report-hosts 1000                    hosts of the synthetic results the report part renders (no container started)
  *   --report-shards 4,10                   shard counts whose merge the report part times (synthetic folders)
  *   --manifest-hosts 200                   hosts whose manifest stream the manifest part compares (in process)
+ *   --custom-hosts 100 --custom-checks 20  the custom part: the team's own checks as Playwright tests vs an
+ *                                          empty Playwright test vs the same checks as one suite (bench/custom.ts)
  *   --quick                                small settings, to check that the bench itself works
  *
  * Writes bench/results/<timestamp>.json (and latest.json) and rewrites the table in bench/README.md.
@@ -36,6 +38,7 @@ import { DriftlessError, errorMessage, ExitCode, UsageError } from '../core/erro
 import { CONTAINER_RUNTIME_FILES, MANIFEST_DEFAULTS } from '../probes/manifest.ts';
 import { startFleet, stopFleet } from './fleet.ts';
 import { benchCtime } from './ctime.ts';
+import { customPart } from './custom.ts';
 import { benchHashing } from './hash.ts';
 import { benchLoad } from './load.ts';
 import { machineDetails } from './machine.ts';
@@ -49,7 +52,7 @@ import { runSharded, type ShardedRun } from './shards.ts';
 import { log, ratio } from './stats.ts';
 import { syntheticManifest } from '../test/helpers/manifest-stream.ts';
 
-const PARTS = ['scale', 'peer', 'large', 'report', 'manifest', 'hash', 'ctime', 'load', 'recovery'] as const;
+const PARTS = ['scale', 'peer', 'large', 'report', 'manifest', 'hash', 'ctime', 'load', 'recovery', 'custom'] as const;
 type Part = (typeof PARTS)[number];
 /** Parts that start no container and need no lab: they run on a machine the lab cannot be brought up on. */
 const WITHOUT_LAB: readonly Part[] = ['report', 'manifest'];
@@ -83,6 +86,8 @@ async function main(): Promise<number> {
       'report-hosts': { type: 'string' },
       'report-shards': { type: 'string' },
       'manifest-hosts': { type: 'string' },
+      'custom-hosts': { type: 'string' },
+      'custom-checks': { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -99,6 +104,8 @@ async function main(): Promise<number> {
   const [reportHosts] = ints(values['report-hosts'] ?? (quick ? '50' : '1000'), 'report-hosts');
   const reportShards = ints(values['report-shards'] ?? (quick ? '2' : '4,10'), 'report-shards');
   const [manifestHosts] = ints(values['manifest-hosts'] ?? (quick ? '20' : '200'), 'manifest-hosts');
+  const [customHosts] = ints(values['custom-hosts'] ?? (quick ? '3' : '100'), 'custom-hosts');
+  const [customChecks] = ints(values['custom-checks'] ?? (quick ? '5' : '20'), 'custom-checks');
   const peerScope = SCOPES[values['peer-scope'] ?? 'etc'];
   if (!peerScope) throw new UsageError(`--peer-scope ${values['peer-scope']}: one of ${Object.keys(SCOPES).join(', ')}`);
 
@@ -258,6 +265,13 @@ async function main(): Promise<number> {
   if (parts.includes('manifest')) {
     const manifest = await manifestGolden(workDir);
     results.manifest = benchManifestCost({ ...manifest, hosts: manifestHosts! });
+  }
+  if (parts.includes('custom')) {
+    // The team's own checks (issue 26): a fleet of its own; a failure is an invalid row, the other parts still run.
+    const { docker, image } = await engine();
+    const custom = await customPart(docker, { image, hosts: customHosts!, checks: customChecks!, concurrency: concurrency!, workDir });
+    allValid &&= custom.valid;
+    results.custom = custom;
   }
   if (parts.includes('hash')) results.hash = await benchHashing({ repeats: quick ? 2 : 5 });
   if (parts.includes('ctime')) results.ctime = await benchCtime({ repeats: quick ? 2 : 7 });

@@ -96,7 +96,7 @@ export function writeBenchConfig(fleet: BenchFleet, golden: GoldenManifest, conc
   return file;
 }
 
-export type SuiteName = 'ssh-edits' | 'image-integrity';
+export type SuiteName = 'ssh-edits' | 'image-integrity' | 'custom';
 
 export interface ScaleRun {
   tool: 'driftless';
@@ -192,7 +192,7 @@ function whyNotPassed(resultsDir: string): string {
 }
 
 /** The environment of a new run: nothing inherited from an earlier run in this process tree. */
-function freshRunEnv(reportsDir: string): NodeJS.ProcessEnv {
+export function freshRunEnv(reportsDir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, DRIFTLESS_OUTPUT_DIR: reportsDir };
   for (const k of ['DRIFTLESS_RUN_ID', 'DRIFTLESS_RUN_DIR', 'DRIFTLESS_SEED', 'DRIFTLESS_STARTED_AT', 'DRIFTLESS_CONFIG', 'DRIFTLESS_RESULTS_DIR'])
     delete env[k];

@@ -34,6 +34,8 @@ export interface SshTarget {
   commandTimeoutMs?: number;
   /** Most bytes a command may print on stdout (and, apart, on stderr); more fails the command. */
   maxOutputBytes?: number;
+  /** How often an idle session pings the server (SSH keepalive; 3 unanswered end it); default 5 s, 0 = never. */
+  keepaliveMs?: number;
 }
 
 export interface CommandResult {
@@ -50,6 +52,7 @@ const MiB = 1024 * 1024;
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * MiB;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 15_000;
+const DEFAULT_KEEPALIVE_MS = 5_000;
 
 const whereOf = (t: SshTarget) => `${t.name} (${t.host}:${t.port})`;
 
@@ -109,7 +112,7 @@ export class SshSession {
         port: t.port,
         username: t.user,
         readyTimeout: deadline,
-        keepaliveInterval: 5_000,
+        keepaliveInterval: t.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
         keepaliveCountMax: 3,
         hostVerifier: (key: Buffer) => {
           presented = fingerprintOfBlob(key);

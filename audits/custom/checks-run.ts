@@ -32,6 +32,34 @@ export interface ChecksRun {
   workers: number;
 }
 
+/** What a check's test title ends with, after " · ": its host, or its fleet for a fleet-wide check. */
+export const subjectOf = (c: OwedCustomCheck): string => c.host ?? `fleet ${c.fleet}`;
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Playwright projects of one worker each, over which the hosts are dealt in plan order: every
+ * check of a host runs in the same worker, so a host is logged into once per run (not once per
+ * worker: each worker would otherwise reach nearly every host, and its logins cost more than
+ * the checks). Like the built-in suites, a host's checks then run one after another. A test
+ * whose title no project matches does not run, and its check is broken: never a pass.
+ */
+export function lanes(run: Pick<ChecksRun, 'owed' | 'workers'>): Array<{ name: string; workers: 1; grep: RegExp; checks: number }> {
+  const subjects = [...new Set(run.owed.map(subjectOf))];
+  const n = Math.max(1, Math.min(run.workers, subjects.length));
+  return Array.from({ length: n }, (_, i) => {
+    const mine = new Set(subjects.filter((_, k) => k % n === i));
+    return {
+      name: `hosts-${i + 1}`,
+      workers: 1 as const,
+      // The title ends with " · <subject>" (tags, if any, follow it after a space).
+      grep: new RegExp(` · (?:${[...mine].map(escape).join('|')})(?= |$)`),
+      /** How many owed checks the lane runs, one after another (the run's deadline allows for the longest lane). */
+      checks: run.owed.filter((c) => mine.has(subjectOf(c))).length,
+    };
+  });
+}
+
 let current: ChecksRun | undefined;
 
 /** The run this Playwright runner or worker belongs to. */

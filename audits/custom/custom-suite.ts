@@ -15,7 +15,7 @@ import { type NotApplicable, type PlannedCheck, plannedCheck } from '../../core/
 import { globMatch } from '../../core/waivers.ts';
 import { listingCheck, planEmptyFleet } from '../per-host.ts';
 import { defineSuite, type PlanInput, type SuitePlan, type SuiteRun } from '../suite.ts';
-import { CHECKS_RUN_ENV, type ChecksRun, type TestOutcome } from './checks-run.ts';
+import { CHECKS_RUN_ENV, type ChecksRun, lanes, type TestOutcome } from './checks-run.ts';
 import { judgeCustom } from './custom-outcome.ts';
 
 const suite = 'custom' as const;
@@ -82,9 +82,12 @@ async function runChecks(run: SuiteRun): Promise<CustomFacts> {
     fs.writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
     fs.writeFileSync(spec.outcomesFile, '');
     const longest = Math.max(...[...controls.values()].map((c) => c.custom!.timeoutSeconds));
-    const deadlineMs = (Math.ceil(run.owed.length / spec.workers) * longest + 120) * 1000;
+    // Each lane of hosts runs its checks one after another (checks-run.ts, lanes): the longest lane bounds the run.
+    const deadlineMs = (Math.max(...lanes(spec).map((l) => l.checks)) * longest + 120) * 1000;
     run.progress(`running ${run.owed.length} checks of ${controls.size} controls from ${files.length} files, ${spec.workers} workers`);
+    const t0 = Date.now();
     const exit = await playwright(specFile, deadlineMs, run.progress);
+    run.progress(`audit finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const byCheck = new Map<string, TestOutcome[]>();
     const errors: string[] = [];
     let end: string | undefined;

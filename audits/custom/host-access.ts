@@ -2,7 +2,8 @@
  * What a team's check may ask of a host, read-only by construction: run a command as the login
  * user over the pinned SSH session (with a deadline), read a file, the mount table, the listening
  * sockets, and the engine's or EC2's facts. Every command is recorded for the check's evidence.
- * Sessions are pooled per worker and host: a host is logged into once per worker, not per test.
+ * Sessions are pooled per worker and host; each host has one worker (its lane, checks-run.ts), so a
+ * host is logged into once per run, not once per test.
  */
 import type { Config, Target } from '../../core/config.ts';
 import type { SnapshotHost } from '../../core/inventory.ts';
@@ -27,6 +28,14 @@ export interface CommandRecord {
 const KEEP = 8192;
 const cut = (s: string) => (s.length > KEEP ? `${s.slice(0, KEEP)}… (${s.length - KEEP} more characters)` : s);
 
+/**
+ * A worker keeps its session to a host for the whole run, idle between that host's checks: a
+ * keepalive every 5 s from every idle session cost more CPU than the checks themselves
+ * (bench/README.md). Once a minute still keeps NAT state alive and finds a dead server; every
+ * command has its own deadline.
+ */
+export const POOLED_KEEPALIVE_MS = 60_000;
+
 export class SessionPool {
   private readonly sessions = new Map<string, Promise<SshSession>>();
 
@@ -39,7 +48,7 @@ export class SessionPool {
       s =
         'error' in login
           ? Promise.reject(new Error(login.error))
-          : SshSession.connect(login).then(async (session) => {
+          : SshSession.connect({ ...login, keepaliveMs: POOLED_KEEPALIVE_MS }).then(async (session) => {
               try {
                 await requireEndpoint(session, host, `${login.host}:${login.port}`);
               } catch (err) {

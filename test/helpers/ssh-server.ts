@@ -30,6 +30,10 @@ export interface TestSshServer {
   port: number;
   /** TCP connections still open on the server's side. */
   openConnections(): number;
+  /** Bytes the server has read from every client so far (an idle session's keepalives show here). */
+  bytesReceived(): number;
+  /** Logins it accepted so far (sessions that became ready). */
+  logins(): number;
   /** Its host key as a known_hosts line ([127.0.0.1]:port ssh-ed25519 …), for configs that pin by file. */
   knownHostsLine: string;
   /** A target that logs in to this server as "audit" with a fresh client key, host key pinned. */
@@ -44,8 +48,10 @@ export async function startSshServer(opts: TestSshServerOptions): Promise<TestSs
   const identityFile = path.join(dir, 'id_ed25519');
   fs.writeFileSync(identityFile, clientKey.private, { mode: 0o600 });
 
+  let logins = 0;
   const ssh = new Server({ hostKeys: [hostKey.private] }, (client) => {
     client.on('error', () => {}); // the client under test may tear the connection down at any time
+    client.on('ready', () => logins++);
     client.on('authentication', (ctx: AuthContext) => {
       if (opts.auth === 'stall') return; // never answers
       if (opts.auth === 'accept') return ctx.method === 'publickey' ? ctx.accept() : ctx.reject(['publickey']);
@@ -62,10 +68,14 @@ export async function startSshServer(opts: TestSshServerOptions): Promise<TestSs
     });
   });
   const sockets = new Set<net.Socket>();
+  let closedBytes = 0;
   const tcp = net.createServer({ allowHalfOpen: !!opts.neverHangUp }, (s) => {
     sockets.add(s);
     if (opts.neverHangUp) s.end = () => s; // ssh2 ends its side on a disconnect: it does not get to
-    s.on('close', () => sockets.delete(s));
+    s.on('close', () => {
+      closedBytes += s.bytesRead;
+      sockets.delete(s);
+    });
     ssh.injectSocket(s);
   });
   await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
@@ -73,6 +83,8 @@ export async function startSshServer(opts: TestSshServerOptions): Promise<TestSs
   return {
     port,
     openConnections: () => sockets.size,
+    logins: () => logins,
+    bytesReceived: () => closedBytes + [...sockets].reduce((n, s) => n + s.bytesRead, 0),
     knownHostsLine: `[127.0.0.1]:${port} ${hostKey.public.trim()}`,
     target: (extra = {}) => ({
       name: 'test-host',

@@ -3,23 +3,26 @@
  * refused), check files are loaded in-process to discover what they declare (a file that does not
  * load is named with its line), each declared control is owed per host or fleet, and a check's
  * test outcomes become its result (an expect that fails is a violation under the declared category;
- * a crash, a timeout, a skip or no test at all is broken).
+ * a crash, a timeout, a skip or no test at all is broken). A worker's pooled SSH session (against
+ * a real ssh2 server) idles quietly.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { TestOutcome } from '../../audits/custom/checks-run.ts';
+import { lanes, type OwedCustomCheck, subjectOf, type TestOutcome } from '../../audits/custom/checks-run.ts';
 import { loadCustomControls } from '../../audits/custom/custom-controls.ts';
 import { judgeCustom } from '../../audits/custom/custom-outcome.ts';
 import { planCustom } from '../../audits/custom/custom-suite.ts';
 import { controlOf, declarationProblems } from '../../audits/custom/declare.ts';
-import { parseListening } from '../../audits/custom/host-access.ts';
+import { parseListening, SessionPool } from '../../audits/custom/host-access.ts';
 import { Judgement } from '../../core/check-result.ts';
-import type { Config } from '../../core/config.ts';
+import type { Config, Target } from '../../core/config.ts';
 import { controlsOf, registerControls, unregisterControls } from '../../core/controls.ts';
 import { ChecksLoadError } from '../../core/errors.ts';
+import type { SnapshotHost } from '../../core/inventory.ts';
 import { REPO_ROOT } from '../../core/paths.ts';
+import { startSshServer } from '../helpers/ssh-server.ts';
 
 // Check files import 'driftless/test' by the package's own name, so they must live inside the package.
 const dir = path.join(REPO_ROOT, 'driftless-output', `test-checks-${process.pid}`);
@@ -180,4 +183,53 @@ test('listening sockets from /proc/net/tcp', () => {
     '   1: 0100007F:9C40 0100007F:5208 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1',
   ].join('\n');
   assert.deepEqual(parseListening('tcp', tcp), [{ proto: 'tcp', address: '127.0.0.1', port: 21000 }]);
+});
+
+test("a pooled session stays quiet while idle: no keepalive every 5 s from each of a worker's sessions", { timeout: 15_000 }, async () => {
+  // A worker keeps its session to a host for the whole run, idle between that host's checks:
+  // pings every 5 s from every idle session cost more CPU than the checks (bench/README.md).
+  const server = await startSshServer({ auth: 'accept' });
+  const pool = new SessionPool();
+  try {
+    const login = server.target();
+    const target = {
+      name: 'static',
+      provider: 'ssh',
+      hosts: [{ id: 'h1', address: '127.0.0.1', port: server.port, hostKey: login.pinned[0] }],
+      ssh: { user: 'audit', identityFile: login.identityFile },
+    } as unknown as Target;
+    const host = { id: 'h1', ssh: { host: '127.0.0.1', port: server.port }, identity: { kind: 'pinned-host-key' } } as unknown as SnapshotHost;
+    const session = await pool.get(host, target);
+    assert.equal(await pool.get(host, target), session, 'one session per worker and host');
+    const before = server.bytesReceived();
+    await new Promise((r) => setTimeout(r, 5_600));
+    assert.equal(server.bytesReceived(), before, 'the idle pooled session sent something (a keepalive) within 5.6 s');
+  } finally {
+    await pool.closeAll();
+    await server.close();
+  }
+});
+
+test("hosts are dealt over the workers' lanes: each check's test title is run by exactly one lane", () => {
+  const hosts = ['h1', 'h10', 'h2', 'web.1', 'web+1', 'a|b'];
+  const owed: OwedCustomCheck[] = [
+    ...hosts.flatMap((h) => ['ACME-1', 'ACME-2'].map((control) => ({ id: `${control}/${h}`, control, fleet: 'web', host: h }))),
+    { id: 'ACME-F/web', control: 'ACME-F', fleet: 'web' },
+  ];
+  const ls = lanes({ owed, workers: 3 });
+  assert.deepEqual(
+    ls.map((l) => [l.name, l.workers, l.checks]),
+    [
+      ['hosts-1', 1, 5],
+      ['hosts-2', 1, 4],
+      ['hosts-3', 1, 4],
+    ],
+  );
+  for (const c of owed)
+    for (const title of [`file.check.ts ${c.control} a title · ${subjectOf(c)}`, `file.check.ts ${c.control} a title @smoke · ${subjectOf(c)} @smoke`])
+      assert.equal(ls.filter((l) => l.grep.test(title)).length, 1, title);
+  // Every check of a host is in its lane.
+  assert.ok(ls[0]!.grep.test('x · h1') && !ls[0]!.grep.test('x · h10') && ls[1]!.grep.test('x · h10'));
+  // Never more lanes than hosts.
+  assert.equal(lanes({ owed: owed.slice(0, 2), workers: 8 }).length, 1);
 });

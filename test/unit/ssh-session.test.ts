@@ -176,3 +176,21 @@ test('ssh.maxOutputMiB in the config becomes the session limit', () => {
   assert.ok(!('error' in login));
   assert.equal(login.maxOutputBytes, 2 * 1024 * 1024);
 });
+
+describe('keepalive', () => {
+  const idle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  test("an idle session pings the server at the target's keepaliveMs, and not at all with 0", { timeout: 5000 }, async () => {
+    const s = await start({ auth: 'accept' });
+    const pinging = await SshSession.connect(s.target({ keepaliveMs: 100 }));
+    let before = s.bytesReceived();
+    await idle(450);
+    assert.ok(s.bytesReceived() > before, 'no keepalive reached the server within 450 ms at keepaliveMs 100');
+    await pinging.close();
+    const quiet = await SshSession.connect(s.target({ keepaliveMs: 0 }));
+    before = s.bytesReceived();
+    await idle(450);
+    assert.equal(s.bytesReceived(), before, 'keepaliveMs 0 still sent something while idle');
+    await quiet.close();
+  });
+});

@@ -131,7 +131,28 @@ export async function killContainer(docker: Docker, id: string, how: 'sigkill' |
 
 /** The engine's filesystem diff of a container (`docker diff`): Kind 0 changed, 1 added, 2 deleted. */
 export async function containerChanges(docker: Docker, id: string): Promise<Array<{ Path: string; Kind: number }>> {
-  return ((await docker.getContainer(id).changes()) ?? []) as Array<{ Path: string; Kind: number }>;
+  return parseChanges(await docker.getContainer(id).changes());
+}
+
+/**
+ * The engine answers `null` for a container with no change at all (the most immutable host there
+ * is), and dockerode then hands over the raw body as a Buffer: read it as JSON, and refuse anything
+ * that is not a list of { Path, Kind } rather than judge on it.
+ */
+export function parseChanges(body: unknown): Array<{ Path: string; Kind: number }> {
+  let v = body;
+  if (Buffer.isBuffer(v) || typeof v === 'string') {
+    const text = v.toString().trim();
+    try {
+      v = text === '' ? null : JSON.parse(text);
+    } catch {
+      throw new Error(`the engine's filesystem diff is not JSON: ${JSON.stringify(text.slice(0, 80))}`);
+    }
+  }
+  if (v === null || v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((c) => typeof c === 'object' && c !== null && typeof c.Path === 'string' && typeof c.Kind === 'number'))
+    throw new Error(`the engine's filesystem diff is not a list of { Path, Kind }: ${JSON.stringify(v).slice(0, 80)}`);
+  return v as Array<{ Path: string; Kind: number }>;
 }
 
 export interface EngineEvent {

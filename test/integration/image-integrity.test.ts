@@ -4,7 +4,9 @@
  * hotfix is caught by the engine's diff and by the golden manifest read over SSH, and the
  * `docker exec` that applied it is flagged; its writable root is flagged; a container carrying
  * the right TAG but another digest is caught; an image the release never declared is reported
- * with its digest. EC2: image-integrity-ec2.test.ts.
+ * with its digest. Then a second run, with one test host fixed and one broken in between, against
+ * the first run's verdict: the new and fixed violations in the verdict, the job summary, JUnit and
+ * SARIF. EC2: image-integrity-ec2.test.ts.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -26,6 +28,8 @@ const TEST_LABEL = 'driftless.test';
 const VARIANT = { repo: 'driftless-test/web', tag: 'cattle' };
 const IMPOSTER = `dl-imgtest-imposter-${process.pid}`;
 const UNDECLARED = `dl-imgtest-undeclared-${process.pid}`;
+/** Runs the declared image in the first run and the look-alike variant in the second. */
+const FLIP = `dl-imgtest-flip-${process.pid}`;
 const UNDECLARED_SERVICE = 'dl-undeclared-svc';
 const REPLACED = 'dl-cattle-3';
 const OOB_MARK = `out-of-band-${process.pid}`;
@@ -105,6 +109,7 @@ before(async () => {
 
   await sleeper(IMPOSTER, `${VARIANT.repo}:${VARIANT.tag}`, 'cattle-web');
   await sleeper(UNDECLARED, IMAGES.base, UNDECLARED_SERVICE);
+  await sleeper(FLIP, IMAGES.cattle, 'cattle-web');
   // restarted in place by hand: a second start event of the same container (RestartCount stays 0)
   await docker.getContainer(UNDECLARED).restart({ t: 0 });
 
@@ -148,22 +153,30 @@ before(async () => {
   };
   const file = path.join(tmp, 'driftless.config.json');
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
-  run = await driftless(['run', '--suite', 'image-integrity', '--config', file, '--results-dir', resultsDir], {
+  // The second run (the last test) audits only the test fleet, against this one's verdict.
+  fs.writeFileSync(configNext, JSON.stringify({ ...config, targets: config.targets.filter((t) => t.name === 'imgtest') }, null, 2));
+  run = await runImageIntegrity(file, resultsDir);
+  results = readRecords(resultsDir);
+});
+
+const configNext = path.join(tmp, 'driftless.next.config.json');
+const runImageIntegrity = (config: string, dir: string, extra: string[] = [], env: Record<string, string> = {}): Promise<CliResult> =>
+  driftless(['run', '--suite', 'image-integrity', '--config', config, '--results-dir', dir, ...extra], {
     env: {
-      DRIFTLESS_RESULTS_DIR: resultsDir,
+      DRIFTLESS_RESULTS_DIR: dir,
       DRIFTLESS_RUN_ID: undefined,
       DRIFTLESS_RUN_DIR: undefined,
       DRIFTLESS_SEED: undefined,
       DRIFTLESS_STARTED_AT: undefined,
       DRIFTLESS_CONFIG: undefined,
+      GITHUB_STEP_SUMMARY: undefined,
+      ...env,
     },
     timeoutMs: 600_000,
   });
-  results = readRecords(resultsDir);
-});
 
 after(async () => {
-  for (const name of [IMPOSTER, UNDECLARED])
+  for (const name of [IMPOSTER, UNDECLARED, FLIP])
     await docker
       ?.getContainer(name)
       .remove({ force: true })
@@ -276,12 +289,14 @@ test('an image the release never declared is reported with its digest', () => {
   assert.equal(r.violation, 'undeclared-image');
 });
 
-test('the test hosts without sshd are reported broken for the manifest check, never passed', () => {
+test('the test hosts without sshd are reported broken for the manifest check, never passed; their empty engine diff is no drift', () => {
   for (const host of [IMPOSTER, UNDECLARED]) {
     const r = check(host, 'DL-IMG-006');
     assert.equal(r.outcome, 'broken', msg(r));
     assert.equal(r.category, 'Probe error');
     assert.match(msg(r), new RegExp(`^${host}: the golden manifest could not be compared: `));
+    // A read-only container with no change at all: the engine answers its diff with `null`, which is no drift.
+    assert.equal(check(host, 'DL-IMG-002').outcome, 'passed', msg(check(host, 'DL-IMG-002')));
   }
 });
 
@@ -299,4 +314,87 @@ test(`dl-snowflake-1: the manifest evidence carries a unified diff of ${SNOWFLAK
   assert.equal(a.contentType, 'text/x-diff');
   const diff = a.body;
   assert.match(diff, /^\+# hotfix applied by hand$/m);
+});
+
+test('the next run, one host fixed and one broken in between, lists them as fixed and new in the verdict, summary, JUnit and SARIF', async () => {
+  assert.equal(check(FLIP, 'DL-IMG-001').outcome, 'passed', msg(check(FLIP, 'DL-IMG-001')));
+  // Fixed: the imposter is replaced by a container of the declared image (same host name).
+  // Broken: the flip host is replaced by the look-alike variant.
+  await docker.getContainer(IMPOSTER).remove({ force: true });
+  await docker.getContainer(FLIP).remove({ force: true });
+  await sleeper(IMPOSTER, IMAGES.cattle, 'cattle-web');
+  await sleeper(FLIP, `${VARIANT.repo}:${VARIANT.tag}`, 'cattle-web');
+  const next = path.join(tmp, 'results-next');
+  const stepSummary = path.join(tmp, 'step-summary.md');
+  const second = await runImageIntegrity(configNext, next, ['--baseline', path.join(resultsDir, 'verdict.json'), '--output', 'junit,sarif,summary'], {
+    GITHUB_STEP_SUMMARY: stepSummary,
+  });
+  assert.equal(second.code, 1, `${second.stdout.slice(-2000)}\n${second.stderr.slice(-3000)}`);
+
+  type Entry = { id: string; control: string; host?: string; message: string };
+  const verdict = JSON.parse(fs.readFileSync(path.join(next, 'verdict.json'), 'utf8')) as {
+    runId: string;
+    changes: { baseline: { runId: string }; newViolations: Entry[]; fixed: Entry[]; stillFailing: Entry[]; unresolved: Array<Entry & { now: string }> };
+  };
+  const firstRunId = (JSON.parse(fs.readFileSync(path.join(resultsDir, 'verdict.json'), 'utf8')) as { runId: string }).runId;
+  const ch = verdict.changes;
+  assert.equal(ch.baseline.runId, firstRunId);
+  const pairs = (xs: Entry[]) => xs.map((x) => `${x.host} ${x.control}`).sort();
+  assert.deepEqual(pairs(ch.newViolations), [`${FLIP} DL-IMG-001`], JSON.stringify(ch.newViolations));
+  assert.deepEqual(pairs(ch.fixed), [`${IMPOSTER} DL-IMG-001`, `${IMPOSTER} DL-IMG-005`], JSON.stringify(ch.fixed));
+  assert.ok(pairs(ch.stillFailing).includes(`${UNDECLARED} DL-IMG-001`), JSON.stringify(ch.stillFailing));
+  // The lab fleets were not audited this time: their violations are not fixed, only not owed.
+  const snowflake = ch.unresolved.filter((x) => x.host === SNOWFLAKE_DRIFT.host && x.control === 'DL-IMG-002');
+  assert.equal(snowflake.length, 1, JSON.stringify(ch.unresolved));
+  assert.match(snowflake[0]!.now, /not owed/);
+  assert.ok(!pairs(ch.fixed).some((p) => p.startsWith('dl-snowflake')), 'an unaudited fleet is never fixed');
+  const flipId = ch.newViolations[0]!.id;
+
+  // The job summary, written to outputs/ and appended to $GITHUB_STEP_SUMMARY.
+  const summary = fs.readFileSync(path.join(next, 'outputs', 'summary.md'), 'utf8');
+  assert.equal(fs.readFileSync(stepSummary, 'utf8').trim(), summary.trim());
+  assert.match(summary, new RegExp(`Since run \`${firstRunId}\``));
+  assert.match(summary, /1 new violations, 2 fixed/);
+  // Each section's entries: the lines after its title, up to the next title.
+  const section = (title: string) => summary.split(`${title}\n\n`)[1]!.split('\n\n')[0]!.split('\n');
+  const newLines = section('**New violations**');
+  assert.equal(newLines.length, 1, summary);
+  assert.ok(newLines[0]!.startsWith('- 🆕 NEW ') && newLines[0]!.includes(FLIP) && newLines[0]!.includes('DL-IMG-001'), newLines[0]);
+  const fixedLines = section('**Fixed**');
+  assert.equal(fixedLines.length, 2, summary);
+  assert.ok(
+    fixedLines.every((l) => l.startsWith('- ✅ FIXED ') && l.includes(IMPOSTER)),
+    fixedLines.join('\n'),
+  );
+
+  // JUnit: the new violation's failure says NEW; the fixed checks pass and say FIXED.
+  const junit = fs.readFileSync(path.join(next, 'outputs', 'junit.xml'), 'utf8');
+  const testcase = (host: string, control: string) => {
+    const m = new RegExp(`<testcase classname="imgtest\\.${host}" name="${control}[^"]*"[^>]*?(/>|>([\\s\\S]*?)</testcase>)`).exec(junit);
+    assert.ok(m, `no JUnit testcase for ${host} ${control}`);
+    return m[2] ?? '';
+  };
+  assert.match(testcase(FLIP, 'DL-IMG-001'), new RegExp(`<failure [^>]*message="NEW since run ${firstRunId}: `));
+  for (const control of ['DL-IMG-001', 'DL-IMG-005']) {
+    const body = testcase(IMPOSTER, control);
+    assert.doesNotMatch(body, /<failure|<error/, body);
+    assert.match(body, new RegExp(`FIXED since run ${firstRunId}`), body);
+  }
+  assert.doesNotMatch(testcase(UNDECLARED, 'DL-IMG-001'), /NEW since/);
+
+  // SARIF: the new violation is baselineState new, the still-failing one unchanged, the fixed ones in the run's properties.
+  const sarif = JSON.parse(fs.readFileSync(path.join(next, 'outputs', 'driftless.sarif'), 'utf8')) as {
+    runs: Array<{
+      results: Array<{ ruleId: string; baselineState?: string; properties: { host?: string } }>;
+      properties: { newViolations: string[]; fixed: Array<{ host?: string; control: string }> };
+    }>;
+  };
+  const sr = sarif.runs[0]!;
+  const state = (host: string, control: string) => sr.results.filter((r) => r.properties.host === host && r.ruleId === control).map((r) => r.baselineState);
+  assert.deepEqual(state(FLIP, 'DL-IMG-001'), ['new']);
+  assert.deepEqual(state(UNDECLARED, 'DL-IMG-001'), ['unchanged']);
+  assert.deepEqual(state(IMPOSTER, 'DL-IMG-001'), [], 'a fixed violation is no SARIF result');
+  assert.deepEqual(sr.properties.newViolations, [flipId]);
+  assert.deepEqual(sr.properties.fixed.map((x) => `${x.host} ${x.control}`).sort(), [`${IMPOSTER} DL-IMG-001`, `${IMPOSTER} DL-IMG-005`]);
+  assert.match(second.stdout + second.stderr, /1 new violation/);
 });

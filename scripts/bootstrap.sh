@@ -36,12 +36,30 @@ ensure_engine() {
     exit 3
   fi
   command -v dockerd >/dev/null 2>&1 || apt_install docker.io
-  local log=/var/log/driftless-dockerd.log
+  # containerd runs on its own: dockerd's embedded one gives up after 60 s, and a machine that
+  # kept many stopped containers (a bench fleet, say) takes longer than that to clean their shims.
+  local clog=/var/log/driftless-containerd.log log=/var/log/driftless-dockerd.log sock=/run/containerd/containerd.sock
+  if ! ctr --address "$sock" version >/dev/null 2>&1; then
+    say "starting containerd (log: $clog)"
+    nohup containerd >"$clog" 2>&1 &
+    local cpid=$!
+    for i in $(seq 1 240); do
+      ctr --address "$sock" version >/dev/null 2>&1 && break
+      kill -0 "$cpid" 2>/dev/null || { say "containerd exited at start; last lines of $clog:"; tail -5 "$clog" >&2; exit 3; }
+      [ "$i" = 240 ] && { say "containerd did not answer within 120 s; see $clog"; exit 3; }
+      sleep 0.5
+    done
+  fi
   say "no Docker engine answered; started dockerd --iptables=false --ip6tables=false --bridge=none (log: $log)"
-  nohup dockerd --iptables=false --ip6tables=false --bridge=none >"$log" 2>&1 &
-  for _ in $(seq 1 120); do engine_answers && return 0; sleep 0.5; done
-  say "dockerd did not answer within 60 s; see $log"
-  exit 3
+  nohup dockerd --iptables=false --ip6tables=false --bridge=none --containerd="$sock" >"$log" 2>&1 &
+  local dpid=$! t=0
+  # Restoring the engine's stopped containers takes about 85 ms each, so wait long, and say so.
+  while ! engine_answers; do
+    kill -0 "$dpid" 2>/dev/null || { say "dockerd exited at start; last lines of $log:"; tail -5 "$log" >&2; exit 3; }
+    [ "$t" -ge 600 ] && { say "dockerd did not answer within 300 s; see $log"; exit 3; }
+    [ "$t" -gt 0 ] && [ $((t % 30)) = 0 ] && say "waiting for dockerd ($((t / 2)) s; it restores $(ls /var/lib/docker/containers 2>/dev/null | wc -l) containers)"
+    sleep 0.5; t=$((t + 1))
+  done
 }
 
 ensure_node_modules() {

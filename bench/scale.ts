@@ -89,6 +89,12 @@ export function writeBenchConfig(fleet: BenchFleet, golden: GoldenManifest, conc
         concurrency,
       },
       manifest: { excludes: LAB_MANIFEST_EXCLUDES, metadataOnly: LAB_METADATA_ONLY },
+      // A golden manifest of /etc alone names no program, so an SSH host's processes cannot be
+      // tied to the image (DL-IMG-017 would be broken on every host, rightly): switched off, with
+      // the reason in the verdict. The Docker provider ties them through the engine's own diff.
+      ...(provider === 'ssh' && golden.scope.name === 'etc'
+        ? { disabledControls: [{ control: 'DL-IMG-017', reason: 'bench: the etc-scope golden manifest covers no PATH directory' }] }
+        : {}),
     },
   };
   const file = path.join(dir, `driftless.bench.${provider}.${golden.scope.name}.c${concurrency}.yaml`);

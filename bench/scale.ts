@@ -89,11 +89,12 @@ export function writeBenchConfig(fleet: BenchFleet, golden: GoldenManifest, conc
         concurrency,
       },
       manifest: { excludes: LAB_MANIFEST_EXCLUDES, metadataOnly: LAB_METADATA_ONLY },
-      // A golden manifest of /etc alone names no program, so an SSH host's processes cannot be
-      // tied to the image (DL-IMG-017 would be broken on every host, rightly): switched off, with
-      // the reason in the verdict. The Docker provider ties them through the engine's own diff.
-      ...(provider === 'ssh' && golden.scope.name === 'etc'
-        ? { disabledControls: [{ control: 'DL-IMG-017', reason: 'bench: the etc-scope golden manifest covers no PATH directory' }] }
+      // The peer comparison is the file-hash check alone (testinfra does nothing else), so the SSH
+      // rows owe DL-IMG-006 only: DL-IMG-017 (what runs) is switched off, with the reason in the
+      // verdict, and its process list is then not read. (With the etc scope it could not be judged
+      // anyway: a golden manifest of /etc names no program.)
+      ...(provider === 'ssh'
+        ? { disabledControls: [{ control: 'DL-IMG-017', reason: 'bench: the peer comparison is the file-hash check (DL-IMG-006) alone' }] }
         : {}),
     },
   };

@@ -149,7 +149,8 @@ async function manifestOverSsh(
   golden: GoldenManifest,
   imageFile?: (file: string) => Promise<Buffer | undefined>,
   engine?: EngineView,
-  onProcesses: (r: RuntimeFacts) => void = () => {},
+  /** Absent when no check owed on the host judges its processes (DL-IMG-017): they are not read. */
+  onProcesses?: (r: RuntimeFacts) => void,
 ): Promise<Omit<ManifestAudit, 'expectedSource'>> {
   const st = sshLoginFor(host, target);
   if ('error' in st) throw new ConfigInvalidError(st.error);
@@ -158,7 +159,7 @@ async function manifestOverSsh(
     // The manifest of another host would be compared in this one's name: prove the endpoint first.
     const identity = await requireEndpoint(session, host, `${st.host}:${st.port}`);
     // What runs, first: a scan that fails later must not lose it.
-    onProcesses(await readProcesses(session, { user: st.user, address: `${st.host}:${st.port}` }));
+    if (onProcesses) onProcesses(await readProcesses(session, { user: st.user, address: `${st.host}:${st.port}` }));
     const expected = golden.manifest;
     const r = await session.exec(remoteManifestShellLine(expected.paths, expected.excludes), MANIFEST_TIMEOUT_MS);
     // Walked against the compiled golden manifest: no manifest of the host is built (golden.ts).
@@ -215,6 +216,7 @@ async function auditManifest(
   res: HostImageAudit,
   excludes: readonly string[],
   engine?: Pick<EngineView, 'changes' | 'mounts'>,
+  readsProcesses = true,
 ): Promise<void> {
   try {
     const { manifest, source } = await expectedManifest(res.declared, res.service, images, golden, excludes);
@@ -228,7 +230,7 @@ async function auditManifest(
       image: digest ?? res.image.id ?? 'its image',
     };
     try {
-      const onProcesses = (r: RuntimeFacts) => (res.runtime = { ...r, golden: manifest.manifest, goldenSource: source });
+      const onProcesses = readsProcesses ? (r: RuntimeFacts) => (res.runtime = { ...r, golden: manifest.manifest, goldenSource: source }) : undefined;
       res.manifest = { result: { expectedSource: source, ...(await manifestOverSsh(host, target, manifest, reader?.read, view, onProcesses)) } };
     } finally {
       await reader?.close();
@@ -240,7 +242,15 @@ async function auditManifest(
   }
 }
 
-async function auditHost(host: SnapshotHost, target: Target, provider: Provider, config: Config, golden: Golden, res: HostImageAudit): Promise<void> {
+async function auditHost(
+  host: SnapshotHost,
+  target: Target,
+  provider: Provider,
+  config: Config,
+  golden: Golden,
+  res: HostImageAudit,
+  readsProcesses: boolean,
+): Promise<void> {
   // 1. what the provider says (inspect, events, diff; or the AMI), 2. the manifest over SSH
   const facts = await provider.imageFacts(host);
   if (facts.kind === 'docker') {
@@ -263,16 +273,22 @@ async function auditHost(host: SnapshotHost, target: Target, provider: Provider,
     }
     // Every mount point, --tmpfs ones too: the engine's diff sees into none of them.
     const mountPoints = [...(facts.container.mounts ?? []), ...(facts.container.mountDetails ?? []).map((m) => m.destination)];
-    await auditManifest(host, target, provider.images, golden, res, config.policy.manifest.excludes, {
-      ...(facts.changes ? { changes: facts.changes } : {}),
-      mounts: mountPoints,
-    });
+    await auditManifest(
+      host,
+      target,
+      provider.images,
+      golden,
+      res,
+      config.policy.manifest.excludes,
+      { ...(facts.changes ? { changes: facts.changes } : {}), mounts: mountPoints },
+      readsProcesses,
+    );
   } else {
     if (facts.kind === 'ec2') {
       res.ami = facts.ami;
       res.instance = facts.instance;
     }
-    if (res.declared?.manifest) await auditManifest(host, target, provider.images, golden, res, config.policy.manifest.excludes);
+    if (res.declared?.manifest) await auditManifest(host, target, provider.images, golden, res, config.policy.manifest.excludes, undefined, readsProcesses);
   }
 }
 
@@ -280,6 +296,8 @@ export async function auditImages(
   fleets: Array<{ snapshot: FleetSnapshot; target: Target; provider: Provider }>,
   config: Config,
   onProgress: (done: number, total: number, last: HostImageAudit) => void = () => {},
+  /** Whether a check owed on the host judges its processes (DL-IMG-017); reading them costs a command per host. */
+  readsProcesses: (fleet: string, host: string) => boolean = () => true,
 ): Promise<HostImageAudit[]> {
   const golden: Golden = new Map();
   const keys = config.policy.provenance ? loadTrustedKeys(config) : undefined;
@@ -302,7 +320,7 @@ export async function auditImages(
     // From files only, before the host is probed: the image it runs is the snapshot's.
     if (keys && attested.includes(target.provider)) res.provenance = gatherProvenance(host, service, declared, config, keys);
     try {
-      await auditHost(host, target, provider, config, golden, res);
+      await auditHost(host, target, provider, config, golden, res, readsProcesses(target.name, host.id));
     } catch (err) {
       res.manifest ??= { error: errorMessage(err) };
       res.runtime ??= { error: errorMessage(err) };

@@ -273,4 +273,23 @@ describe('image-integrity: the golden manifest over SSH at an endpoint that answ
     assert.equal(r!.status, 'failed');
     assert.match(r!.message ?? '', new RegExp(`1 entries: changed ${file.path} \\(sha256\\)`));
   });
+
+  test('where no check owed judges its processes (DL-IMG-017 switched off), they are not read; judged anyway, DL-IMG-017 is broken, never passed', async () => {
+    const golden = syntheticManifest(50, 12);
+    const { server: s, commands } = await containerAt(OURS, streamOf(golden, { asUser: true }));
+    const { target, snapshot, config } = fleetOf(s);
+    const manifestFile = path.join(tmp, 'golden-synthetic-50.json');
+    fs.writeFileSync(manifestFile, JSON.stringify(golden));
+    const withManifest = { ...config, release: { services: { web: { manifest: manifestFile } } } } as unknown as Config;
+    const provider = { fleet: 'web', kind: 'ssh', imageFacts: async () => ({ kind: 'none' }) } as unknown as Provider;
+    const [a] = await auditImages([{ snapshot, target, provider }], withManifest, undefined, () => false);
+    assert.equal(commands.length, 2, `the mount table, then the manifest stream: ${commands.map((c) => c.slice(0, 40)).join(' | ')}`);
+    assert.equal(a!.runtime, undefined);
+    assert.ok(a!.manifest?.result, a!.manifest?.error);
+    const checks = planImages({ config: withManifest, inventory: [snapshot] }).checks.filter((c) => c.control === 'DL-IMG-017');
+    assert.equal(checks.length, 1);
+    const [r] = judge(imageIntegritySuite, [a], checks, withManifest, [snapshot]);
+    assert.equal(r!.status, 'broken');
+    assert.match(r!.message ?? '', /no process list could be read/);
+  });
 });

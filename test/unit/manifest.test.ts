@@ -130,6 +130,16 @@ describe('one format, two producers', () => {
     const viaBash = spawnSync('bash', ['-c', remoteManifestShellLine(PATHS, EXCLUDES, { root })]);
     assert.equal(viaBash.status, 0, viaBash.stderr.toString());
     assert.deepEqual(buildManifest(parseManifestStream(viaBash.stdout, { root }), { root: 'x', paths: PATHS, excludes: EXCLUDES }).entries, expectedEntries());
+    // reblocked by dd; where dd refuses its operands (busybox's knows no status=none), cat passes the stream on whole
+    const shim = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-shim-'));
+    tmpRoots.push(shim);
+    fs.writeFileSync(path.join(shim, 'dd'), `#!/bin/sh\necho "dd: invalid status level 'none'" >&2\nexit 1\n`, { mode: 0o755 });
+    const noDd = spawnSync('bash', ['-c', remoteManifestShellLine(PATHS, EXCLUDES, { root })], {
+      env: { ...process.env, PATH: `${shim}:${process.env.PATH}` },
+    });
+    assert.equal(noDd.status, 0, noDd.stderr.toString());
+    assert.equal(noDd.stderr.toString(), '', 'the refused dd is quiet');
+    assert.deepEqual(noDd.stdout, viaBash.stdout);
   });
 
   test('without `sha256sum --zero` (older coreutils) the escaped line format parses to the same entries', () => {

@@ -89,12 +89,22 @@ export function writeBenchConfig(fleet: BenchFleet, golden: GoldenManifest, conc
         concurrency,
       },
       manifest: { excludes: LAB_MANIFEST_EXCLUDES, metadataOnly: LAB_METADATA_ONLY },
-      // The peer comparison is the file-hash check alone (testinfra does nothing else), so the SSH
-      // rows owe DL-IMG-006 only: DL-IMG-017 (what runs) is switched off, with the reason in the
-      // verdict, and its process list is then not read. (With the etc scope it could not be judged
-      // anyway: a golden manifest of /etc names no program.)
-      ...(provider === 'ssh'
-        ? { disabledControls: [{ control: 'DL-IMG-017', reason: 'bench: the peer comparison is the file-hash check (DL-IMG-006) alone' }] }
+      // DL-IMG-017 (what runs) is switched off, with the reason in the verdict, and the process
+      // list is then not read: in the peer rows (SSH), which compare the file-hash check alone as
+      // testinfra does, and wherever the golden manifest has the etc scope, which names no program
+      // to tie a process to (the check would rightly be broken on every host).
+      ...(provider === 'ssh' || golden.scope.name === 'etc'
+        ? {
+            disabledControls: [
+              {
+                control: 'DL-IMG-017',
+                reason:
+                  provider === 'ssh'
+                    ? 'bench: the peer comparison is the file-hash check (DL-IMG-006) alone'
+                    : 'bench: the etc-scope golden manifest names no program',
+              },
+            ],
+          }
         : {}),
     },
   };

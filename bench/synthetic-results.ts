@@ -227,6 +227,8 @@ export interface SyntheticOptions {
   broken?: number;
   /** Records and run records only: no evidence bodies, verdict, outputs or bundle (fast, for tests of the merge). */
   lean?: boolean;
+  /** Signs each folder's bundle, as a run with report.signingKey does: `driftless report` with that key refuses unsigned folders. */
+  signingKey?: string;
 }
 
 export interface SyntheticResults {
@@ -293,6 +295,7 @@ export async function writeSyntheticResults(o: SyntheticOptions): Promise<Synthe
       inputs: [],
       planHashes: [record.planHash],
       verdict: { verdict: verdict.verdict, exitCode: verdict.exitCode },
+      ...(o.signingKey ? { signingKey: o.signingKey } : {}),
     });
   }
   return { dirs, runId, checks: plan.checks.length, notPassed };

@@ -9,6 +9,7 @@
  * manifest cost bench (bench/manifest-cost.ts).
  */
 import { createHash } from 'node:crypto';
+import { mulberry32 } from '../../core/seed.ts';
 import { ENTRY_ERRORS, type Manifest, type ManifestEntry, sortEntries } from '../../probes/manifest.ts';
 
 const KIND: Record<ManifestEntry['type'], string> = { file: 'f', dir: 'd', symlink: 'l', other: 'p' };
@@ -72,17 +73,8 @@ export function streamOf(m: Pick<Manifest, 'entries'>, o: StreamOptions = {}): B
   return Buffer.from(parts.join(''), 'utf8');
 }
 
-/** A small deterministic random source (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic random source: the harness's own (core/seed.ts). */
+export const random = mulberry32;
 
 /**
  * An image-sized golden manifest (about `n` entries under /etc, /usr/bin, /usr/lib, /var/lib/dpkg),

@@ -7,7 +7,7 @@ import path from 'node:path';
 import Ajv2020Module, { type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { InternalError } from '../core/errors.ts';
-import { harnessAjvOptions } from '../core/schema-check.ts';
+import { HARNESS_AJV_OPTIONS } from '../core/schema-check.ts';
 import { REPO_ROOT } from '../core/paths.ts';
 
 // Both packages are CommonJS with a `default` property; NodeNext types the import as the module.
@@ -29,7 +29,7 @@ export function validators(): Validators {
   const schema = JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')) as { $id: string };
   // Strict, so a typo in the schema fails here rather than silently allowing anything. Only
   // strictRequired is off: `anyOf: [{ required: [x] }]` names keys defined one level up.
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, useDefaults: true, ...harnessAjvOptions(), strictRequired: false });
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, useDefaults: true, ...HARNESS_AJV_OPTIONS, strictRequired: false });
   ajv.addKeyword({ keyword: 'x-errors', schemaType: 'object' }); // annotation: our wording per keyword
   addFormats(ajv, ['uri', 'date-time', 'date']);
   ajv.addSchema(schema);

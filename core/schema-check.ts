@@ -12,9 +12,7 @@ let ajv: InstanceType<typeof Ajv2020Module.default> | undefined;
  * for all of them, without the code optimizer and without checking the schemas against the
  * meta-schema (test/unit/schemas-meta.test.ts does that, once): about a third of the cost.
  */
-export function harnessAjvOptions() {
-  return { strict: true, validateSchema: false, code: { optimize: false } } as const;
-}
+export const HARNESS_AJV_OPTIONS = { strict: true, validateSchema: false, code: { optimize: false } } as const;
 
 /** The problems of `value` against schemas/<name>.schema.json, one line each; empty when valid. */
 export function schemaProblems(name: 'plan' | 'verdict' | 'results', value: unknown): string[] {
@@ -22,7 +20,7 @@ export function schemaProblems(name: 'plan' | 'verdict' | 'results', value: unkn
   if (!validate) {
     if (!ajv) {
       // Both packages are CommonJS with a `default` property under NodeNext.
-      ajv = new Ajv2020Module.default({ allErrors: true, ...harnessAjvOptions() });
+      ajv = new Ajv2020Module.default({ allErrors: true, ...HARNESS_AJV_OPTIONS });
       addFormatsModule.default(ajv);
     }
     validate = ajv.compile(JSON.parse(fs.readFileSync(schemaFile(name), 'utf8')));

@@ -40,7 +40,7 @@ import path from 'node:path';
 import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { ManifestStreamError, UsageError } from '../core/errors.ts';
 import { REPO_ROOT, schemaFile } from '../core/paths.ts';
-import { harnessAjvOptions } from '../core/schema-check.ts';
+import { HARNESS_AJV_OPTIONS } from '../core/schema-check.ts';
 
 const Ajv2020 = Ajv2020Module.default;
 
@@ -201,7 +201,7 @@ let validator: ValidateFunction | undefined;
 
 function compiled(): ValidateFunction {
   if (validator) return validator;
-  const ajv = new Ajv2020({ allErrors: true, ...harnessAjvOptions(), strictRequired: false });
+  const ajv = new Ajv2020({ allErrors: true, ...HARNESS_AJV_OPTIONS, strictRequired: false });
   validator = ajv.compile(JSON.parse(fs.readFileSync(MANIFEST_SCHEMA_FILE, 'utf8')) as object);
   return validator;
 }

@@ -191,6 +191,17 @@ export function renderCustom(r: CustomBenchResult): string[] {
   const b = r.empty;
   const c = r.judgement;
   const valid = (ok: boolean | undefined, why?: string) => (ok ? 'yes' : `NO${why ? `: ${why}` : ''}`);
+  const runRow = (what: string, x: NonNullable<typeof a | typeof c>) =>
+    row([
+      what,
+      r.hosts * r.checks,
+      s1(x.wallSeconds),
+      s1(x.auditSeconds),
+      s1(x.cpuSeconds),
+      perCheck(x.cpuSeconds, r),
+      x.memory.peakTreeMiB.toFixed(0),
+      valid(x.valid, x.problem),
+    ]);
   return [
     `**Custom checks** — ${r.checks} host checks (each one command over SSH and an expect) × ${r.hosts} hosts (static SSH fleet), ` +
       `${r.workers} Playwright workers (concurrency ${r.concurrency}), Playwright ${r.playwrightVersion}. CPU = user + system of the whole process tree; ` +
@@ -199,34 +210,8 @@ export function renderCustom(r: CustomBenchResult): string[] {
     '',
     row(['run', 'tests or checks', 'wall s', 'checks s', 'CPU s', 'CPU ms per check', 'peak MiB', 'valid']),
     row(Array.from({ length: 8 }, () => '---')),
-    ...(a
-      ? [
-          row([
-            '`driftless run --suite custom` (Playwright Test)',
-            r.hosts * r.checks,
-            s1(a.wallSeconds),
-            s1(a.auditSeconds),
-            s1(a.cpuSeconds),
-            perCheck(a.cpuSeconds, r),
-            a.memory.peakTreeMiB.toFixed(0),
-            valid(a.valid, a.problem),
-          ]),
-        ]
-      : []),
-    ...(c
-      ? [
-          row([
-            'the same checks as one built-in-style suite (engine, one SSH session per host)',
-            r.hosts * r.checks,
-            s1(c.wallSeconds),
-            s1(c.auditSeconds),
-            s1(c.cpuSeconds),
-            perCheck(c.cpuSeconds, r),
-            c.memory.peakTreeMiB.toFixed(0),
-            valid(c.valid, c.problem),
-          ]),
-        ]
-      : []),
+    ...(a ? [runRow('`driftless run --suite custom` (Playwright Test)', a)] : []),
+    ...(c ? [runRow('the same checks as one built-in-style suite (engine, one SSH session per host)', c)] : []),
     ...(b
       ? [
           row([

@@ -25,6 +25,7 @@ import { harnessVersion } from '../core/paths.ts';
 import { type PlannedCheck, plannedCheck, planHash, type RunPlan } from '../core/run-plan.ts';
 import { recordSuite } from '../engine/record.ts';
 import { writeEvidence } from '../reports/evidence.ts';
+import { imageChecksFor } from '../audits/image/image-plan.ts';
 import { OUTPUT_KINDS, writeOutputs } from '../reports/outputs.ts';
 import { mergeRecords, type RunRecord, writeRunRecord } from '../reports/run-record.ts';
 import { answersOf, verdictOf, writeVerdict } from '../reports/verdict.ts';
@@ -42,18 +43,9 @@ const EDITS: Array<[ControlId, string, string]> = [
   ['DL-SSH-040', 'sudo', 'escalate privileges with sudo -n true'],
 ];
 const SSH_CHECKS: ControlId[] = ['DL-SSH-060', 'DL-SSH-099'];
-const IMAGE_CHECKS: ControlId[] = [
-  'DL-IMG-001',
-  'DL-IMG-002',
-  'DL-IMG-003',
-  'DL-IMG-004',
-  'DL-IMG-005',
-  'DL-IMG-006',
-  'DL-IMG-010',
-  'DL-IMG-011',
-  'DL-IMG-012',
-  'DL-IMG-013',
-];
+// A Docker host's image checks as the plan owes them, without DL-IMG-017 (the 26 checks a host of
+// the 2026-12-02 run had, which the figures compare with).
+const IMAGE_CHECKS: ControlId[] = imageChecksFor('docker', undefined).filter((id) => id !== 'DL-IMG-017');
 export const CHECKS_PER_HOST = EDITS.length + SSH_CHECKS.length + IMAGE_CHECKS.length;
 
 export const hostName = (i: number) => `dl-bench-${i}`;

@@ -7,9 +7,10 @@ import { defineConfig } from '@playwright/test';
 import path from 'node:path';
 import { checksRun, lanes } from './audits/custom/checks-run.ts';
 import { REPO_ROOT } from './core/paths.ts';
+import { escapeRegExp } from './core/regexp.ts';
 
 const run = checksRun();
-const exact = (f: string) => new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+const exact = (f: string) => new RegExp(`^${escapeRegExp(f)}$`);
 
 export default defineConfig({
   testDir: run.root,

@@ -4,6 +4,7 @@
  * result, and turns probe errors into broken.
  */
 import { CATEGORIES, PROBE_ERROR } from '../core/categories.ts';
+import { escapeRegExp } from '../core/regexp.ts';
 
 /**
  * The report's own per-fleet verdict results (reports/matrix.ts): not checks, so not a kind of
@@ -14,7 +15,7 @@ export const FLEET_VERDICT_CATEGORY = {
   description: 'The answer for a fleet (not a check of its own): open it for its compliance matrix.',
 };
 
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const esc = escapeRegExp;
 
 /** categories.json for Allure: Java regexes matched against the whole message. */
 export function allureCategories(): Array<Record<string, unknown>> {

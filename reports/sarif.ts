@@ -19,6 +19,7 @@ import { harnessVersion } from '../core/paths.ts';
 import type { PlannedCheck } from '../core/run-plan.ts';
 import { newIds } from './baseline.ts';
 import type { RenderInput } from './outputs.ts';
+import { escapeRegExp } from '../core/regexp.ts';
 
 export const SARIF_FILE = 'driftless.sarif';
 
@@ -70,7 +71,7 @@ function anchors(input: RenderInput): { uri: string; lineOf: (fleet: string) => 
     // the config is gone: every result points at its first line
   }
   const lineOf = (fleet: string) => {
-    const esc = fleet.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const esc = escapeRegExp(fleet);
     const i = lines.findIndex((l) => new RegExp(`^\\s*-?\\s*"?name"?\\s*:\\s*["']?${esc}["']?\\s*,?\\s*$`).test(l));
     return i >= 0 ? i + 1 : 1;
   };

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import type { Config } from '../../core/config.ts';
 import { RunContextError } from '../../core/errors.ts';
 import type { FleetSnapshot } from '../../core/inventory.ts';
+import { escapeRegExp } from '../../core/regexp.ts';
 
 export const CHECKS_RUN_ENV = 'DRIFTLESS_CHECKS_RUN';
 
@@ -35,8 +36,6 @@ export interface ChecksRun {
 /** What a check's test title ends with, after " · ": its host, or its fleet for a fleet-wide check. */
 export const subjectOf = (c: OwedCustomCheck): string => c.host ?? `fleet ${c.fleet}`;
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /**
  * Playwright projects of one worker each, over which the hosts are dealt in plan order: every
  * check of a host runs in the same worker, so a host is logged into once per run (not once per
@@ -53,7 +52,7 @@ export function lanes(run: Pick<ChecksRun, 'owed' | 'workers'>): Array<{ name: s
       name: `hosts-${i + 1}`,
       workers: 1 as const,
       // The title ends with " · <subject>" (tags, if any, follow it after a space).
-      grep: new RegExp(` · (?:${[...mine].map(escape).join('|')})(?= |$)`),
+      grep: new RegExp(` · (?:${[...mine].map(escapeRegExp).join('|')})(?= |$)`),
       /** How many owed checks the lane runs, one after another (the run's deadline allows for the longest lane). */
       checks: run.owed.filter((c) => mine.has(subjectOf(c))).length,
     };

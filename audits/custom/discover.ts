@@ -10,6 +10,7 @@ import { glob } from 'tinyglobby';
 import type { Config } from '../../core/config.ts';
 import { ChecksLoadError } from '../../core/errors.ts';
 import { endDiscovery, type FileDeclarations, startDiscovery } from './declare.ts';
+import { escapeRegExp } from '../../core/regexp.ts';
 
 let loads = 0;
 
@@ -17,7 +18,7 @@ let loads = 0;
 function located(err: unknown, file: string, display: string): string {
   const e = err as { message?: string; stack?: string };
   const text = `${e?.stack ?? ''}\n${e?.message ?? ''}`;
-  const esc = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const esc = escapeRegExp(file);
   const at = new RegExp(`${esc}(?:\\?[^:\\s]*)?:(\\d+)(?::(\\d+))?`).exec(text);
   const first = (e?.message ?? String(err)).split('\n').find((l) => l.trim()) ?? 'unknown error';
   return `${display}${at ? `:${at[1]}` : ''}: ${first.replace(/^Transform failed with \d+ errors?:\s*/, '').replace(new RegExp(`^${esc}:\\d+:\\d+: `), '')}`;

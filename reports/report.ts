@@ -130,8 +130,9 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
   const history = path.join(o.out, 'history');
   const historyCarried = fs.existsSync(history);
   if (historyCarried) fs.cpSync(history, path.join(o.staging, 'history'), { recursive: true });
+  const layout = o.allure ?? o.report?.allure ?? 'grouped';
   const allureResults = await writeAllureResults(o.staging, {
-    layout: o.allure ?? o.report?.allure ?? 'grouped',
+    layout,
     checks: owed.map((check) => {
       const record = byCheck.get(check.id);
       return { check, ...(record ? { record, dir: dirOf.get(record)! } : {}) };
@@ -195,7 +196,7 @@ export async function buildReport(o: ReportOptions): Promise<ReportResult> {
     reportDir: o.out,
     ...(singleFile ? { singleFile } : {}),
     historyCarried,
-    allure: { layout: o.allure ?? o.report?.allure ?? 'grouped', results: allureResults },
+    allure: { layout, results: allureResults },
     evidence,
     outputs,
     baseline: baseline ? { file: baseline.file, runId: baseline.runId } : skipped ? { skipped } : {},

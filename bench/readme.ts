@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import type { CtimeResult } from './ctime.ts';
+import { goalsOf } from './goals.ts';
 import { type CustomBenchResult, renderCustom } from './custom.ts';
 import type { HashResult } from './hash.ts';
 import type { LoadBenchResult } from './load.ts';
@@ -13,6 +14,7 @@ import type { RecoveryResult } from './recovery.ts';
 import type { ManifestCostResult } from './manifest-cost.ts';
 import type { ReportBench, ReportStep } from './report-bench.ts';
 import type { ScaleRun } from './scale.ts';
+import { times } from './stats.ts';
 import type { ShardedRun } from './shards.ts';
 
 export interface BenchResults {
@@ -60,6 +62,17 @@ export function renderTables(r: BenchResults): string {
       `${m.os}, Docker ${m.dockerEngine ?? '?'} (${m.storageDriver ?? '?'}), Node ${m.node}, commit ${m.gitCommit?.slice(0, 10) ?? '?'}` +
       `${m.gitDirty ? ' (with uncommitted changes)' : ''}. All measurements valid: ${r.allValid ? 'yes' : '**no** (see the result file)'}.`,
   ];
+  const goals = goalsOf(r);
+  out.push(
+    '',
+    `**Goals** — each figure of this run next to its goal (\`bench/goals.ts\`; a goal whose figure is missing or invalid is not met). ` +
+      `Met: ${goals.filter((g) => g.met).length} of ${goals.length}.`,
+    '',
+    table(
+      ['issue', 'goal', 'target', 'measured', 'met'],
+      goals.map((g) => [`#${g.issue}`, g.goal, g.target, g.measured, g.met ? 'yes' : '**NO**']),
+    ),
+  );
   if (r.scale?.length && r.fleet) {
     out.push(
       '',
@@ -163,10 +176,10 @@ export function renderTables(r: BenchResults): string {
             c.concurrency,
             s(c.driftlessSeconds),
             s(c.testinfraSeconds),
-            `**${c.speedup.toFixed(2)}×**${c.valid ? '' : ' (invalid)'}`,
+            `**${times(c.speedup)}**${c.valid ? '' : ' (invalid)'}`,
             s(c.driftlessCpuSeconds),
             s(c.testinfraCpuSeconds),
-            `${c.cpuRatio.toFixed(2)}×`,
+            times(c.cpuRatio),
             d?.memory.peakTreeMiB.toFixed(0) ?? '—',
             p?.memory.peakTreeMiB.toFixed(0) ?? '—',
           ];
@@ -178,7 +191,7 @@ export function renderTables(r: BenchResults): string {
     const behind = atLargest.filter((c) => c.speedup < 1);
     out.push(
       '',
-      `At ${largest} hosts: CPU testinfra / driftless ${atLargest.map((c) => `${c.cpuRatio.toFixed(2)}× (c${c.concurrency}, ${c.scope})`).join(', ')}; ` +
+      `At ${largest} hosts: CPU testinfra / driftless ${atLargest.map((c) => `${times(c.cpuRatio)} (c${c.concurrency}, ${c.scope})`).join(', ')}; ` +
         `wall time ${behind.length ? `**behind** at ${behind.map((c) => `c${c.concurrency} ${c.scope}`).join(', ')}` : 'ahead at every concurrency'}.`,
     );
   }
@@ -207,7 +220,8 @@ export function renderTables(r: BenchResults): string {
     out.push(
       '',
       `**ctime sweep** (measurement; not used by the audit) — ${c.tree.files} files, ${mb(c.tree.bytes)} MB (default scope), ${c.pinning}; median of ${c.repeats}. ` +
-        'Full = the on-host script hashing every file; sweep = the same pass hashing only files whose inode change time is after the host was created (`find -newerct`).',
+        'Full = the on-host script hashing every file; sweep = the same pass hashing only files whose inode change time is after the host was created (`find -newerct`). ' +
+        'A ratio shown as — had a sweep whose CPU was under the 10 ms the kernel counts.',
       '',
       table(
         ['files changed', 'sweep hashed', 'full s', 'sweep s', 'full / sweep (wall)', 'full / sweep (CPU)'],
@@ -216,8 +230,8 @@ export function renderTables(r: BenchResults): string {
           st.candidates,
           st.full.seconds.median.toFixed(3),
           st.sweep.seconds.median.toFixed(3),
-          `**${st.ratioWall.toFixed(1)}×**`,
-          `${st.ratioCpu.toFixed(1)}×`,
+          `**${times(st.ratioWall, 1)}**`,
+          times(st.ratioCpu, 1),
         ]),
       ),
     );
@@ -361,6 +375,6 @@ export function updateReadme(file: string, tables: string, resultFile: string): 
   const a = text.indexOf(START);
   const b = text.indexOf(END);
   if (a < 0 || b < a) throw new Error(`${file} has no ${START} … ${END} section to update`);
-  const body = `${START}\n<!-- written by bench/run.ts from ${resultFile}; do not edit by hand -->\n\n${tables}\n\nFull figures: [\`${resultFile}\`](${resultFile}).\n${END}`;
+  const body = `${START}\n<!-- rendered by bench/readme.ts from ${resultFile} (npm run bench, or npm run bench:render -- FILE); do not edit by hand -->\n\n${tables}\n\nFull figures: [\`${resultFile}\`](${resultFile}).\n${END}`;
   fs.writeFileSync(file, text.slice(0, a) + body + text.slice(b + END.length));
 }

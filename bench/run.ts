@@ -43,6 +43,7 @@ import { benchHashing } from './hash.ts';
 import { benchLoad } from './load.ts';
 import { machineDetails } from './machine.ts';
 import { ensurePeer, type PeerComparison, type PeerRun, runPeer } from './peer.ts';
+import { goalsOf } from './goals.ts';
 import { renderTables, updateReadme } from './readme.ts';
 import { benchManifestCost } from './manifest-cost.ts';
 import { benchRecovery } from './recovery.ts';
@@ -289,6 +290,17 @@ async function main(): Promise<number> {
     allValid,
     ...results,
   };
+  const goals = goalsOf(out);
+  log(
+    `goals met: ${goals.filter((g) => g.met).length} of ${goals.length}${
+      goals.some((g) => !g.met)
+        ? ` (not met: ${goals
+            .filter((g) => !g.met)
+            .map((g) => g.goal)
+            .join('; ')})`
+        : ''
+    }`,
+  );
   // quick runs check the bench itself: their figures are not kept with the real ones
   const dir = path.join(REPO_ROOT, 'bench', quick ? 'tmp' : 'results');
   fs.mkdirSync(dir, { recursive: true });
@@ -299,12 +311,12 @@ async function main(): Promise<number> {
       .replace(/[:]/g, '')
       .replace(/\.\d+Z$/, 'Z')}${quick ? '-quick' : ''}.json`,
   );
-  fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+  fs.writeFileSync(file, JSON.stringify({ ...out, goals }, null, 2) + '\n');
   log(`results: ${path.relative(REPO_ROOT, file)}`);
   const tables = renderTables(out);
   process.stdout.write(tables + '\n');
   if (!quick && parts.length === PARTS.length) {
-    fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(out, null, 2) + '\n');
+    fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify({ ...out, goals }, null, 2) + '\n');
     updateReadme(path.join(REPO_ROOT, 'bench', 'README.md'), tables, path.relative(path.join(REPO_ROOT, 'bench'), file));
     log('bench/README.md table updated');
   }

@@ -25,6 +25,9 @@ export function ratio(a: number, b: number): number {
   return b === 0 ? Number.NaN : round(a / b, 2);
 }
 
+/** A ratio for a table: NaN (a zero denominator, e.g. CPU under the clock's 10 ms) is null once in JSON; both show as —. */
+export const times = (x: number | null | undefined, digits = 2) => (x == null || !Number.isFinite(x) ? '—' : `${x.toFixed(digits)}×`);
+
 /** Wall time of an async function in seconds. */
 export async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
   const t0 = performance.now();

@@ -30,7 +30,10 @@ export function goalsOf(r: BenchResults): GoalRow[] {
   const grouped = rep?.reports.find((x) => x.what.endsWith('grouped'));
   const at1000 = rep?.hosts === 1000;
   const reportRow = (goal: string, target: string, figure: (x: NonNullable<typeof grouped>) => [string, boolean]) => {
-    if (!grouped || !at1000) return out.push({ issue: 28, goal, target, measured: NOT_MEASURED, met: false });
+    if (!grouped || !at1000) {
+      out.push({ issue: 28, goal, target, measured: NOT_MEASURED, met: false });
+      return;
+    }
     const [measured, ok] = figure(grouped);
     out.push({ issue: 28, goal, target, measured: grouped.valid ? measured : `${measured} (invalid: ${grouped.problem ?? ''})`, met: grouped.valid && ok });
   };

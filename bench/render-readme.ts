@@ -7,10 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage, ExitCode, UsageError } from '../core/errors.ts';
+import { REPO_ROOT } from '../core/paths.ts';
 import { goalsOf } from './goals.ts';
 import { type BenchResults, renderTables, updateReadme } from './readme.ts';
 
-const BENCH = path.dirname(new URL(import.meta.url).pathname);
+const BENCH = path.join(REPO_ROOT, 'bench');
 
 function main(): number {
   const arg = process.argv[2];

@@ -15,15 +15,13 @@ export const FLEET_VERDICT_CATEGORY = {
   description: 'The answer for a fleet (not a check of its own): open it for its compliance matrix.',
 };
 
-const esc = escapeRegExp;
-
 /** categories.json for Allure: Java regexes matched against the whole message. */
 export function allureCategories(): Array<Record<string, unknown>> {
   return [FLEET_VERDICT_CATEGORY, ...CATEGORIES].map(({ name, description }) =>
     name === PROBE_ERROR
-      ? { name, description, matchedStatuses: ['broken'], messageRegex: `(?s)(?!\\[${esc(FLEET_VERDICT_CATEGORY.name)}\\]).*` }
+      ? { name, description, matchedStatuses: ['broken'], messageRegex: `(?s)(?!\\[${escapeRegExp(FLEET_VERDICT_CATEGORY.name)}\\]).*` }
       : name === FLEET_VERDICT_CATEGORY.name
-        ? { name, description, matchedStatuses: ['failed', 'broken'], messageRegex: `(?s)\\[${esc(name)}\\].*` }
-        : { name, description, matchedStatuses: ['failed'], messageRegex: `(?s)\\[${esc(name)}\\].*` },
+        ? { name, description, matchedStatuses: ['failed', 'broken'], messageRegex: `(?s)\\[${escapeRegExp(name)}\\].*` }
+        : { name, description, matchedStatuses: ['failed'], messageRegex: `(?s)\\[${escapeRegExp(name)}\\].*` },
   );
 }

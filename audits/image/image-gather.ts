@@ -12,6 +12,7 @@ import type { Config, ReleaseService, Target } from '../../core/config.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import { ConfigInvalidError, EndpointIdentityError, errorMessage, ManifestStreamError } from '../../core/errors.ts';
 import type { FleetSnapshot, SnapshotHost } from '../../core/inventory.ts';
+import type { PlannedCheck } from '../../core/run-plan.ts';
 import { type Manifest, MANIFEST_DEFAULTS, remoteManifestShellLine, shQuote, validateManifest } from '../../probes/manifest.ts';
 import { PROCESS_LIST_COMMAND, parseProcessList, type ProcessList } from '../../probes/processes.ts';
 import { SshSession } from '../../probes/ssh.ts';
@@ -215,8 +216,8 @@ async function auditManifest(
   golden: Golden,
   res: HostImageAudit,
   excludes: readonly string[],
-  engine?: Pick<EngineView, 'changes' | 'mounts'>,
-  readsProcesses = true,
+  engine: Pick<EngineView, 'changes' | 'mounts'> | undefined,
+  readsProcesses: boolean,
 ): Promise<void> {
   try {
     const { manifest, source } = await expectedManifest(res.declared, res.service, images, golden, excludes);
@@ -292,12 +293,22 @@ async function auditHost(
   }
 }
 
+/**
+ * Whether a check owed on (fleet, host) judges what runs (DL-IMG-017): only there is the process
+ * list read. `host` is as the checks name it: a host, or the slot of the suites that audit what
+ * came up (slots-gather.ts maps it to the slot's instances).
+ */
+export function processesOwed(owed: readonly PlannedCheck[]): (fleet: string, host: string) => boolean {
+  const hosts = new Set(owed.filter((c) => c.control === 'DL-IMG-017').map((c) => `${c.fleet}/${c.host}`));
+  return (fleet, host) => hosts.has(`${fleet}/${host}`);
+}
+
 export async function auditImages(
   fleets: Array<{ snapshot: FleetSnapshot; target: Target; provider: Provider }>,
   config: Config,
   onProgress: (done: number, total: number, last: HostImageAudit) => void = () => {},
-  /** Whether a check owed on the host judges its processes (DL-IMG-017); reading them costs a command per host. */
-  readsProcesses: (fleet: string, host: string) => boolean = () => true,
+  /** Whether a check owed on the host judges its processes (DL-IMG-017; `processesOwed`): reading them costs a command per host. */
+  readsProcesses: (fleet: string, host: string) => boolean,
 ): Promise<HostImageAudit[]> {
   const golden: Golden = new Map();
   const keys = config.policy.provenance ? loadTrustedKeys(config) : undefined;

@@ -13,15 +13,14 @@ export const imageIntegritySuite = defineSuite({
     const fleets = await owedFleets(run, () => true);
     const t0 = Date.now();
     run.progress(`auditing the images of ${hostCount(fleets)} hosts, ${run.config.policy.ssh.concurrency} at a time`);
-    const { auditImages } = await import('./image-gather.ts'); // loaded on use: the plan never needs the probes
     // Processes are read only where DL-IMG-017 is owed (switched off, or not this shard's, it costs nothing).
-    const judgesProcesses = new Set(run.owed.filter((c) => c.control === 'DL-IMG-017').map((c) => `${c.fleet}/${c.host}`));
+    const { auditImages, processesOwed } = await import('./image-gather.ts'); // loaded on use: the plan never needs the probes
     const audits = await auditImages(
       fleets,
       run.config,
       (done, all, last) =>
         run.progress(`${done}/${all} hosts done (last: ${last.host}${last.manifest?.result ? `, ${last.manifest.result.driftCount} manifest drifts` : ''})`),
-      (fleet, host) => judgesProcesses.has(`${fleet}/${host}`),
+      processesOwed(run.owed),
     );
     run.progress(`audit finished in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return audits;

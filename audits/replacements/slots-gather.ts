@@ -12,7 +12,7 @@ import { sleep, sshBanner } from '../../probes/net.ts';
 import { providerFor } from '../../providers/registry.ts';
 import { snapshotHost } from '../../providers/snapshot.ts';
 import type { DeployOutcome } from '../deploy/watch.ts';
-import { auditImages, type HostImageAudit } from '../image/image-gather.ts';
+import { auditImages, type HostImageAudit, processesOwed } from '../image/image-gather.ts';
 import { auditFleets, type HostAudit } from '../ssh-edits/ssh-edits-gather.ts';
 import { sshTargets } from '../ssh-edits/ssh-edits-plan.ts';
 import type { SuiteRun } from '../suite.ts';
@@ -64,6 +64,10 @@ async function auditSlots(run: SuiteRun, slots: Slot[], config: Config): Promise
     const ids = new Set(controlsOf(suite).map((c) => c.id));
     return run.owed.some((c) => ids.has(c.control));
   };
+  // Processes are read on the instances of the slots that owe DL-IMG-017 (owed by slot name), as the image suite does per host.
+  const owesProcesses = processesOwed(run.owed);
+  const processHosts = new Set(slots.filter((s) => owesProcesses(s.fleet, s.slot)).flatMap((s) => s.members.map((m) => `${s.fleet}/${m.host.id}`)));
+  const readsProcesses = (fleet: string, host: string) => processHosts.has(`${fleet}/${host}`);
   run.progress(`auditing ${count} instances that came up (${slots.flatMap((s) => s.members.map((m) => `${m.host.id}: ${m.origin}`)).join('; ')})`);
   // Running is not serving: a replacement's sshd may still be starting. Bounded; one that never
   // answers is audited anyway, and its SSH checks say it was unreachable.
@@ -76,7 +80,7 @@ async function auditSlots(run: SuiteRun, slots: Slot[], config: Config): Promise
           run.runId,
         )
       : Promise.resolve([] as HostAudit[]),
-    owes('image-integrity') ? auditImages(fleets, config) : Promise.resolve([] as HostImageAudit[]),
+    owes('image-integrity') ? auditImages(fleets, config, undefined, readsProcesses) : Promise.resolve([] as HostImageAudit[]),
   ]);
   return { slots, ssh, image };
 }

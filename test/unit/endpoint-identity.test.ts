@@ -237,7 +237,7 @@ describe('image-integrity: the golden manifest over SSH at an endpoint that answ
     const withManifest = { ...config, release: { services: { web: { manifest: manifestFile } } } } as unknown as Config;
     // What the engine says is not at stake here: only the session's endpoint.
     const provider = { fleet: 'web', kind: 'ssh', imageFacts: async () => ({ kind: 'none' }) } as unknown as Provider;
-    const [a] = await auditImages([{ snapshot, target, provider }], withManifest);
+    const [a] = await auditImages([{ snapshot, target, provider }], withManifest, undefined, () => true);
     assert.deepEqual(commands, ['cat /proc/self/mountinfo'], 'the manifest command never ran there');
     assert.equal(a!.manifest?.identity?.status, 'not-proven');
     const checks = planImages({ config: withManifest, inventory: [snapshot] }).checks.filter((c) => c.control === 'DL-IMG-006');
@@ -258,7 +258,7 @@ describe('image-integrity: the golden manifest over SSH at an endpoint that answ
     fs.writeFileSync(manifestFile, JSON.stringify(golden));
     const withManifest = { ...config, release: { services: { web: { manifest: manifestFile } } } } as unknown as Config;
     const provider = { fleet: 'web', kind: 'ssh', imageFacts: async () => ({ kind: 'none' }) } as unknown as Provider;
-    const [a] = await auditImages([{ snapshot, target, provider }], withManifest);
+    const [a] = await auditImages([{ snapshot, target, provider }], withManifest, undefined, () => true);
     assert.equal(commands.length, 3, 'the mount table, the process list (DL-IMG-017), then the manifest stream');
     const m = a!.manifest?.result;
     assert.ok(m, a!.manifest?.error);

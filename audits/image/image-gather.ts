@@ -192,7 +192,7 @@ async function manifestOverSsh(
       expectedDigest: golden.digest,
       actualDigest: compared.actualDigest,
       login: { user: st.user, address: `${st.host}:${st.port}`, hostKey: session.hostKey, identity },
-      command: 'sh -c <remoteManifestCommand(paths, excludes)>',
+      command: "sh -c '{ <remoteManifestCommand(paths, excludes)>; } | dd (reblocked)'",
       durationMs: r.durationMs,
       entries: { expected: golden.size, actual: compared.actualEntries },
       ...cmp,
